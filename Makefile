@@ -1,0 +1,69 @@
+#
+# Makefile  serreg: serial fallback registration for baresip 1.0.0
+#
+# make            build modules/serreg/serreg.so
+# make test       install missing dependencies, run every test
+# make demo       install missing dependencies, show a failover
+# make install    install serreg.so next to Debian's baresip modules
+#
+
+PROJECT  := serreg
+VERSION  := 0.1.0
+
+include mk/serreg.mk
+
+MOD      := modules/serreg/serreg.so
+MOD_SRCS := $(wildcard modules/serreg/*.c)
+MOD_OBJS := $(patsubst %.c,build/%.o,$(MOD_SRCS))
+
+# The pure parts, linked into the unit tests
+PURE_SRCS := modules/serreg/engine.c modules/serreg/params.c
+PURE_OBJS := $(patsubst %.c,build/test/%.o,$(PURE_SRCS))
+UNIT_SRCS := $(wildcard test/unit/*.c)
+UNIT_OBJS := $(patsubst %.c,build/test/%.o,$(UNIT_SRCS))
+UNIT      := build/unittest
+
+PYTEST    := $(PYTHON) -m pytest
+PYTEST_ARGS ?= -q -p no:cacheprovider
+
+.PHONY: all clean deps test unit integration install uninstall demo
+
+all: $(MOD)
+
+build/%.o: %.c $(wildcard include/*.h) Makefile mk/serreg.mk
+	@mkdir -p $(dir $@)
+	$(CC) $(MOD_CFLAGS) -c $< -o $@
+
+build/test/%.o: %.c $(wildcard include/*.h) $(wildcard test/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itest/unit -c $< -o $@
+
+$(MOD): $(MOD_OBJS)
+	$(LD) $(SH_LFLAGS) -o $@ $^
+
+$(UNIT): $(UNIT_OBJS) $(PURE_OBJS)
+	$(CC) -o $@ $^ -lre
+
+deps:
+	@./mk/deps.sh
+
+unit: $(UNIT)
+	./$(UNIT)
+
+integration: $(MOD)
+	$(PYTEST) $(PYTEST_ARGS) test/integration
+
+test: deps
+	$(MAKE) all $(UNIT)
+	./$(UNIT)
+	$(PYTEST) $(PYTEST_ARGS) test/integration
+
+install: $(MOD)
+	install -d $(DESTDIR)$(MOD_DIR)
+	install -m 0644 $(MOD) $(DESTDIR)$(MOD_DIR)/serreg.so
+
+uninstall:
+	rm -f $(DESTDIR)$(MOD_DIR)/serreg.so
+
+clean:
+	rm -rf build $(MOD)

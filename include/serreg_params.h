@@ -1,0 +1,57 @@
+/**
+ * @file serreg_params.h  Account parameters and module settings of serreg
+ *
+ * Pure parsing and validation: no baresip calls, no I/O.  Every error text
+ * names the parameter, the offending value and the accepted range; the
+ * caller prefixes it with the account AoR or "config".
+ *
+ * Copyright (C) 2026 The serreg developers
+ */
+
+#ifndef SERREG_PARAMS_H
+#define SERREG_PARAMS_H
+
+/** Ranges of the account parameters */
+enum {
+	SERREG_PRIO_MAX     = 65535,
+	SERREG_FBREGINT_MAX = 86400,
+};
+
+/** What serreg reads from one account line */
+struct serreg_acc_params {
+	uint32_t prio;      /**< tier, 0 is best                     */
+	uint32_t fbregint;  /**< probe interval while standby [s]    */
+};
+
+int serreg_acc_params_decode(struct serreg_acc_params *prm,
+			     const struct pl *params,
+			     char *errbuf, size_t errsz);
+
+
+/** Module settings, read from baresip's config (serreg_* keys) */
+struct serreg_settings {
+	uint32_t check_interval;  /**< liveness check of current tier [s] */
+	uint32_t probe_timeout;   /**< no answer within this = failed [s] */
+	uint32_t failback_hold;   /**< good probes before moving back     */
+	uint32_t backoff_max;     /**< cap of the wait between rounds [s] */
+};
+
+/** One serreg_* configuration key */
+struct serreg_setting_def {
+	const char *key;      /**< e.g. "serreg_probe_timeout"          */
+	uint32_t min;         /**< accepted range, inclusive            */
+	uint32_t max;
+	uint32_t dflt;        /**< default when the key is absent       */
+	size_t offset;        /**< of the field in serreg_settings      */
+	const char *unit;     /**< "s" or "" for counts                 */
+};
+
+extern const struct serreg_setting_def serreg_setting_defs[];
+extern const size_t serreg_setting_defc;
+
+void serreg_settings_init(struct serreg_settings *set);
+int  serreg_setting_apply(struct serreg_settings *set, const struct pl *key,
+			  const struct pl *val, char *errbuf, size_t errsz);
+const struct serreg_setting_def *serreg_setting_find(const struct pl *key);
+
+#endif
