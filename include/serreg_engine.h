@@ -66,6 +66,14 @@ enum sr_reason {
 };
 
 
+/** An answer from a registrar: err (errno) or a SIP status code */
+struct sr_answer {
+	int err;               /**< transport error or ETIMEDOUT, else 0 */
+	uint16_t scode;        /**< SIP status code when err is 0        */
+	uint32_t retry_after;  /**< [s] from a Retry-After header, 0 = none */
+};
+
+
 /** What the engine asks the glue to do */
 enum sr_action_kind {
 	SR_ACT_REGISTER = 0,  /**< register the account (make it active)   */
@@ -89,20 +97,13 @@ struct sr_action {
 	int from;               /**< MOVE: previous tier, -1 for none    */
 	int to;                 /**< MOVE: new tier, -1 for none         */
 	enum sr_reason reason;  /**< MOVE                                */
+	struct sr_answer ans;   /**< MOVE: the answer behind it, if any  */
 };
 
 typedef void (sr_action_h)(const struct sr_action *act, void *arg);
 
 /** Uniform random 32-bit number (injected so tests are reproducible) */
 typedef uint32_t (sr_rand_h)(void *arg);
-
-
-/** An answer from a registrar: err (errno) or a SIP status code */
-struct sr_answer {
-	int err;               /**< transport error or ETIMEDOUT, else 0 */
-	uint16_t scode;        /**< SIP status code when err is 0        */
-	uint32_t retry_after;  /**< [s] from a Retry-After header, 0 = none */
-};
 
 
 /* Engine */
