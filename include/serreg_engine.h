@@ -127,6 +127,9 @@ void sr_account_probed(struct sr_account *acc, const struct sr_answer *ans,
 void sr_account_timer(struct sr_account *acc, uint64_t now);
 
 /* Queries */
+typedef bool (sr_account_apply_h)(const struct sr_account *acc, void *arg);
+const struct sr_account *sr_engine_apply(const struct sr_engine *eng,
+					 sr_account_apply_h *h, void *arg);
 enum sr_state sr_engine_state(const struct sr_engine *eng);
 int  sr_engine_current_tier(const struct sr_engine *eng);
 int  sr_engine_target_tier(const struct sr_engine *eng);

@@ -1004,6 +1004,34 @@ void sr_account_timer(struct sr_account *acc, uint64_t now)
  * Queries
  */
 
+/**
+ * Walk the ladder: accounts by tier, best first
+ *
+ * @return The account where the handler returned true, or NULL
+ */
+const struct sr_account *sr_engine_apply(const struct sr_engine *eng,
+					 sr_account_apply_h *h, void *arg)
+{
+	struct le *le, *ale;
+
+	if (!eng || !h)
+		return NULL;
+
+	for (le = eng->tierl.head; le; le = le->next) {
+		const struct sr_tier *t = le->data;
+
+		for (ale = t->accl.head; ale; ale = ale->next) {
+			const struct sr_account *acc = ale->data;
+
+			if (h(acc, arg))
+				return acc;
+		}
+	}
+
+	return NULL;
+}
+
+
 enum sr_state sr_engine_state(const struct sr_engine *eng)
 {
 	return eng ? eng->state : SR_IDLE;

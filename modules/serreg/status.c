@@ -1,0 +1,221 @@
+/**
+ * @file status.c  The "serreg" command: the ladder as text or JSON (R40)
+ *
+ * Copyright (C) 2026 The serreg developers
+ */
+
+#include <string.h>
+#include <re.h>
+#include "baresip.h"
+#include "serreg_engine.h"
+#include "serreg.h"
+
+
+struct print_ctx {
+	struct re_printf *pf;
+	const struct serreg_view *v;
+	int err;
+	bool first;
+};
+
+
+/** A registrar's answer in words: "200", "503", "4xx", or errno text */
+void serreg_answer_print(char *buf, size_t sz, const struct sr_answer *ans)
+{
+	if (!buf || !sz)
+		return;
+
+	buf[0] = '\0';
+
+	if (!ans)
+		return;
+
+	if (ans->err)
+		re_snprintf(buf, sz, "%m", ans->err);
+	else if (ans->scode == 400)
+		re_snprintf(buf, sz, "4xx");
+	else if (ans->scode)
+		re_snprintf(buf, sz, "%u", ans->scode);
+}
+
+
+static const char *role(const struct sr_engine *eng,
+			const struct sr_account *acc)
+{
+	if (!sr_account_active(acc))
+		return "standby";
+
+	if ((int)sr_account_prio(acc) == sr_engine_target_tier(eng))
+		return "target";
+
+	return "current";
+}
+
+
+static const char *aor(const struct serreg_view *v,
+		       const struct sr_account *acc)
+{
+	struct ua *ua = v->ua_h ? v->ua_h(acc) : NULL;
+
+	return ua ? ua_aor(ua) : "?";
+}
+
+
+static uint64_t age(const struct serreg_view *v, uint64_t when)
+{
+	return v->now > when ? (v->now - when) / 1000 : 0;
+}
+
+
+static bool print_acc_h(const struct sr_account *acc, void *arg)
+{
+	struct print_ctx *ctx = arg;
+	const struct sr_answer *ans;
+	char answer[64] = "-";
+	char interval[32];
+	uint64_t when = 0;
+
+	ans = sr_account_last(acc, &when);
+	if (ans) {
+		char txt[48];
+
+		serreg_answer_print(txt, sizeof(txt), ans);
+		re_snprintf(answer, sizeof(answer), "%s %llus ago", txt,
+			    age(ctx->v, when));
+	}
+
+	if (sr_account_active(acc))
+		re_snprintf(interval, sizeof(interval), "check %us",
+			    ctx->v->check_interval);
+	else if (sr_account_fbregint(acc))
+		re_snprintf(interval, sizeof(interval), "probe %us",
+			    sr_account_fbregint(acc));
+	else
+		str_ncpy(interval, "no probe", sizeof(interval));
+
+	ctx->err |= re_hprintf(ctx->pf, "  %5u  %-8s %-12s %-24s %-12s %s\n",
+			       sr_account_prio(acc),
+			       role(ctx->v->eng, acc),
+			       sr_acc_state_name(sr_account_state(acc)),
+			       answer, interval, aor(ctx->v, acc));
+
+	return ctx->err != 0;
+}
+
+
+static int print_tier(struct re_printf *pf, int prio)
+{
+	if (prio < 0)
+		return re_hprintf(pf, "none");
+
+	return re_hprintf(pf, "%d", prio);
+}
+
+
+/** Print the ladder for a person */
+int serreg_status_print(struct re_printf *pf, const struct serreg_view *v)
+{
+	const struct sr_engine *eng = v->eng;
+	struct print_ctx ctx = {pf, v, 0, true};
+	uint64_t until = sr_engine_backoff_until(eng);
+
+	ctx.err |= re_hprintf(pf, "serreg: %s, current tier ",
+			      sr_state_name(sr_engine_state(eng)));
+	ctx.err |= print_tier(pf, sr_engine_current_tier(eng));
+
+	if (sr_engine_target_tier(eng) >= 0) {
+		ctx.err |= re_hprintf(pf, ", moving to tier ");
+		ctx.err |= print_tier(pf, sr_engine_target_tier(eng));
+	}
+
+	if (sr_engine_last_move(eng))
+		ctx.err |= re_hprintf(pf, ", last move %llus ago (%s)",
+				      age(v, sr_engine_last_move(eng)),
+				      sr_reason_name(
+					      sr_engine_last_reason(eng)));
+
+	if (until > v->now)
+		ctx.err |= re_hprintf(pf, ", next round in %llus",
+				      (until - v->now + 999) / 1000);
+
+	ctx.err |= re_hprintf(pf, "\n  %5s  %-8s %-12s %-24s %-12s %s\n",
+			      "tier", "role", "state", "last answer",
+			      "interval", "account");
+
+	(void)sr_engine_apply(eng, print_acc_h, &ctx);
+
+	return ctx.err;
+}
+
+
+static bool json_acc_h(const struct sr_account *acc, void *arg)
+{
+	struct print_ctx *ctx = arg;
+	const struct sr_answer *ans;
+	uint64_t when = 0;
+	char answer[48] = "";
+
+	ans = sr_account_last(acc, &when);
+	serreg_answer_print(answer, sizeof(answer), ans);
+
+	ctx->err |= re_hprintf(ctx->pf,
+			       "%s{\"aor\":\"%H\",\"tier\":%u,"
+			       "\"role\":\"%s\",\"state\":\"%s\","
+			       "\"fbregint\":%u",
+			       ctx->first ? "" : ",",
+			       utf8_encode, aor(ctx->v, acc),
+			       sr_account_prio(acc),
+			       role(ctx->v->eng, acc),
+			       sr_acc_state_name(sr_account_state(acc)),
+			       sr_account_fbregint(acc));
+
+	if (ans)
+		ctx->err |= re_hprintf(ctx->pf,
+				       ",\"answer\":\"%s\",\"scode\":%u,"
+				       "\"answer_age\":%llu",
+				       answer, ans->scode, age(ctx->v, when));
+	else
+		ctx->err |= re_hprintf(ctx->pf, ",\"answer\":null");
+
+	ctx->err |= re_hprintf(ctx->pf, "}");
+	ctx->first = false;
+
+	return ctx->err != 0;
+}
+
+
+/** Print the ladder as one JSON object, for programs */
+int serreg_status_json(struct re_printf *pf, const struct serreg_view *v)
+{
+	const struct sr_engine *eng = v->eng;
+	struct print_ctx ctx = {pf, v, 0, true};
+	uint64_t until = sr_engine_backoff_until(eng);
+
+	ctx.err |= re_hprintf(pf, "{\"state\":\"%s\",\"current\":%d,"
+			      "\"target\":%d,",
+			      sr_state_name(sr_engine_state(eng)),
+			      sr_engine_current_tier(eng),
+			      sr_engine_target_tier(eng));
+
+	if (sr_engine_last_move(eng))
+		ctx.err |= re_hprintf(pf, "\"last_move\":{\"reason\":\"%s\","
+				      "\"age\":%llu},",
+				      sr_reason_name(
+					      sr_engine_last_reason(eng)),
+				      age(v, sr_engine_last_move(eng)));
+	else
+		ctx.err |= re_hprintf(pf, "\"last_move\":null,");
+
+	ctx.err |= re_hprintf(pf, "\"backoff\":%llu,"
+			      "\"probe_timeout\":%u,\"check_interval\":%u,"
+			      "\"accounts\":[",
+			      until > v->now ? (until - v->now + 999) / 1000
+			      : 0ULL,
+			      v->probe_timeout, v->check_interval);
+
+	(void)sr_engine_apply(eng, json_acc_h, &ctx);
+
+	ctx.err |= re_hprintf(pf, "]}\n");
+
+	return ctx.err;
+}
