@@ -23,8 +23,8 @@
 
 #define TEST_EQ(expected, actual)					\
 	do {								\
-		long long e_ = (long long)(expected);			\
-		long long a_ = (long long)(actual);			\
+		long long e_ = (expected);				\
+		long long a_ = (actual);				\
 		if (e_ != a_) {						\
 			fprintf(stderr, "  %s:%d: %s: expected %lld, "	\
 				"got %lld\n", __FILE__, __LINE__,	\

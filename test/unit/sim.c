@@ -1,0 +1,388 @@
+/**
+ * @file sim.c  A virtual-time world for the policy engine (see sim.h)
+ *
+ * Copyright (C) 2026 The serreg developers
+ */
+
+#include <string.h>
+#include <re.h>
+#include "serreg_engine.h"
+#include "sim.h"
+
+
+static int idx_of(struct sim *s, const void *ref)
+{
+	return (int)((const struct sim_acc *)ref - s->accv);
+}
+
+
+/* xorshift: reproducible "random" numbers */
+static uint32_t rand_h(void *arg)
+{
+	struct sim *s = arg;
+
+	s->seed ^= s->seed << 13;
+	s->seed ^= s->seed >> 17;
+	s->seed ^= s->seed << 5;
+
+	return s->seed;
+}
+
+
+static void schedule(struct sim *s, int idx, bool probe, uint64_t delay)
+{
+	size_t i;
+
+	for (i = 0; i < SIM_EVENTS; i++) {
+		struct sim_event *ev = &s->evv[i];
+
+		if (ev->used)
+			continue;
+
+		ev->used  = true;
+		ev->due   = s->now + delay;
+		ev->idx   = idx;
+		ev->probe = probe;
+		ev->gen   = s->gen[idx];
+		return;
+	}
+}
+
+
+static uint64_t answer_delay(const struct sim_acc *a, uint64_t tmo)
+{
+	return a->code ? SIM_RTT : tmo;
+}
+
+
+static void action_h(const struct sr_action *act, void *arg)
+{
+	struct sim *s = arg;
+	struct sim_acc *a = act->ref;
+	int idx = a ? idx_of(s, a) : -1;
+
+	++s->nactions;
+
+	switch (act->kind) {
+
+	case SR_ACT_REGISTER:
+		++a->nregister;
+		++s->gen[idx];
+		a->registering = true;
+		schedule(s, idx, false, answer_delay(a, SIM_REG_TMO));
+		break;
+
+	case SR_ACT_UNREGISTER:
+		++a->nunregister;
+		++s->gen[idx];   /* libre drops the request in flight */
+		a->registering = false;
+		a->bound = false;
+		break;
+
+	case SR_ACT_PROBE:
+		if (a->nprobe < ARRAY_SIZE(a->probe_at))
+			a->probe_at[a->nprobe] = s->now;
+		++a->nprobe;
+		a->probing = true;
+		schedule(s, idx, true, answer_delay(a, SIM_TIMEOUT));
+		break;
+
+	case SR_ACT_PROBE_CANCEL:
+		a->probing = false;
+		break;
+
+	case SR_ACT_TIMER:
+		a->timer = true;
+		a->timer_at = s->now + act->delay;
+		break;
+
+	case SR_ACT_TIMER_CANCEL:
+		a->timer = false;
+		break;
+
+	case SR_ACT_ROUND_TIMER:
+		s->round = true;
+		s->round_at = s->now + act->delay;
+		++s->nrounds;
+		break;
+
+	case SR_ACT_ROUND_CANCEL:
+		s->round = false;
+		break;
+
+	case SR_ACT_CURRENT:
+		s->current = idx;
+		break;
+
+	case SR_ACT_MOVE:
+		++s->nmoves;
+		s->move_from = act->from;
+		s->move_to = act->to;
+		s->move_reason = act->reason;
+		break;
+	}
+}
+
+
+int sim_init(struct sim *s, uint32_t hold, uint32_t backoff_max)
+{
+	struct sr_config cfg;
+
+	memset(s, 0, sizeof(*s));
+	s->seed = 0x2545f491;
+	s->now = 1000;
+	s->current = -1;
+
+	cfg.failback_hold = hold;
+	cfg.backoff_base = 30;
+	cfg.backoff_max = backoff_max;
+
+	return sr_engine_alloc(&s->eng, &cfg, action_h, rand_h, s);
+}
+
+
+void sim_close(struct sim *s)
+{
+	size_t i;
+
+	for (i = 0; i < SIM_ACCOUNTS; i++) {
+		if (s->accv[i].used)
+			mem_deref(s->accv[i].sra);
+	}
+
+	s->eng = mem_deref(s->eng);
+}
+
+
+/** Add an account whose registrar answers 200; returns its index */
+int sim_add(struct sim *s, uint32_t prio, uint32_t fbregint)
+{
+	size_t i;
+
+	for (i = 0; i < SIM_ACCOUNTS; i++) {
+		struct sim_acc *a = &s->accv[i];
+
+		if (a->used)
+			continue;
+
+		memset(a, 0, sizeof(*a));
+		a->used = true;
+		a->prio = prio;
+		a->fbregint = fbregint;
+		a->code = 200;
+
+		if (sr_account_add(s->eng, &a->sra, a, prio, fbregint,
+				   s->now))
+			return -1;
+
+		return (int)i;
+	}
+
+	return -1;
+}
+
+
+void sim_remove(struct sim *s, int idx)
+{
+	struct sim_acc *a = &s->accv[idx];
+
+	a->used = false;
+	a->timer = false;
+	++s->gen[idx];
+	sr_account_remove(a->sra, s->now);
+	a->sra = NULL;
+}
+
+
+void sim_start(struct sim *s)
+{
+	sr_engine_start(s->eng, s->now);
+}
+
+
+/** Make a registrar answer code (0 = silent) from now on */
+void sim_set(struct sim *s, int idx, uint16_t code, uint32_t retry_after)
+{
+	s->accv[idx].code = code;
+	s->accv[idx].retry_after = retry_after;
+}
+
+
+/** The refresh of a registered account fails with its current answer */
+void sim_refresh_fails(struct sim *s, int idx)
+{
+	struct sim_acc *a = &s->accv[idx];
+	struct sr_answer ans = {0, 0, 0};
+
+	if (a->code)
+		ans.scode = a->code;
+	else
+		ans.err = ETIMEDOUT;
+
+	a->bound = false;
+	sr_account_reg_failed(a->sra, &ans, s->now);
+}
+
+
+static void deliver(struct sim *s, struct sim_event *ev)
+{
+	struct sim_acc *a = &s->accv[ev->idx];
+	struct sr_answer ans = {0, 0, 0};
+	uint16_t code = (!ev->probe && a->reg_code) ? a->reg_code : a->code;
+	bool ok = code >= 200 && code < 300;
+
+	ev->used = false;
+
+	if (!a->used || ev->gen != s->gen[ev->idx])
+		return;
+
+	if (code) {
+		ans.scode = code;
+		ans.retry_after = a->retry_after;
+	}
+	else {
+		ans.err = ETIMEDOUT;
+	}
+
+	if (ev->probe) {
+		if (!a->probing)
+			return;
+
+		a->probing = false;
+		sr_account_probed(a->sra, &ans, s->now);
+	}
+	else {
+		a->registering = false;
+
+		if (ok) {
+			a->bound = true;
+			sr_account_registered(a->sra, a->code, s->now);
+		}
+		else {
+			sr_account_reg_failed(a->sra, &ans, s->now);
+		}
+	}
+}
+
+
+/* One step: the earliest due event or timer up to `end`; false if none */
+static bool step(struct sim *s, uint64_t end)
+{
+	uint64_t due = end + 1;
+	int kind = 0, idx = -1;
+	size_t i;
+
+	for (i = 0; i < SIM_EVENTS; i++) {
+		if (s->evv[i].used && s->evv[i].due < due) {
+			due = s->evv[i].due;
+			kind = 1;
+			idx = (int)i;
+		}
+	}
+
+	for (i = 0; i < SIM_ACCOUNTS; i++) {
+		const struct sim_acc *a = &s->accv[i];
+
+		if (a->used && a->timer && a->timer_at < due) {
+			due = a->timer_at;
+			kind = 2;
+			idx = (int)i;
+		}
+	}
+
+	if (s->round && s->round_at < due) {
+		due = s->round_at;
+		kind = 3;
+	}
+
+	if (!kind)
+		return false;
+
+	s->now = max(s->now, due);
+
+	switch (kind) {
+
+	case 1:
+		deliver(s, &s->evv[idx]);
+		break;
+
+	case 2:
+		s->accv[idx].timer = false;
+		sr_account_timer(s->accv[idx].sra, s->now);
+		break;
+
+	case 3:
+		s->round = false;
+		sr_engine_timer(s->eng, s->now);
+		break;
+	}
+
+	return true;
+}
+
+
+/** Run the world for ms of virtual time (bounded number of steps) */
+void sim_run(struct sim *s, uint64_t ms)
+{
+	uint64_t end = s->now + ms;
+	unsigned n = 0;
+
+	while (n++ < 1000000 && step(s, end))
+		;
+
+	s->now = end;
+}
+
+
+/** Run until pred holds or ms have passed; true if it holds */
+bool sim_run_until(struct sim *s, uint64_t ms,
+		   bool (*pred)(const struct sim *s, int arg), int arg)
+{
+	uint64_t end = s->now + ms;
+	unsigned n = 0;
+
+	while (!pred(s, arg)) {
+		if (n++ > 1000000 || !step(s, end))
+			break;
+	}
+
+	if (pred(s, arg))
+		return true;
+
+	s->now = end;
+	return false;
+}
+
+
+/** REGISTERs (expires>0) sent for accounts of a tier */
+unsigned sim_registers(const struct sim *s, uint32_t prio)
+{
+	unsigned n = 0;
+	size_t i;
+
+	for (i = 0; i < SIM_ACCOUNTS; i++) {
+		if (s->accv[i].used && s->accv[i].prio == prio)
+			n += s->accv[i].nregister;
+	}
+
+	return n;
+}
+
+
+/** Number of bound accounts; *prio = tier of the last one found */
+unsigned sim_bound_tier(const struct sim *s, int *prio)
+{
+	unsigned n = 0;
+	size_t i;
+
+	*prio = -1;
+
+	for (i = 0; i < SIM_ACCOUNTS; i++) {
+		if (s->accv[i].used && s->accv[i].bound) {
+			++n;
+			*prio = (int)s->accv[i].prio;
+		}
+	}
+
+	return n;
+}

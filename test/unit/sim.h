@@ -1,0 +1,93 @@
+/**
+ * @file sim.h  A virtual-time world for the policy engine
+ *
+ * The simulator plays baresip and the registrars: it executes the engine's
+ * actions (timers, REGISTERs, probes) against registrars that are up,
+ * down (silent) or answering a fixed code, on a virtual clock.  Tests
+ * read what went on the wire from per-account counters.
+ *
+ * Copyright (C) 2026 The serreg developers
+ */
+
+#ifndef SERREG_SIM_H
+#define SERREG_SIM_H
+
+#include <re.h>
+#include "serreg_engine.h"
+
+enum {
+	SIM_ACCOUNTS  = 64,
+	SIM_EVENTS    = 256,
+	SIM_RTT       = 20,     /* [ms] answer time of a live registrar */
+	SIM_TIMEOUT   = 5000,   /* [ms] probe timeout                  */
+	SIM_REG_TMO   = 32000,  /* [ms] REGISTER timeout (Timer F)     */
+};
+
+/** One account and its registrar */
+struct sim_acc {
+	struct sr_account *sra;
+	uint32_t prio;
+	uint32_t fbregint;
+	bool used;
+
+	/* registrar */
+	uint16_t code;          /**< answer: 200, 503..; 0 = silent   */
+	uint32_t retry_after;   /**< with the answer                   */
+	uint16_t reg_code;      /**< answer to REGISTER, if not code   */
+
+	/* wire */
+	bool bound;             /**< a binding exists at the registrar */
+	unsigned nregister;     /**< REGISTER expires>0 sent           */
+	unsigned nunregister;   /**< UNREGISTER actions                */
+	unsigned nprobe;        /**< probes sent                       */
+	uint64_t probe_at[256]; /**< when each probe was sent          */
+
+	/* glue */
+	bool timer;
+	uint64_t timer_at;
+	bool probing;           /**< a probe is in flight              */
+	bool registering;       /**< a REGISTER is in flight           */
+};
+
+/** A pending answer from a registrar */
+struct sim_event {
+	bool used;
+	uint64_t due;
+	int idx;
+	bool probe;             /**< else a REGISTER answer           */
+	unsigned gen;           /**< cancelled if it changed          */
+};
+
+struct sim {
+	struct sr_engine *eng;
+	uint64_t now;
+	uint32_t seed;
+	struct sim_acc accv[SIM_ACCOUNTS];
+	unsigned gen[SIM_ACCOUNTS];
+	struct sim_event evv[SIM_EVENTS];
+
+	bool round;
+	uint64_t round_at;
+	unsigned nrounds;        /**< round timers armed               */
+
+	int current;             /**< index of baresip's current UA    */
+	unsigned nmoves;
+	int move_from, move_to;
+	enum sr_reason move_reason;
+	unsigned nactions;
+};
+
+int  sim_init(struct sim *s, uint32_t hold, uint32_t backoff_max);
+void sim_close(struct sim *s);
+int  sim_add(struct sim *s, uint32_t prio, uint32_t fbregint);
+void sim_remove(struct sim *s, int idx);
+void sim_start(struct sim *s);
+void sim_run(struct sim *s, uint64_t ms);
+bool sim_run_until(struct sim *s, uint64_t ms,
+		   bool (*pred)(const struct sim *s, int arg), int arg);
+void sim_set(struct sim *s, int idx, uint16_t code, uint32_t retry_after);
+void sim_refresh_fails(struct sim *s, int idx);
+unsigned sim_registers(const struct sim *s, uint32_t prio);
+unsigned sim_bound_tier(const struct sim *s, int *prio);
+
+#endif

@@ -1,0 +1,700 @@
+/**
+ * @file test_engine.c  The policy engine, rule by rule, in virtual time
+ *
+ * Each test names the rule of shared/docs/behaviour.md (R..) or the
+ * scenario it checks.  The world is sim.c: registrars answering 200, a
+ * fixed code, or nothing.
+ *
+ * Copyright (C) 2026 The serreg developers
+ */
+
+#include <string.h>
+#include <re.h>
+#include "serreg_engine.h"
+#include "sim.h"
+#include "test.h"
+
+
+enum {
+	HOLD = 2,
+	BACKOFF_MAX = 300,
+	MIN = 60000,
+};
+
+
+/* Define test `name` running `name_body` in a fresh world */
+#define SIM_TEST(name, hold, bmax)					\
+	static int name##_body(struct sim *s);				\
+	int name(void)							\
+	{								\
+		struct sim s;						\
+		int err = sim_init(&s, hold, bmax);			\
+		if (err)						\
+			return err;					\
+		err = name##_body(&s);					\
+		sim_close(&s);						\
+		return err;						\
+	}								\
+	static int name##_body(struct sim *s)
+
+
+static bool is_current(const struct sim *s, int prio)
+{
+	return sr_engine_current_tier(s->eng) == prio &&
+		sr_engine_state(s->eng) == SR_REGISTERED;
+}
+
+
+static bool tier_current(const struct sim *s, int prio)
+{
+	return is_current(s, prio);
+}
+
+
+static bool is_waiting(const struct sim *s, int arg)
+{
+	(void)arg;
+	return sr_engine_state(s->eng) == SR_WAITING;
+}
+
+
+/* exactly the accounts of tier prio are bound */
+static int check_bound(const struct sim *s, int prio)
+{
+	size_t i;
+
+	for (i = 0; i < SIM_ACCOUNTS; i++) {
+		const struct sim_acc *a = &s->accv[i];
+
+		if (!a->used)
+			continue;
+
+		if ((int)a->prio == prio && a->code == 200)
+			TEST_ASSERT(a->bound);
+		else
+			TEST_ASSERT(!a->bound);
+	}
+
+	return 0;
+}
+
+
+/* R1: at start only the best tier registers, standby sends nothing */
+SIM_TEST(test_engine_r1_start_best_tier_only, HOLD, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 1, 0);
+	int a1 = sim_add(s, 0, 0);
+	int a2 = sim_add(s, 2, 0);
+
+	/* nothing before start (the accounts file is still loading) */
+	TEST_EQ(0, s->nactions);
+
+	sim_start(s);
+	sim_run(s, MIN);
+
+	TEST_ASSERT(is_current(s, 0));
+	TEST_EQ(1, s->accv[a1].nregister);
+	TEST_EQ(0, s->accv[a0].nregister);
+	TEST_EQ(0, s->accv[a2].nregister);
+	TEST_EQ(0, s->accv[a0].nprobe);
+	TEST_EQ(a1, s->current);
+	TEST_ERR(check_bound(s, 0));
+
+	return 0;
+}
+
+
+/* R2: a tier fails only when all of its accounts have failed */
+SIM_TEST(test_engine_r2_tier_fails_when_all_fail, HOLD, BACKOFF_MAX)
+{
+	int a = sim_add(s, 0, 0);
+	int b = sim_add(s, 0, 0);
+	int c = sim_add(s, 1, 0);
+
+	sim_start(s);
+	sim_run(s, 1000);
+
+	/* same-prio accounts register in parallel */
+	TEST_EQ(1, s->accv[a].nregister);
+	TEST_EQ(1, s->accv[b].nregister);
+	TEST_ASSERT(s->accv[a].bound && s->accv[b].bound);
+
+	sim_set(s, a, 503, 0);
+	sim_refresh_fails(s, a);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 0));
+	TEST_EQ(0, s->accv[c].nregister);
+
+	sim_set(s, b, 0, 0);
+	sim_refresh_fails(s, b);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 1));
+	TEST_EQ(c, s->current);
+	TEST_EQ(SR_REASON_TIER_FAILED, s->move_reason);
+
+	/* the failed tier is stopped: registered on one tier only */
+	TEST_EQ(1, s->accv[a].nunregister);
+	TEST_EQ(1, s->accv[b].nunregister);
+	TEST_ERR(check_bound(s, 1));
+
+	return 0;
+}
+
+
+/* R3: prio gaps are skipped, worst tier wraps to the best */
+SIM_TEST(test_engine_r3_gaps_and_wrap, HOLD, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 0);
+	int a2 = sim_add(s, 2, 0);
+	int a5 = sim_add(s, 5, 0);
+
+	sim_start(s);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 0));
+
+	sim_set(s, a0, 503, 0);
+	sim_refresh_fails(s, a0);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 2));
+	TEST_EQ(0, s->move_from);
+	TEST_EQ(2, s->move_to);
+
+	sim_set(s, a2, 503, 0);
+	sim_refresh_fails(s, a2);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 5));
+	TEST_EQ(a5, s->current);
+
+	/* tier 0 is back; the worst tier fails: wrap to tier 0 */
+	sim_set(s, a0, 200, 0);
+	sim_set(s, a5, 503, 0);
+	sim_refresh_fails(s, a5);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 0));
+	TEST_EQ(a0, s->current);
+	TEST_ERR(check_bound(s, 0));
+
+	return 0;
+}
+
+
+/* R3: a tier whose initial REGISTER fails is left for the next */
+SIM_TEST(test_engine_r3_initial_register_fails, HOLD, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 0);
+	int a1 = sim_add(s, 1, 0);
+
+	sim_set(s, a0, 403, 0);
+	sim_start(s);
+	sim_run(s, 1000);
+
+	TEST_ASSERT(is_current(s, 1));
+	TEST_EQ(a1, s->current);
+	TEST_EQ(1, s->accv[a0].nunregister);
+
+	return 0;
+}
+
+
+static bool all_registered_count(const struct sim *s, int n)
+{
+	return sim_registers(s, 0) + sim_registers(s, 1) +
+		sim_registers(s, 2) >= (unsigned)n;
+}
+
+
+/*
+ * R4 (and upstream weakness): no tier registers -> jittered growing
+ * backoff, every tier retried each round, then the first that works.
+ */
+SIM_TEST(test_engine_r4_backoff_rounds, HOLD, 120)
+{
+	int a[3];
+	uint64_t t0, prev_round = 0;
+	unsigned i, round;
+
+	for (i = 0; i < 3; i++) {
+		a[i] = sim_add(s, i, 0);
+		sim_set(s, a[i], 0, 0);   /* silent */
+	}
+
+	sim_start(s);
+	t0 = s->now;
+
+	/* each round tries every tier once, then waits */
+	for (round = 0; round < 5; round++) {
+		uint64_t cap = min(120ULL, 30ULL << round) * 1000;
+		uint64_t wait;
+
+		TEST_ASSERT(sim_run_until(s, 10 * MIN, is_waiting, 0));
+		TEST_EQ(3 * (round + 1), sim_registers(s, 0) +
+			sim_registers(s, 1) + sim_registers(s, 2));
+		for (i = 0; i < 3; i++)
+			TEST_EQ(round + 1, s->accv[a[i]].nregister);
+
+		wait = s->round_at - s->now;
+		TEST_ASSERT(wait >= cap / 2 && wait <= cap);
+		TEST_ASSERT(s->round_at > prev_round);
+		prev_round = s->round_at;
+
+		/* a failure while waiting does not postpone the round */
+		sim_refresh_fails(s, a[1]);
+		TEST_EQ(prev_round, s->round_at);
+
+		TEST_ASSERT(sim_run_until(s, 10 * MIN,
+					  all_registered_count,
+					  3 * (round + 1) + 1));
+	}
+
+	/* tier 1 comes back: it is used in the next round and stays */
+	sim_set(s, a[1], 200, 0);
+	sim_run(s, 10 * MIN);
+	TEST_ASSERT(is_current(s, 1));
+	TEST_ERR(check_bound(s, 1));
+	TEST_ASSERT(s->now - t0 > 5 * 60);
+
+	return 0;
+}
+
+
+/* R5: a tier that was left never counts as registered */
+SIM_TEST(test_engine_r5_old_success_ignored, HOLD, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 0);
+	int a1 = sim_add(s, 1, 0);
+
+	sim_start(s);
+	sim_run(s, 1000);
+
+	sim_set(s, a0, 503, 0);
+	sim_refresh_fails(s, a0);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 1));
+
+	/* a late 200 (e.g. to the un-REGISTER) of the left tier */
+	sr_account_registered(s->accv[a0].sra, 200, s->now);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 1));
+	TEST_EQ(a1, s->current);
+	TEST_EQ(SR_ACC_DEAD, sr_account_state(s->accv[a0].sra));
+
+	return 0;
+}
+
+
+/* R6: standby accounts probe every fbregint, jittered 80-100 % */
+SIM_TEST(test_engine_r6_probe_interval_jitter, HOLD, BACKOFF_MAX)
+{
+	int a1, a2;
+	unsigned i;
+	uint64_t dmin = ~0ULL, dmax = 0;
+
+	(void)sim_add(s, 0, 0);
+	a1 = sim_add(s, 1, 10);
+	a2 = sim_add(s, 2, 0);
+
+	sim_start(s);
+	sim_run(s, 10 * MIN);
+
+	TEST_EQ(0, s->accv[a1].nregister);
+	TEST_EQ(0, s->accv[a2].nprobe);       /* no fbregint: no probe */
+	TEST_ASSERT(s->accv[a1].nprobe >= 60);
+	TEST_ASSERT(s->accv[a1].nprobe <= 76);
+
+	for (i = 1; i < s->accv[a1].nprobe && i < 256; i++) {
+		/* interval from the answer (RTT) to the next probe */
+		uint64_t d = s->accv[a1].probe_at[i] -
+			s->accv[a1].probe_at[i - 1] - SIM_RTT;
+
+		dmin = min(dmin, d);
+		dmax = max(dmax, d);
+	}
+
+	TEST_ASSERT(dmin >= 8000);
+	TEST_ASSERT(dmax <= 10000);
+	TEST_ASSERT(dmax - dmin > 1000);      /* really jittered */
+	TEST_EQ(SR_ACC_ALIVE, sr_account_state(s->accv[a1].sra));
+
+	return 0;
+}
+
+
+/* R7 / Cisco: p and p+1 dead, p+2 alive -> straight to p+2 */
+SIM_TEST(test_engine_r7_skip_dead_tiers, HOLD, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 30);
+	int a1 = sim_add(s, 1, 30);
+	int a2 = sim_add(s, 2, 30);
+
+	sim_start(s);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 0));
+
+	sim_set(s, a1, 0, 0);
+	sim_run(s, 2 * MIN);
+	TEST_EQ(SR_ACC_DEAD, sr_account_state(s->accv[a1].sra));
+	TEST_EQ(SR_ACC_ALIVE, sr_account_state(s->accv[a2].sra));
+
+	sim_set(s, a0, 0, 0);
+	sim_refresh_fails(s, a0);
+	sim_run(s, 1000);
+
+	TEST_ASSERT(is_current(s, 2));
+	TEST_EQ(0, s->accv[a1].nregister);
+	TEST_EQ(a2, s->current);
+	TEST_ERR(check_bound(s, 2));
+
+	return 0;
+}
+
+
+/* R7: the best alive tier is taken, even if it is not the next one */
+SIM_TEST(test_engine_r7_best_alive_first, HOLD, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 30);
+	int a1 = sim_add(s, 1, 0);    /* serial: unknown */
+	int a2 = sim_add(s, 2, 30);
+
+	sim_start(s);
+	sim_run(s, MIN);
+
+	sim_set(s, a0, 503, 0);
+	sim_refresh_fails(s, a0);
+	sim_run(s, 1000);
+
+	TEST_ASSERT(is_current(s, 2));
+	TEST_EQ(0, s->accv[a1].nregister);
+	TEST_EQ(a2, s->current);
+
+	return 0;
+}
+
+
+/* R8: failback after `hold` good probes; the left tier goes on probes */
+SIM_TEST(test_engine_r8_failback_after_hold, 3, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 10);
+	int a1 = sim_add(s, 1, 10);
+	unsigned n;
+
+	sim_start(s);
+	sim_run(s, 1000);
+
+	sim_set(s, a0, 0, 0);
+	sim_refresh_fails(s, a0);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 1));
+
+	sim_run(s, MIN);
+	TEST_ASSERT(is_current(s, 1));
+
+	/* back: the move waits for 3 good probes */
+	sim_set(s, a0, 200, 0);
+	n = s->accv[a0].nprobe;
+	TEST_ASSERT(sim_run_until(s, 5 * MIN, tier_current, 0));
+	TEST_EQ(n + 3, s->accv[a0].nprobe);
+	TEST_EQ(SR_REASON_FAILBACK, s->move_reason);
+	TEST_EQ(a0, s->current);
+
+	sim_run(s, 1000);
+	TEST_ERR(check_bound(s, 0));
+	TEST_EQ(1, s->accv[a1].nunregister);
+
+	/* the tier that was left is probed again */
+	n = s->accv[a1].nprobe;
+	sim_run(s, MIN);
+	TEST_ASSERT(s->accv[a1].nprobe > n);
+
+	return 0;
+}
+
+
+/* R8 against flapping (#1660): one good probe in between is not enough */
+SIM_TEST(test_engine_r8_flapping_holds, 3, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 10);
+	int a1 = sim_add(s, 1, 10);
+	unsigned i;
+
+	sim_start(s);
+	sim_run(s, 1000);
+	sim_set(s, a0, 0, 0);
+	sim_refresh_fails(s, a0);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 1));
+
+	/* alternate: up for one probe, down for one */
+	for (i = 0; i < 10; i++) {
+		unsigned n = s->accv[a0].nprobe, k;
+
+		sim_set(s, a0, (i % 2) ? 0 : 200, 0);
+		for (k = 0; k < 100 && s->accv[a0].nprobe == n; k++)
+			sim_run(s, 500);
+		TEST_ASSERT(s->accv[a0].nprobe > n);
+		sim_run(s, SIM_TIMEOUT + 100);
+	}
+
+	TEST_ASSERT(is_current(s, 1));
+	TEST_EQ(1, s->accv[a0].nregister);
+	TEST_EQ(a1, s->current);
+
+	return 0;
+}
+
+
+/* R8: from the worst tier back to the best */
+SIM_TEST(test_engine_r8_worst_to_best, 1, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 10);
+	int a1 = sim_add(s, 1, 10);
+	int a2 = sim_add(s, 2, 10);
+
+	sim_start(s);
+	sim_run(s, 1000);
+
+	sim_set(s, a0, 0, 0);
+	sim_set(s, a1, 0, 0);
+	sim_run(s, MIN);
+	sim_refresh_fails(s, a0);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 2));
+	TEST_EQ(0, s->accv[a1].nregister);
+
+	sim_set(s, a0, 200, 0);
+	TEST_ASSERT(sim_run_until(s, MIN, tier_current, 0));
+	TEST_EQ(a0, s->current);
+	sim_run(s, 1000);
+	TEST_ERR(check_bound(s, 0));
+	(void)a2;
+
+	return 0;
+}
+
+
+/* R8: a better tier that answers probes but refuses REGISTER: stay */
+SIM_TEST(test_engine_r8_failback_register_refused, 1, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 10);
+	int a1 = sim_add(s, 1, 10);
+
+	sim_start(s);
+	sim_run(s, 1000);
+	sim_set(s, a0, 503, 0);
+	sim_refresh_fails(s, a0);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 1));
+
+	/* probes say 200, but the REGISTER gets 403: never leave tier 1 */
+	sim_set(s, a0, 200, 0);
+	s->accv[a0].reg_code = 403;
+	sim_run(s, 5 * MIN);
+
+	TEST_ASSERT(sr_engine_current_tier(s->eng) == 1);
+	TEST_ASSERT(s->accv[a1].bound);
+	TEST_ASSERT(!s->accv[a0].bound);
+	TEST_EQ(a1, s->current);
+
+	/* tried again after each hold, never faster than fbregint */
+	TEST_ASSERT(s->accv[a0].nregister >= 10);
+	TEST_ASSERT(s->accv[a0].nregister <= 5 * 60 / 8 + 2);
+
+	return 0;
+}
+
+
+/* R9: a 4xx to a probe does not end probing; Retry-After postpones */
+SIM_TEST(test_engine_r9_4xx_and_retry_after, HOLD, BACKOFF_MAX)
+{
+	int a1, a2;
+	unsigned n;
+	uint64_t t;
+
+	(void)sim_add(s, 0, 0);
+	a1 = sim_add(s, 1, 10);
+	a2 = sim_add(s, 2, 10);
+
+	sim_set(s, a1, 403, 0);
+	sim_set(s, a2, 503, 120);
+	sim_start(s);
+	sim_run(s, 5 * MIN);
+
+	/* 403 every time, probing goes on at fbregint */
+	TEST_ASSERT(s->accv[a1].nprobe >= 30);
+	TEST_EQ(SR_ACC_DEAD, sr_account_state(s->accv[a1].sra));
+
+	/* 503 Retry-After: 120 -> one probe per 120 s */
+	TEST_ASSERT(s->accv[a2].nprobe >= 3 && s->accv[a2].nprobe <= 4);
+
+	/* recovery after the 4xx */
+	sim_set(s, a1, 200, 0);
+	n = s->accv[a1].nprobe;
+	t = s->now;
+	sim_run(s, 30000);
+	TEST_ASSERT(s->accv[a1].nprobe > n);
+	TEST_EQ(SR_ACC_ALIVE, sr_account_state(s->accv[a1].sra));
+	(void)t;
+
+	return 0;
+}
+
+
+/* R10: all down in Cisco mode: bounded traffic, first one back is used */
+SIM_TEST(test_engine_r10_all_down_then_one_back, HOLD, 60)
+{
+	int a[3];
+	unsigned i, reg_before;
+
+	for (i = 0; i < 3; i++)
+		a[i] = sim_add(s, i, 20);
+
+	sim_start(s);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 0));
+
+	for (i = 0; i < 3; i++)
+		sim_set(s, a[i], 0, 0);
+	sim_run(s, MIN);
+	sim_refresh_fails(s, a[0]);
+
+	reg_before = sim_registers(s, 0) + sim_registers(s, 1) +
+		sim_registers(s, 2);
+
+	sim_run(s, 10 * MIN);
+	TEST_ASSERT(sr_engine_state(s->eng) == SR_WAITING ||
+		    sr_engine_state(s->eng) == SR_TRYING);
+
+	/* no fast loop: known dead tiers are not registered at all, probes
+	   only at fbregint: at most 10 min / 16 s per account */
+	TEST_ASSERT(sim_registers(s, 0) + sim_registers(s, 1) +
+		    sim_registers(s, 2) - reg_before <= 3);
+	for (i = 0; i < 3; i++)
+		TEST_ASSERT(s->accv[a[i]].nprobe <= 40);
+
+	/* tier 2 comes back: moved there at its next probe */
+	sim_set(s, a[2], 200, 0);
+	TEST_ASSERT(sim_run_until(s, 30000, tier_current, 2));
+	TEST_EQ(a[2], s->current);
+	TEST_EQ(SR_REASON_ALIVE, s->move_reason);
+
+	return 0;
+}
+
+
+/* R30: accounts added at runtime join the ladder */
+SIM_TEST(test_engine_r30_runtime_add, HOLD, BACKOFF_MAX)
+{
+	int a1, b1, c2, d0;
+
+	a1 = sim_add(s, 1, 0);
+	sim_start(s);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 1));
+
+	/* same tier: registers at once */
+	b1 = sim_add(s, 1, 0);
+	sim_run(s, 1000);
+	TEST_ASSERT(s->accv[b1].bound);
+
+	/* worse tier: standby */
+	c2 = sim_add(s, 2, 10);
+	sim_run(s, 1000);
+	TEST_EQ(0, s->accv[c2].nregister);
+	TEST_ASSERT(s->accv[c2].nprobe >= 1);
+
+	/* better tier: registers and becomes current */
+	d0 = sim_add(s, 0, 0);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 0));
+	TEST_EQ(d0, s->current);
+	TEST_ASSERT(!s->accv[a1].bound && !s->accv[b1].bound);
+	TEST_EQ(SR_REASON_ADDED, s->move_reason);
+
+	return 0;
+}
+
+
+/* R31: removal stops probes; the last account of the tier = failure */
+SIM_TEST(test_engine_r31_runtime_remove, HOLD, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 0);
+	int b0 = sim_add(s, 0, 0);
+	int c1 = sim_add(s, 1, 10);
+	int d2 = sim_add(s, 2, 10);
+	unsigned n;
+
+	sim_start(s);
+	sim_run(s, 1000);
+
+	sim_remove(s, d2);
+	n = s->nactions;
+	sim_run(s, MIN);
+	TEST_EQ(0, s->accv[d2].nregister);
+
+	sim_remove(s, a0);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 0));
+	TEST_EQ(b0, s->current);
+
+	sim_remove(s, b0);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 1));
+	TEST_EQ(c1, s->current);
+	TEST_EQ(SR_REASON_REMOVED, s->move_reason);
+	(void)n;
+
+	/* and the last one */
+	sim_remove(s, c1);
+	TEST_EQ(SR_IDLE, sr_engine_state(s->eng));
+	TEST_EQ(0, sr_engine_naccounts(s->eng));
+
+	return 0;
+}
+
+
+/* Serial scenario: no tier registers -> no fast loop, then first one */
+SIM_TEST(test_engine_scn_serial_none_then_first, HOLD, 60)
+{
+	int a0 = sim_add(s, 0, 0);
+	int a1 = sim_add(s, 1, 0);
+
+	sim_set(s, a0, 503, 0);
+	sim_set(s, a1, 503, 0);
+	sim_start(s);
+
+	sim_run(s, 10 * MIN);
+
+	/* 10 min, waits of 15..60 s: at most ~40 rounds of 2 REGISTERs */
+	TEST_ASSERT(sim_registers(s, 0) + sim_registers(s, 1) <= 2 * 41);
+	TEST_ASSERT(s->nrounds >= 10);
+
+	sim_set(s, a1, 200, 0);
+	TEST_ASSERT(sim_run_until(s, 2 * MIN, tier_current, 1));
+	sim_set(s, a0, 200, 0);
+	sim_run(s, 5 * MIN);
+
+	/* serial mode: stays on the first that works */
+	TEST_ASSERT(is_current(s, 1));
+
+	return 0;
+}
+
+
+/* A standby account registering stays unbound; stale probe answers */
+SIM_TEST(test_engine_stale_probe_answer, HOLD, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 10);
+	int a1 = sim_add(s, 1, 10);
+	struct sr_answer ok = {0, 200, 0};
+
+	sim_start(s);
+	sim_run(s, 1000);
+	sim_set(s, a0, 503, 0);
+	sim_refresh_fails(s, a0);
+	sim_run(s, 1000);
+
+	/* a late probe answer for the now-active tier 1 changes nothing */
+	sr_account_probed(s->accv[a1].sra, &ok, s->now);
+	TEST_EQ(SR_ACC_REGISTERED, sr_account_state(s->accv[a1].sra));
+
+	return 0;
+}
