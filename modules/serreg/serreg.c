@@ -64,7 +64,8 @@ static struct {
 	struct ua *activating;     /**< UA serreg is calling ua_register on */
 	struct ua *unregistering;  /**< UA serreg is calling ua_unregister on */
 	bool draining;
-	bool started;
+	bool adopt;                /**< UAs existed before serreg loaded */
+	bool closing;              /**< baresip is shutting down         */
 } serreg;
 
 
@@ -354,7 +355,8 @@ static void execute(const struct sr_action *act, struct account *acc)
 		break;
 
 	case SR_ACT_MOVE:
-		move(act);
+		if (!serreg.closing)
+			move(act);
 		break;
 	}
 }
@@ -528,6 +530,7 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 		break;
 
 	case UA_EVENT_SHUTDOWN:
+		serreg.closing = true;
 		acc = account_find(ua);
 		if (acc)
 			account_remove(acc);
@@ -575,12 +578,9 @@ static int config_line_h(const struct pl *line, void *arg)
 	struct pl key, val;
 	(void)arg;
 
-	if (re_regex(line->p, line->l, "[ \t]*serreg_[^ \t]*[ \t]*[^]*",
-		     &key, NULL, &val))
+	if (re_regex(line->p, line->l, "[^ \t]+[ \t]*[^]*", &key, NULL,
+		     &val) || key.l < 7 || memcmp(key.p, "serreg_", 7))
 		return 0;
-
-	key.p -= 7;
-	key.l += 7;
 
 	if (!serreg_setting_find(&key) &&
 	    serreg_setting_apply(&serreg.set, &key, &val,
@@ -613,7 +613,8 @@ static void start_h(void *arg)
 	struct le *le;
 	(void)arg;
 
-	for (le = list_head(uag_list()); le; le = le->next) {
+	for (le = serreg.adopt ? list_head(uag_list()) : NULL; le;
+	     le = le->next) {
 		struct ua *ua = le->data;
 		struct account *acc;
 
@@ -628,7 +629,6 @@ static void start_h(void *arg)
 		     ua_aor(ua));
 	}
 
-	serreg.started = true;
 	sr_engine_start(serreg.eng, now());
 	drain();
 
@@ -712,6 +712,7 @@ static int module_init(void)
 	if (err)
 		return err;
 
+	serreg.adopt = !list_isempty(uag_list());
 	tmr_start(&serreg.start_tmr, 0, start_h, NULL);
 
 	info("serreg: serial fallback registration loaded (probe timeout "
