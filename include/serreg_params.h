@@ -43,7 +43,7 @@ struct serreg_setting_def {
 	uint32_t max;
 	uint32_t dflt;        /**< default when the key is absent       */
 	size_t offset;        /**< of the field in serreg_settings      */
-	const char *unit;     /**< "s" or "" for counts                 */
+	const char *unit;     /**< "s", "probes" or "" (error texts)    */
 };
 
 extern const struct serreg_setting_def serreg_setting_defs[];

@@ -316,6 +316,12 @@ static void move(const struct sr_action *act)
 
 static void execute(const struct sr_action *act, struct account *acc)
 {
+	/* baresip is quitting: no new request, no new timer (R32) */
+	if (serreg.closing && act->kind != SR_ACT_PROBE_CANCEL &&
+	    act->kind != SR_ACT_TIMER_CANCEL &&
+	    act->kind != SR_ACT_ROUND_CANCEL)
+		return;
+
 	switch (act->kind) {
 
 	case SR_ACT_REGISTER:
@@ -355,8 +361,7 @@ static void execute(const struct sr_action *act, struct account *acc)
 		break;
 
 	case SR_ACT_MOVE:
-		if (!serreg.closing)
-			move(act);
+		move(act);
 		break;
 	}
 }

@@ -4,6 +4,16 @@
  */
 
 /* test_params.c */
+X(test_params_acc_defaults)
+X(test_params_acc_valid)
+X(test_params_acc_invalid)
+X(test_params_acc_sip_addr)
+X(test_params_errbuf)
+X(test_params_settings_defaults)
+X(test_params_setting_find)
+X(test_params_setting_apply_valid)
+X(test_params_setting_apply_invalid)
+X(test_params_setting_unknown)
 
 /* test_engine.c */
 X(test_engine_r1_start_best_tier_only)
