@@ -3,7 +3,16 @@
  *
  * Pure parsing and validation: no baresip calls, no I/O.  Every error text
  * names the parameter, the offending value and the accepted range; the
- * caller prefixes it with the account AoR or "config".
+ * caller prefixes it with the account AoR or "config".  The texts:
+ *
+ *   prio="abc" is not a number in 0..65535
+ *   fbregint="x" is not a number in 0..86400 s
+ *   prio given twice: "1" and "2"
+ *   serreg_probe_timeout "abc" is not a number in 1..60 s; using default 5
+ *   unknown setting serreg_foo (known: serreg_check_interval, ...)
+ *
+ * A number is decimal digits only, optionally in one pair of double
+ * quotes ("1" is 1, as baresip's msg_param_decode() reads it).
  *
  * Copyright (C) 2026 The serreg developers
  */
