@@ -1,0 +1,304 @@
+"""ABI of serreg.so against Debian 12's baresip 1.0.0 and libre 1.1.0.
+
+(a) every symbol serreg.so needs is defined by /usr/bin/baresip or the
+    libre.so.0 / libc.so.6 it links (baresip dlopens modules RTLD_LOCAL,
+    so nothing else can provide them);
+(b) `exports` is the only symbol serreg.so exports, and it is data;
+(c) every function declared in include/baresip.h is exported by
+    /usr/bin/baresip (the header is hand-written: no -dev package);
+(d) serreg.so loads into the real baresip and prints its load line.
+
+Each checker is also run against a throwaway module that needs a 1.1.0-only
+symbol, to prove it can fail.  stdlib only; run with /usr/bin/python3 -m
+pytest from any directory.  serreg.so is built with `make` if missing.
+"""
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MODULE = REPO / "modules" / "serreg" / "serreg.so"
+HEADER = REPO / "include" / "baresip.h"
+BARESIP = Path(os.environ.get("BARESIP", "/usr/bin/baresip"))
+MOD_DIR = Path(os.environ.get("MOD_DIR", "/usr/lib/baresip/modules"))
+
+# Undefined weak references every toolchain puts in a shared object
+TOOLCHAIN_WEAK = {
+    "__gmon_start__",
+    "__cxa_finalize",
+    "_ITM_deregisterTMCloneTable",
+    "_ITM_registerTMCloneTable",
+}
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+RUN_TIMEOUT = 30      # [s] bound of one baresip run (it quits after -t 2)
+MAKE_TIMEOUT = 300    # [s]
+
+
+def run(argv, timeout=60, **kw):
+    """Run a command, return its stdout; fail the test if it fails."""
+    for tool in argv[:1]:
+        if not shutil.which(tool):
+            pytest.fail(f"{tool} not found (make deps)")
+    res = subprocess.run(argv, capture_output=True, text=True,
+                         timeout=timeout, **kw)
+    if res.returncode:
+        pytest.fail(f"{' '.join(map(str, argv))} failed ({res.returncode})"
+                    f":\n{res.stdout}{res.stderr}")
+    return res.stdout
+
+
+def nm_dynamic(path, which):
+    """{name: type} of the dynamic symbols, version suffix removed.
+
+    which is "--defined-only" or "--undefined-only".
+    """
+    syms = {}
+    for line in run(["nm", "-D", which, str(path)]).splitlines():
+        fields = line.split()
+        if len(fields) < 2:
+            continue
+        name = fields[-1].split("@", 1)[0]
+        syms[name] = fields[-2]
+    return syms
+
+
+def linked_lib(soname):
+    """Path of soname as the dynamic linker resolves it for baresip."""
+    out = run(["ldd", str(BARESIP)])
+    m = re.search(rf"^\s*{re.escape(soname)}\s+=>\s+(\S+)", out, re.M)
+    if not m or not Path(m.group(1)).exists():
+        pytest.fail(f"{soname} not found in ldd {BARESIP}:\n{out}")
+    return Path(m.group(1))
+
+
+@pytest.fixture(scope="session")
+def module():
+    """serreg.so, built with make when it is not there yet."""
+    if not MODULE.exists():
+        res = subprocess.run(["make", "-C", str(REPO)], capture_output=True,
+                             text=True, timeout=MAKE_TIMEOUT)
+        if not MODULE.exists():
+            pytest.fail(f"make did not build {MODULE} "
+                        f"({res.returncode}):\n{res.stdout}{res.stderr}")
+    return MODULE
+
+
+@pytest.fixture(scope="session")
+def providers():
+    """{object: defined dynamic symbols} that a module can link against."""
+    if not BARESIP.exists():
+        pytest.fail(f"{BARESIP} not found (make deps)")
+    objs = [BARESIP, linked_lib("libre.so.0"), linked_lib("libc.so.6")]
+    return {obj: nm_dynamic(obj, "--defined-only") for obj in objs}
+
+
+@pytest.fixture(scope="session")
+def bad_module(tmp_path_factory):
+    """A module that needs ua_fallback, which only baresip 1.1.0 has."""
+    d = tmp_path_factory.mktemp("bad")
+    src = d / "bad.c"
+    src.write_text(
+        "struct mod_export {\n"
+        "\tconst char *name, *type;\n"
+        "\tint (*init)(void);\n"
+        "\tint (*close)(void);\n"
+        "};\n"
+        "int ua_fallback(void *ua);\n"
+        "static int init(void) { return ua_fallback((void *)0); }\n"
+        "static int cl(void) { return 0; }\n"
+        "__attribute__((visibility(\"default\")))\n"
+        "const struct mod_export exports = {\"bad\", \"application\","
+        " init, cl};\n")
+    so = d / "bad.so"
+    run(["cc", "-shared", "-fPIC", "-fvisibility=hidden", "-o", str(so),
+         str(src)])
+    return so
+
+
+def unresolved(so, providers):
+    """Symbols so needs that no provider defines."""
+    need = nm_dynamic(so, "--undefined-only")
+    have = set()
+    for syms in providers.values():
+        have.update(syms)
+    return sorted(name for name in need
+                  if name not in TOOLCHAIN_WEAK and name not in have)
+
+
+# (a)
+
+def test_undefined_symbols_resolve(module, providers):
+    missing = unresolved(module, providers)
+    assert not missing, (
+        f"{module.name} needs symbols that neither baresip 1.0.0 nor the "
+        f"libre/libc it links define: {missing}")
+
+
+def test_undefined_symbols_check_can_fail(bad_module, providers):
+    assert unresolved(bad_module, providers) == ["ua_fallback"]
+
+
+def test_module_links_only_libc(module):
+    out = run(["readelf", "-d", str(module)])
+    needed = re.findall(r"\(NEEDED\).*\[(.+)\]", out)
+    assert needed == ["libc.so.6"], needed
+
+
+# (b)
+
+def test_only_exports_is_exported(module):
+    defined = nm_dynamic(module, "--defined-only")
+    assert set(defined) == {"exports"}, (
+        f"{module.name} exports more than 'exports': {sorted(defined)}")
+    assert defined["exports"] in ("D", "B"), (
+        f"'exports' has type {defined['exports']}, expected data (D/B)")
+
+
+# (c)
+
+def header_functions(text):
+    """Names of the functions declared in a C header (not typedefs)."""
+    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
+    text = re.sub(r"//[^\n]*", " ", text)
+    text = re.sub(r"^[ \t]*#(?:[^\n]*\\\n)*[^\n]*", " ", text, flags=re.M)
+    while True:
+        stripped = re.sub(r"\{[^{}]*\}", " ", text)
+        if stripped == text:
+            break
+        text = stripped
+
+    names = []
+    for decl in text.split(";"):
+        decl = " ".join(decl.split())
+        if not decl or decl.startswith("typedef"):
+            continue
+        m = re.fullmatch(r"(?:extern )?[A-Za-z_][\w *]*?[ *]"
+                         r"([A-Za-z_]\w*) ?\((.*)\)", decl)
+        if m:
+            names.append(m.group(1))
+    return names
+
+
+def test_header_parser():
+    names = header_functions(
+        "/* c */ int a(void);\n#define X(n) y(n)\n"
+        "struct s { int (*f)(int); };\n"
+        "typedef void (h)(int x);\n"
+        "const char *b(const struct s *s,\n\tint n);\n"
+        "struct list *c (void); void d(const char *fmt, ...);\n")
+    assert names == ["a", "b", "c", "d"]
+
+
+def test_header_functions_exported_by_baresip(providers):
+    names = header_functions(HEADER.read_text())
+    assert len(names) >= 20, f"parsed too few prototypes: {names}"
+
+    exported = providers[BARESIP]
+    missing = [n for n in names if exported.get(n) not in ("T", "W")]
+    assert not missing, (
+        f"{HEADER.name} declares functions that {BARESIP} does not "
+        f"export: {missing}")
+
+
+# (d)
+
+def free_port_pair():
+    """A port P with P and P+1 free for UDP and TCP (TLS binds P+1)."""
+    for _ in range(100):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port > 65000:
+            continue
+        socks = []
+        try:
+            for p in (port, port + 1):
+                for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+                    s = socket.socket(socket.AF_INET, kind)
+                    socks.append(s)
+                    s.bind(("127.0.0.1", p))
+            return port
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    pytest.fail("no free port pair on 127.0.0.1")
+
+
+def run_baresip(confdir, modules):
+    """Run baresip for 2 s with modules loaded by `module`, return its log.
+
+    modules are paths of .so files; they are linked into a module
+    directory next to Debian's modules.
+    """
+    moddir = confdir / "modules"
+    moddir.mkdir()
+    if not MOD_DIR.is_dir():
+        pytest.fail(f"{MOD_DIR} not found (make deps)")
+    for so in MOD_DIR.glob("*.so"):
+        (moddir / so.name).symlink_to(so)
+    for so in modules:
+        link = moddir / so.name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(so.resolve())
+
+    port = free_port_pair()
+    lines = ["poll_method\tepoll",
+             f"sip_listen\t127.0.0.1:{port}",
+             f"module_path\t{moddir}"]
+    lines += [f"module\t\t{so.name}" for so in modules]
+    lines += ["module_app\tmenu.so"]
+    (confdir / "config").write_text("\n".join(lines) + "\n")
+    (confdir / "accounts").write_text("")
+
+    log = confdir / "baresip.log"
+    with open(log, "wb") as out, open(os.devnull, "rb") as devnull:
+        proc = subprocess.Popen([str(BARESIP), "-f", str(confdir), "-t", "2"],
+                                stdin=devnull, stdout=out,
+                                stderr=subprocess.STDOUT, cwd=confdir)
+        try:
+            rc = proc.wait(timeout=RUN_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+            rc = None
+    text = ANSI.sub("", log.read_text(errors="replace"))
+    if rc is None:
+        pytest.fail(f"baresip -t 2 still running after {RUN_TIMEOUT} s "
+                    f"(killed):\n{text}")
+    return rc, text
+
+
+def load_errors(log, name):
+    """Lines of a baresip log that tell the module did not load."""
+    return [line for line in log.splitlines()
+            if f"module {name}:" in line
+            or (line.startswith("dl:") and f"/{name}" in line)]
+
+
+def test_module_loads_into_baresip(module, tmp_path):
+    rc, log = run_baresip(tmp_path, [module])
+
+    assert not load_errors(log, module.name), log
+    assert "undefined symbol" not in log, log
+    assert re.search(r"^serreg: ", log, re.M), (
+        f"no 'serreg:' load line in the log:\n{log}")
+    assert "baresip is ready" in log, log
+    assert rc == 0, f"baresip exited with {rc}:\n{log}"
+
+
+def test_load_check_can_fail(module, bad_module, tmp_path):
+    rc, log = run_baresip(tmp_path, [bad_module, module])
+
+    errors = load_errors(log, bad_module.name)
+    assert any("undefined symbol: ua_fallback" in e for e in errors), log
+    assert not load_errors(log, module.name), log
