@@ -148,5 +148,6 @@ void *sr_account_ref(const struct sr_account *acc);
 const char *sr_state_name(enum sr_state st);
 const char *sr_acc_state_name(enum sr_acc_state st);
 const char *sr_reason_name(enum sr_reason r);
+const char *sr_reason_token(enum sr_reason r);
 
 #endif

@@ -318,8 +318,8 @@ static struct sr_account *tier_registered_acc(const struct sr_tier *t)
 static struct sr_tier *tier_choose(const struct sr_engine *eng,
 				   const struct sr_tier *from)
 {
+	uint32_t i, n = list_count(&eng->tierl);
 	struct le *le, *start;
-	uint32_t i;
 
 	for (le = eng->tierl.head; le; le = le->next) {
 		struct sr_tier *t = le->data;
@@ -333,7 +333,7 @@ static struct sr_tier *tier_choose(const struct sr_engine *eng,
 	if (!start)
 		start = eng->tierl.head;
 
-	for (le = start, i = 0; le && i < list_count(&eng->tierl); i++) {
+	for (le = start, i = 0; le && i < n; i++) {
 		struct sr_tier *t = le->data;
 
 		if (t != from && t->round != eng->round && !tier_is_dead(t))
@@ -408,6 +408,9 @@ static enum sr_state round_start(struct sr_engine *eng,
 	++eng->round;
 	eng->backoff_until = 0;
 	emit(eng, SR_ACT_ROUND_CANCEL, NULL, 0);
+
+	if (!eng->naccounts)
+		return SR_IDLE;
 
 	t = tier_choose(eng, NULL);
 	if (!t)
@@ -570,6 +573,7 @@ static sr_trans_h *const fsm[SR_STATE_COUNT][EV_COUNT] = {
 	[SR_WAITING] = {
 		[EV_BACKOFF]       = round_start,
 		[EV_STANDBY_ALIVE] = round_start,
+		[EV_ADDED_BETTER]  = round_start,
 		[EV_EMPTY]         = empty,
 	},
 };
@@ -812,7 +816,9 @@ int sr_account_add(struct sr_engine *eng, struct sr_account **accp,
 		acc_set_state(acc, SR_ACC_REGISTERING);
 		emit(eng, SR_ACT_REGISTER, acc, 0);
 	}
-	else if (eng->cur && t->prio < eng->cur->prio) {
+	else if (eng->state == SR_WAITING ||
+		 (eng->cur && t->prio < eng->cur->prio)) {
+		/* while waiting, a new account is worth a round now */
 		fire(eng, EV_ADDED_BETTER, &ctx);
 	}
 
@@ -1144,6 +1150,24 @@ const char *sr_acc_state_name(enum sr_acc_state st)
 	};
 
 	return st < SR_ACC_STATE_COUNT ? names[st] : "?";
+}
+
+
+/** The reason as one word, for events read by programs */
+const char *sr_reason_token(enum sr_reason r)
+{
+	switch (r) {
+
+	case SR_REASON_START:       return "start";
+	case SR_REASON_TIER_FAILED: return "tier_failed";
+	case SR_REASON_REMOVED:     return "account_removed";
+	case SR_REASON_FAILBACK:    return "failback";
+	case SR_REASON_ADDED:       return "account_added";
+	case SR_REASON_ROUND:       return "new_round";
+	case SR_REASON_ALIVE:       return "registrar_alive";
+	case SR_REASON_ALL_FAILED:  return "all_failed";
+	default:                    return "unknown";
+	}
 }
 
 

@@ -27,7 +27,7 @@
 
 
 enum {
-	HASH_SIZE    = 256,
+	HASH_SIZE    = 4096,
 	BACKOFF_BASE = 30,   /* [s] first wait after a failed round (R4) */
 	ERRBUF_SIZE  = 256,
 };
@@ -257,10 +257,11 @@ static void round_tmr_h(void *arg)
 static void probe_answer_h(const struct sr_answer *ans, void *arg)
 {
 	struct account *acc = arg;
+	const struct sr_answer answer = *ans;   /* ans lives in the probe */
 
 	acc->probe = mem_deref(acc->probe);
 
-	sr_account_probed(acc->sra, ans, now());
+	sr_account_probed(acc->sra, &answer, now());
 	drain();
 }
 
@@ -308,9 +309,8 @@ static void move(const struct sr_action *act)
 	   clients as type "?", class "other" (R41) */
 	ua = uag_current();
 	ua_event(ua, UA_EVENT_MAX, NULL,
-		 "serreg move from=%s to=%s reason=%s%s%s",
-		 tier[0], tier[1], sr_reason_name(act->reason),
-		 why[0] ? " answer=" : "", why);
+		 "serreg move from=%s to=%s reason=%s answer=\"%s\"",
+		 tier[0], tier[1], sr_reason_token(act->reason), why);
 }
 
 

@@ -698,3 +698,42 @@ SIM_TEST(test_engine_stale_probe_answer, HOLD, BACKOFF_MAX)
 
 	return 0;
 }
+
+
+/* R30/R33: started with no account, the first uanew registers at once */
+SIM_TEST(test_engine_r33_start_empty_then_add, HOLD, BACKOFF_MAX)
+{
+	int a;
+
+	sim_start(s);
+	sim_run(s, MIN);
+	TEST_EQ(SR_IDLE, sr_engine_state(s->eng));
+	TEST_EQ(0, s->nrounds);
+
+	a = sim_add(s, 3, 0);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 3));
+	TEST_EQ(a, s->current);
+
+	return 0;
+}
+
+
+/* R30: an account added while every tier failed is tried at once */
+SIM_TEST(test_engine_r30_add_while_waiting, HOLD, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 0);
+	int b;
+
+	sim_set(s, a0, 503, 0);
+	sim_start(s);
+	TEST_ASSERT(sim_run_until(s, MIN, is_waiting, 0));
+
+	b = sim_add(s, 1, 0);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 1));
+	TEST_EQ(b, s->current);
+	TEST_EQ(SR_REASON_ADDED, s->move_reason);
+
+	return 0;
+}
