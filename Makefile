@@ -58,6 +58,10 @@ test: deps
 	./$(UNIT)
 	$(PYTEST) $(PYTEST_ARGS) test/integration
 
+demo: deps
+	$(MAKE) all
+	$(PYTHON) test/demo.py
+
 install: $(MOD)
 	install -d $(DESTDIR)$(MOD_DIR)
 	install -m 0644 $(MOD) $(DESTDIR)$(MOD_DIR)/serreg.so

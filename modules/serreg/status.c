@@ -84,9 +84,11 @@ static bool print_acc_h(const struct sr_account *acc, void *arg)
 			    age(ctx->v, when));
 	}
 
-	if (sr_account_active(acc))
+	if (sr_account_active(acc) && ctx->v->check_interval)
 		re_snprintf(interval, sizeof(interval), "check %us",
 			    ctx->v->check_interval);
+	else if (sr_account_active(acc))
+		str_ncpy(interval, "refresh", sizeof(interval));
 	else if (sr_account_fbregint(acc))
 		re_snprintf(interval, sizeof(interval), "probe %us",
 			    sr_account_fbregint(acc));

@@ -1,0 +1,98 @@
+"""serreg demo: three local kamailio registrars, baresip with serreg.
+
+The primary is stopped, baresip moves to the fallback; the primary comes
+back, baresip moves back.  Everything started here is stopped at the end.
+Run with: make demo
+"""
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(
+    os.path.abspath(__file__)), 'integration'))
+
+import rig  # noqa: E402
+
+T0 = time.monotonic()
+
+
+def say(text):
+    print('[%5.1fs] %s' % (time.monotonic() - T0, text), flush=True)
+
+
+def show(bs, regs):
+    st = bs.command('serreg')['data'].rstrip()
+    for line in st.splitlines():
+        print('          ' + line)
+    held = [r.name for r in regs if r.running and not r.frozen
+            and r.has_binding('alice')]
+    print('          bindings at the registrars: %s'
+          % (', '.join(held) or 'none'), flush=True)
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix='serreg-demo-')
+    regs = []
+    bs = None
+    try:
+        for name in ('primary', 'backup', 'last-resort'):
+            regs.append(rig.Kamailio(tmp, name).start())
+        primary, backup, last = regs
+        say('3 kamailio registrars on 127.0.0.1:%d, :%d, :%d (TCP)'
+            % (primary.port, backup.port, last.port))
+
+        lines = [rig.account_line('alice', r, prio=i, fbregint=2,
+                                  transport='tcp')
+                 for i, r in enumerate(regs)]
+        bs = rig.Baresip(os.path.join(tmp, 'baresip'), lines,
+                         ['serreg_probe_timeout 2',
+                          'serreg_failback_hold 2']).start()
+        say('baresip started with serreg; accounts:')
+        for line in lines:
+            print('          ' + line)
+        rig.wait_until(lambda: primary.has_binding('alice'), 5)
+        say('registered on the primary only:')
+        show(bs, regs)
+
+        t = time.time()
+        primary.stop()
+        say('primary registrar STOPPED (SIGKILL)')
+        mv = bs.wait_move(1, 20, t)
+        if not mv:
+            raise SystemExit('no move to the backup: ' + bs.log())
+        rig.wait_until(lambda: backup.has_binding('alice'), 5)
+        say('moved to the backup after %.1f s (%s, answer %s):'
+            % (mv[-1]['_time'] - t, mv[-1]['reason'],
+               mv[-1]['answer'] or '-'))
+        show(bs, regs)
+
+        t = time.time()
+        primary.start()
+        say('primary registrar STARTED again')
+        mv = bs.wait_move(0, 20, t)
+        if not mv:
+            raise SystemExit('no move back: ' + bs.log())
+        rig.wait_until(lambda: primary.has_binding('alice'), 5)
+        say('moved back to the primary after %.1f s (%s):'
+            % (mv[-1]['_time'] - t, mv[-1]['reason']))
+        show(bs, regs)
+
+        say("serreg's log lines in baresip's output:")
+        for line in bs.log().splitlines():
+            if line.startswith('serreg: tier'):
+                print('          ' + line)
+    finally:
+        if bs:
+            took = bs.quit()
+            say('baresip quit in %.2f s' % took)
+        for r in regs:
+            r.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+        say('all registrars stopped, temporary files removed')
+
+
+if __name__ == '__main__':
+    main()
