@@ -553,30 +553,10 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
  * Start and configuration
  */
 
-static void config_read(void)
-{
-	char errbuf[ERRBUF_SIZE];
-	size_t i;
-
-	serreg_settings_init(&serreg.set);
-
-	for (i = 0; i < serreg_setting_defc; i++) {
-		const struct serreg_setting_def *def = &serreg_setting_defs[i];
-		struct pl key, val;
-
-		if (conf_get(conf_cur(), def->key, &val))
-			continue;
-
-		pl_set_str(&key, def->key);
-
-		if (serreg_setting_apply(&serreg.set, &key, &val,
-					 errbuf, sizeof(errbuf)))
-			warning("serreg: config: %s\n", errbuf);
-	}
-}
-
-
-/* Flag serreg_* keys that serreg does not know (typos) */
+/*
+ * Every serreg_* line of the config file, in order: a bad value or an
+ * unknown key gets one error line, and the setting keeps its default.
+ */
 static int config_line_h(const struct pl *line, void *arg)
 {
 	char errbuf[ERRBUF_SIZE];
@@ -587,8 +567,7 @@ static int config_line_h(const struct pl *line, void *arg)
 		     &val) || key.l < 7 || memcmp(key.p, "serreg_", 7))
 		return 0;
 
-	if (!serreg_setting_find(&key) &&
-	    serreg_setting_apply(&serreg.set, &key, &val,
+	if (serreg_setting_apply(&serreg.set, &key, &val,
 				 errbuf, sizeof(errbuf)))
 		warning("serreg: config: %s\n", errbuf);
 
@@ -596,9 +575,11 @@ static int config_line_h(const struct pl *line, void *arg)
 }
 
 
-static void config_check_keys(void)
+static void config_read(void)
 {
 	char path[256], file[280];
+
+	serreg_settings_init(&serreg.set);
 
 	if (conf_path_get(path, sizeof(path)))
 		return;
@@ -694,7 +675,6 @@ static int module_init(void)
 	int err;
 
 	config_read();
-	config_check_keys();
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.failback_hold = serreg.set.failback_hold;
