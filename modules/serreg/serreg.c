@@ -213,12 +213,18 @@ static void activate(struct account *acc)
 {
 	int err;
 
-	if (acc->parked) {
-		(void)account_set_regint(ua_account(acc->ua), acc->regint);
-		acc->parked = false;
-	}
+	/*
+	 * Not parked: baresip is registering it already (its REGISTERING
+	 * event, or a UA adopted after a late load).  A second ua_register
+	 * would send an un-REGISTER of the old Call-ID that can overtake
+	 * the new binding.
+	 */
+	if (!acc->parked)
+		return;
 
-	/* baresip is registering it right now */
+	(void)account_set_regint(ua_account(acc->ua), acc->regint);
+	acc->parked = false;
+
 	if (acc->ua == serreg.registering)
 		return;
 

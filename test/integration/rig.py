@@ -91,9 +91,9 @@ class Request:
     """One request as logged by a registrar."""
 
     def __init__(self, fields):
-        (self.time, self.method, self.user, self.contact, self.expires_hdr,
+        (sec, usec, self.method, self.user, self.contact, self.expires_hdr,
          self.callid, self.cseq, self.auth) = fields
-        self.time = float(self.time)
+        self.time = int(sec) + int(usec) / 1e6
         m = re.search(r'expires=(\d+)', self.contact)
         if m:
             self.expires = int(m.group(1))
@@ -227,7 +227,7 @@ class Kamailio:
             if i < 0:
                 continue
             fields = line[i + 6:].split('|')
-            if len(fields) != 8:
+            if len(fields) != 9:
                 continue
             r = Request(fields)
             if method and r.method != method:
