@@ -1,0 +1,127 @@
+"""The serreg command (R40) and move events (R41) against the truth.
+
+The status printed by `serreg` / `serreg json` is compared with what the
+registrars hold, and every move logged by serreg must reach the ctrl_tcp
+client as an event.
+"""
+
+import re
+import time
+
+import pytest
+
+from rig import account_line, aor, wait_until
+from test_serial import FAST, REFRESH, bound
+
+
+def check_truth(bs, regs, user='alice'):
+    """Every account's state in `serreg json` matches its registrar."""
+    st = bs.status()
+    by_aor = {x['aor']: x for x in st['accounts']}
+    for r in regs:
+        acc = by_aor[aor(user, r)]
+        held = r.has_binding(user)
+        assert (acc['state'] == 'registered') == held, (acc, held)
+        assert (acc['role'] == 'current') == held, (acc, held)
+    return st
+
+
+def check_events(bs):
+    """Every move logged by serreg reached the ctrl_tcp client as an
+    event (the start move may come before the client connects)."""
+    logged = re.findall(r'serreg: tier (\S+) -> (\S+) \(', bs.log())
+    events = [(m['from'], m['to']) for m in bs.moves()]
+    assert len(events) >= len(logged) - 1, (logged, events)
+    assert events == logged[len(logged) - len(events):], (logged, events)
+
+
+def test_status_serial_matches_registrars(registrars, baresip):
+    a, b = registrars(2)
+    bs = baresip([account_line('alice', a, prio=0),
+                  account_line('alice', b, prio=1)], FAST)
+    assert wait_until(lambda: bound([a, b]) == [0], 5)
+    st = check_truth(bs, [a, b])
+    assert st['state'] == 'registered' and st['current'] == 0
+    assert st['last_move']['reason'] == 'start'
+
+    a.set_reply(503)
+    assert bs.wait_move(1, REFRESH)
+    assert wait_until(lambda: b.has_binding('alice'), 5)
+    time.sleep(1.5)     # a's binding lapses (its un-REGISTER got 503)
+    st = check_truth(bs, [a, b])
+    acc0 = [x for x in st['accounts'] if x['tier'] == 0][0]
+    assert acc0['answer'] == '503' and acc0['state'] == 'dead'
+    assert st['last_move']['reason'] == 'tier failed'
+
+    text = bs.command('serreg')['data']
+    assert 'current tier 1' in text and 'tier failed' in text
+    lines = {ln.split()[-1]: ln for ln in text.splitlines()[2:]}
+    assert 'registered' in lines[aor('alice', b)]
+    assert 'standby' in lines[aor('alice', a)]
+    assert '503' in lines[aor('alice', a)]
+    check_events(bs)
+
+
+def test_status_cisco_matches_registrars(registrars, baresip):
+    a, b, c = registrars(3)
+    bs = baresip([account_line('alice', a, prio=0, fbregint=2),
+                  account_line('alice', b, prio=1, fbregint=2),
+                  account_line('alice', c, prio=2, fbregint=2)], FAST)
+    assert wait_until(lambda: bound([a, b, c]) == [0], 5)
+    b.set_reply(403)
+    time.sleep(5)
+    st = check_truth(bs, [a, b, c])
+    states = {x['tier']: x for x in st['accounts']}
+    assert states[1]['state'] == 'dead' and states[1]['answer'] == '4xx'
+    assert states[2]['state'] == 'alive' and states[2]['answer'] == '200'
+    assert states[2]['fbregint'] == 2 and states[2]['answer_age'] <= 3
+
+    a.set_reply(503)
+    assert bs.wait_move(2, REFRESH)
+    assert wait_until(lambda: c.has_binding('alice'), 5)
+    time.sleep(1.5)
+    check_truth(bs, [a, b, c])
+    a.set_reply(None)
+    assert bs.wait_move(0, 10, time.time() - 1)
+    assert wait_until(lambda: bound([a, b, c]) == [0], 5)
+    check_truth(bs, [a, b, c])
+    check_events(bs)
+
+
+def test_status_all_down_shows_backoff(registrars, baresip):
+    a, b = registrars(2)
+    bs = baresip([account_line('alice', a, prio=0),
+                  account_line('alice', b, prio=1)],
+                 ['serreg_probe_timeout 2', 'serreg_backoff_max 20'])
+    assert wait_until(lambda: bound([a, b]) == [0], 5)
+    a.set_reply(503)
+    b.set_reply(503)
+    assert bs.wait_move('none', REFRESH)
+    st = wait_until(lambda: (lambda s: s if s['state'] == 'waiting'
+                             else None)(bs.status()), 5)
+    assert st, bs.status()
+    assert st['current'] == -1 and 1 <= st['backoff'] <= 20
+    assert all(x['role'] == 'standby' for x in st['accounts'])
+    assert all(x['state'] != 'registered' for x in st['accounts'])
+    assert 'next round in' in bs.command('serreg')['data']
+    # a's un-REGISTER got a 503 too: its binding lapses at expiry
+    assert wait_until(lambda: bound([a, b]) == [], 12)
+    check_events(bs)
+
+
+@pytest.mark.parametrize('key,value,rng', [
+    ('serreg_check_interval', 'x', '0..3600'),
+    ('serreg_probe_timeout', '0', '1..60'),
+    ('serreg_failback_hold', '101', '1..100'),
+    ('serreg_backoff_max', '-5', '1..86400'),
+    ('serreg_backoff_max', '', '1..86400'),
+])
+def test_bad_setting_named_with_range(registrars, baresip, key, value,
+                                      rng):
+    a, = registrars(1)
+    bs = baresip([account_line('alice', a, prio=0)],
+                 ['%s %s' % (key, value)])
+    assert wait_until(lambda: a.has_binding('alice'), 5)
+    line = [x for x in bs.log().splitlines() if key in x]
+    assert line and '"%s"' % value in line[0] and rng in line[0], line
+    assert 'using default' in line[0]
