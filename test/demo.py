@@ -33,6 +33,18 @@ def show(bs, regs):
           % (', '.join(held) or 'none'), flush=True)
 
 
+def await_move(bs, regs, reg, tier, t, what):
+    """Wait for serreg's move to tier and the binding at reg; show it."""
+    mv = bs.wait_move(tier, 20, t)
+    if not mv:
+        raise SystemExit('no move to tier %d: %s' % (tier, bs.log()))
+    rig.wait_until(lambda: reg.has_binding('alice'), 5)
+    say('%s after %.1f s (%s, answer %s):'
+        % (what, mv[-1]['_time'] - t, mv[-1]['reason'],
+           mv[-1]['answer'] or '-'))
+    show(bs, regs)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix='serreg-demo-')
     regs = []
@@ -60,25 +72,12 @@ def main():
         t = time.time()
         primary.stop()
         say('primary registrar STOPPED (SIGKILL)')
-        mv = bs.wait_move(1, 20, t)
-        if not mv:
-            raise SystemExit('no move to the backup: ' + bs.log())
-        rig.wait_until(lambda: backup.has_binding('alice'), 5)
-        say('moved to the backup after %.1f s (%s, answer %s):'
-            % (mv[-1]['_time'] - t, mv[-1]['reason'],
-               mv[-1]['answer'] or '-'))
-        show(bs, regs)
+        await_move(bs, regs, backup, 1, t, 'moved to the backup')
 
         t = time.time()
         primary.start()
         say('primary registrar STARTED again')
-        mv = bs.wait_move(0, 20, t)
-        if not mv:
-            raise SystemExit('no move back: ' + bs.log())
-        rig.wait_until(lambda: primary.has_binding('alice'), 5)
-        say('moved back to the primary after %.1f s (%s):'
-            % (mv[-1]['_time'] - t, mv[-1]['reason']))
-        show(bs, regs)
+        await_move(bs, regs, primary, 0, t, 'moved back to the primary')
 
         say("serreg's log lines in baresip's output:")
         for line in bs.log().splitlines():

@@ -224,6 +224,15 @@ void sim_refresh_fails(struct sim *s, int idx)
 }
 
 
+/** The registrar answers code from now on, the refresh fails, 1 s runs */
+void sim_fail(struct sim *s, int idx, uint16_t code)
+{
+	sim_set(s, idx, code, 0);
+	sim_refresh_fails(s, idx);
+	sim_run(s, 1000);
+}
+
+
 static void deliver(struct sim *s, struct sim_event *ev)
 {
 	struct sim_acc *a = &s->accv[ev->idx];

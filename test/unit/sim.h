@@ -87,6 +87,7 @@ bool sim_run_until(struct sim *s, uint64_t ms,
 		   bool (*pred)(const struct sim *s, int arg), int arg);
 void sim_set(struct sim *s, int idx, uint16_t code, uint32_t retry_after);
 void sim_refresh_fails(struct sim *s, int idx);
+void sim_fail(struct sim *s, int idx, uint16_t code);
 unsigned sim_registers(const struct sim *s, uint32_t prio);
 unsigned sim_bound_tier(const struct sim *s, int *prio);
 

@@ -119,15 +119,11 @@ SIM_TEST(test_engine_r2_tier_fails_when_all_fail, HOLD, BACKOFF_MAX)
 	TEST_EQ(1, s->accv[b].nregister);
 	TEST_ASSERT(s->accv[a].bound && s->accv[b].bound);
 
-	sim_set(s, a, 503, 0);
-	sim_refresh_fails(s, a);
-	sim_run(s, 1000);
+	sim_fail(s, a, 503);
 	TEST_ASSERT(is_current(s, 0));
 	TEST_EQ(0, s->accv[c].nregister);
 
-	sim_set(s, b, 0, 0);
-	sim_refresh_fails(s, b);
-	sim_run(s, 1000);
+	sim_fail(s, b, 0);
 	TEST_ASSERT(is_current(s, 1));
 	TEST_EQ(c, s->current);
 	TEST_EQ(SR_REASON_TIER_FAILED, s->move_reason);
@@ -152,24 +148,18 @@ SIM_TEST(test_engine_r3_gaps_and_wrap, HOLD, BACKOFF_MAX)
 	sim_run(s, 1000);
 	TEST_ASSERT(is_current(s, 0));
 
-	sim_set(s, a0, 503, 0);
-	sim_refresh_fails(s, a0);
-	sim_run(s, 1000);
+	sim_fail(s, a0, 503);
 	TEST_ASSERT(is_current(s, 2));
 	TEST_EQ(0, s->move_from);
 	TEST_EQ(2, s->move_to);
 
-	sim_set(s, a2, 503, 0);
-	sim_refresh_fails(s, a2);
-	sim_run(s, 1000);
+	sim_fail(s, a2, 503);
 	TEST_ASSERT(is_current(s, 5));
 	TEST_EQ(a5, s->current);
 
 	/* tier 0 is back; the worst tier fails: wrap to tier 0 */
 	sim_set(s, a0, 200, 0);
-	sim_set(s, a5, 503, 0);
-	sim_refresh_fails(s, a5);
-	sim_run(s, 1000);
+	sim_fail(s, a5, 503);
 	TEST_ASSERT(is_current(s, 0));
 	TEST_EQ(a0, s->current);
 	TEST_ERR(check_bound(s, 0));
@@ -266,9 +256,7 @@ SIM_TEST(test_engine_r5_old_success_ignored, HOLD, BACKOFF_MAX)
 	sim_start(s);
 	sim_run(s, 1000);
 
-	sim_set(s, a0, 503, 0);
-	sim_refresh_fails(s, a0);
-	sim_run(s, 1000);
+	sim_fail(s, a0, 503);
 	TEST_ASSERT(is_current(s, 1));
 
 	/* a late 200 (e.g. to the un-REGISTER) of the left tier */
@@ -335,9 +323,7 @@ SIM_TEST(test_engine_r7_skip_dead_tiers, HOLD, BACKOFF_MAX)
 	TEST_EQ(SR_ACC_DEAD, sr_account_state(s->accv[a1].sra));
 	TEST_EQ(SR_ACC_ALIVE, sr_account_state(s->accv[a2].sra));
 
-	sim_set(s, a0, 0, 0);
-	sim_refresh_fails(s, a0);
-	sim_run(s, 1000);
+	sim_fail(s, a0, 0);
 
 	TEST_ASSERT(is_current(s, 2));
 	TEST_EQ(0, s->accv[a1].nregister);
@@ -358,9 +344,7 @@ SIM_TEST(test_engine_r7_best_alive_first, HOLD, BACKOFF_MAX)
 	sim_start(s);
 	sim_run(s, MIN);
 
-	sim_set(s, a0, 503, 0);
-	sim_refresh_fails(s, a0);
-	sim_run(s, 1000);
+	sim_fail(s, a0, 503);
 
 	TEST_ASSERT(is_current(s, 2));
 	TEST_EQ(0, s->accv[a1].nregister);
@@ -380,9 +364,7 @@ SIM_TEST(test_engine_r8_failback_after_hold, 3, BACKOFF_MAX)
 	sim_start(s);
 	sim_run(s, 1000);
 
-	sim_set(s, a0, 0, 0);
-	sim_refresh_fails(s, a0);
-	sim_run(s, 1000);
+	sim_fail(s, a0, 0);
 	TEST_ASSERT(is_current(s, 1));
 
 	sim_run(s, MIN);
@@ -418,9 +400,7 @@ SIM_TEST(test_engine_r8_flapping_holds, 3, BACKOFF_MAX)
 
 	sim_start(s);
 	sim_run(s, 1000);
-	sim_set(s, a0, 0, 0);
-	sim_refresh_fails(s, a0);
-	sim_run(s, 1000);
+	sim_fail(s, a0, 0);
 	TEST_ASSERT(is_current(s, 1));
 
 	/* alternate: up for one probe, down for one */
@@ -479,9 +459,7 @@ SIM_TEST(test_engine_r8_failback_register_refused, 1, BACKOFF_MAX)
 
 	sim_start(s);
 	sim_run(s, 1000);
-	sim_set(s, a0, 503, 0);
-	sim_refresh_fails(s, a0);
-	sim_run(s, 1000);
+	sim_fail(s, a0, 503);
 	TEST_ASSERT(is_current(s, 1));
 
 	/* probes say 200, but the REGISTER gets 403: never leave tier 1 */
@@ -688,9 +666,7 @@ SIM_TEST(test_engine_stale_probe_answer, HOLD, BACKOFF_MAX)
 
 	sim_start(s);
 	sim_run(s, 1000);
-	sim_set(s, a0, 503, 0);
-	sim_refresh_fails(s, a0);
-	sim_run(s, 1000);
+	sim_fail(s, a0, 503);
 
 	/* a late probe answer for the now-active tier 1 changes nothing */
 	sr_account_probed(s->accv[a1].sra, &ok, s->now);
