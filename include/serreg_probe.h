@@ -1,11 +1,10 @@
 /**
  * @file serreg_probe.h  Probe client: one Cisco-style keep-alive
  *
- * A probe is one REGISTER with Contact ...;expires=0 sent through libre's
- * sipreg for a standby account: any answer tells whether its registrar is
- * alive, and no binding is created.  Each probe is a fresh sipreg, so a
- * 4xx (after which libre's sipreg stops for good) never ends probing;
- * the caller schedules the next one.
+ * A probe is one REGISTER with Contact ...;expires=0 for a standby
+ * account: its answer tells whether the registrar is alive, and no
+ * binding is created.  The caller schedules the next one, so no answer
+ * (a 4xx included) ever ends probing.
  *
  * Copyright (C) 2026 The serreg developers
  */

@@ -1,11 +1,17 @@
 /**
- * @file probe.c  Probe client over libre's sipreg (expires=0 REGISTER)
+ * @file probe.c  Probe client: one REGISTER with expires=0 (Cisco style)
  *
- * libre 1.1.0's sipreg calls its response handler for an expires=0
- * REGISTER only when sipreg_set_fbregint() was set, and never after a
- * 4xx.  So each probe sets a long fbregint (its own timer never fires:
- * the probe is freed first) and keeps its own deadline: with no answer
- * by then, sipreg_failed() tells a hidden 4xx from silence.
+ * A probe is one REGISTER with "Contact: ...;expires=0" and "Expires: 0"
+ * for a standby account, answered by digest auth when challenged.  It is
+ * built on libre's dialog request API, not on sipreg, for three reasons
+ * (all verified on Debian's libre 1.1.0):
+ *
+ * - a sipreg keeps a reference on baresip's SIP stack while a request is
+ *   in flight, so a probe to a frozen registrar held "quit" for up to
+ *   32 s (Timer F); a freed sip_request does not (R32);
+ * - sipreg never reports a 4xx to an expires=0 REGISTER, and stops for
+ *   good after it (R9): here every final answer is reported with its code;
+ * - the probe keeps its own deadline, serreg_probe_timeout (R22).
  *
  * Copyright (C) 2026 The serreg developers
  */
@@ -17,16 +23,14 @@
 #include "serreg_probe.h"
 
 
-enum {
-	/* longer than any deadline: libre's re-probe timer never fires */
-	SIPREG_FBREGINT = 86400,
-};
-
-
 struct probe {
-	struct sipreg *reg;
+	struct sip_dialog *dlg;
+	struct sip_auth *auth;
+	struct sip_request *req;
+	struct sip_loopstate ls;
 	struct tmr tmr;           /**< deadline, then report     */
 	struct sr_answer ans;
+	char *cuser;              /**< Contact user, as the UA's */
 	probe_h *resph;
 	void *arg;
 	bool answered;
@@ -39,18 +43,12 @@ static void destructor(void *arg)
 	struct probe *pr = arg;
 
 	tmr_cancel(&pr->tmr);
-	mem_deref(pr->reg);
-}
 
-
-static void finish(struct probe *pr, const struct sr_answer *ans)
-{
-	if (pr->done)
-		return;
-
-	pr->done = true;
-	tmr_cancel(&pr->tmr);
-	pr->resph(ans, pr->arg);
+	/* a request in flight is cancelled and calls nobody back */
+	mem_deref(pr->req);
+	mem_deref(pr->dlg);
+	mem_deref(pr->auth);
+	mem_deref(pr->cuser);
 }
 
 
@@ -59,31 +57,24 @@ static void tmr_handler(void *arg)
 {
 	struct probe *pr = arg;
 
+	if (pr->done)
+		return;
+
 	if (!pr->answered) {
 		memset(&pr->ans, 0, sizeof(pr->ans));
-
-		/* libre counted a failure but stayed silent: a final 4xx */
-		if (sipreg_failed(pr->reg))
-			pr->ans.scode = 400;
-		else
-			pr->ans.err = ETIMEDOUT;
+		pr->ans.err = ETIMEDOUT;
+		pr->req = mem_deref(pr->req);
 	}
 
-	finish(pr, &pr->ans);
+	pr->done = true;
+	pr->resph(&pr->ans, pr->arg);
 }
 
 
-/*
- * The answer is reported from a 0 ms timer, so that the owner may free
- * the probe (and its sipreg) in its handler.
- */
-static void resp_handler(int err, const struct sip_msg *msg, void *arg)
+/* The owner is told from a 0 ms timer: it may free the probe there */
+static void report(struct probe *pr, int err, const struct sip_msg *msg)
 {
-	struct probe *pr = arg;
 	const struct sip_hdr *hdr;
-
-	if (pr->answered || pr->done)
-		return;
 
 	memset(&pr->ans, 0, sizeof(pr->ans));
 
@@ -103,6 +94,52 @@ static void resp_handler(int err, const struct sip_msg *msg, void *arg)
 }
 
 
+static int send_handler(enum sip_transp tp, const struct sa *src,
+			const struct sa *dst, struct mbuf *mb, void *arg)
+{
+	struct probe *pr = arg;
+	(void)dst;
+
+	return mbuf_printf(mb, "Contact: <sip:%s@%J%s>;expires=0\r\n",
+			   pr->cuser, src, sip_transp_param(tp));
+}
+
+
+static int request(struct probe *pr);
+
+
+static void resp_handler(int err, const struct sip_msg *msg, void *arg)
+{
+	struct probe *pr = arg;
+
+	if (pr->answered)
+		return;
+
+	if (!err && msg && msg->scode < 200)
+		return;
+
+	if (!err && msg && (msg->scode == 401 || msg->scode == 407) &&
+	    !sip_request_loops(&pr->ls, msg->scode)) {
+
+		/* EAUTH: the credentials were refused already */
+		if (!sip_auth_authenticate(pr->auth, msg) && !request(pr))
+			return;
+	}
+
+	report(pr, err, msg);
+}
+
+
+static int request(struct probe *pr)
+{
+	return sip_drequestf(&pr->req, uag_sip(), true, "REGISTER", pr->dlg,
+			     0, pr->auth, send_handler, resp_handler, pr,
+			     "Expires: 0\r\n"
+			     "Content-Length: 0\r\n"
+			     "\r\n");
+}
+
+
 static int auth_handler(char **username, char **password,
 			const char *realm, void *arg)
 {
@@ -116,7 +153,7 @@ static int auth_handler(char **username, char **password,
  * @param prp     Pointer to allocated probe; freeing it abandons the probe
  * @param ua      User agent whose registrar is probed
  * @param timeout Deadline for an answer [s]
- * @param resph   Outcome handler
+ * @param resph   Outcome handler, called once (never after freeing)
  * @param arg     Handler argument
  *
  * @return 0 if success, otherwise errorcode (nothing was sent)
@@ -128,7 +165,6 @@ int probe_send(struct probe **prp, struct ua *ua, uint32_t timeout,
 	struct probe *pr;
 	struct uri uri;
 	const char *routev[1];
-	const char *outbound;
 	char *reg_uri = NULL;
 	int err;
 
@@ -155,19 +191,18 @@ int probe_send(struct probe **prp, struct ua *ua, uint32_t timeout,
 	if (err)
 		goto out;
 
-	outbound = account_outbound(acc, 0);
-	routev[0] = outbound;
+	routev[0] = account_outbound(acc, 0);
 
-	err = sipreg_register(&pr->reg, uag_sip(), reg_uri,
-			      account_aor(acc), account_display_name(acc),
-			      account_aor(acc), 0, ua_local_cuser(ua),
-			      outbound ? routev : NULL, outbound ? 1 : 0, 0,
-			      auth_handler, acc, true,
-			      resp_handler, pr, NULL, NULL);
+	err  = sip_dialog_alloc(&pr->dlg, reg_uri, account_aor(acc),
+				account_display_name(acc), account_aor(acc),
+				routev[0] ? routev : NULL,
+				routev[0] ? 1 : 0);
+	err |= sip_auth_alloc(&pr->auth, auth_handler, acc, true);
+	err |= str_dup(&pr->cuser, ua_local_cuser(ua));
 	if (err)
 		goto out;
 
-	err = sipreg_set_fbregint(pr->reg, SIPREG_FBREGINT);
+	err = request(pr);
 	if (err)
 		goto out;
 

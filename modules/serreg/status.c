@@ -19,7 +19,7 @@ struct print_ctx {
 };
 
 
-/** A registrar's answer in words: "200", "503", "4xx", or errno text */
+/** A registrar's answer in words: "200", "503", or the errno text */
 void serreg_answer_print(char *buf, size_t sz, const struct sr_answer *ans)
 {
 	if (!buf || !sz)
@@ -32,8 +32,6 @@ void serreg_answer_print(char *buf, size_t sz, const struct sr_answer *ans)
 
 	if (ans->err)
 		re_snprintf(buf, sz, "%m", ans->err);
-	else if (ans->scode == 400)
-		re_snprintf(buf, sz, "4xx");
 	else if (ans->scode)
 		re_snprintf(buf, sz, "%u", ans->scode);
 }

@@ -69,12 +69,16 @@ def test_r32_quit_is_prompt_with_probes(registrars, baresip):
                   account_line('alice', b, prio=1, fbregint=1),
                   account_line('alice', c, prio=2, fbregint=1)], FAST)
     assert wait_until(lambda: bound([a, b, c]) == [0], 5)
+    # a frozen standby registrar: probes to it hang in flight
+    c.freeze()
     time.sleep(3)
+    assert len(c.probes('alice')) >= 1
     took = bs.quit(timeout=40)
     assert took < 5, took
+    assert bs.proc.returncode == 0, bs.log()
     # the current tier was unregistered by baresip on the way out
     assert wait_until(lambda: not a.has_binding('alice'), 3)
-    print('quit took %.2f s' % took)
+    print('quit with a probe hanging: %.2f s' % took)
 
 
 def test_r33_module_before_accounts_manages_them(registrars, baresip):

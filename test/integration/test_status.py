@@ -72,7 +72,7 @@ def test_status_cisco_matches_registrars(registrars, baresip):
     time.sleep(5)
     st = check_truth(bs, [a, b, c])
     states = {x['tier']: x for x in st['accounts']}
-    assert states[1]['state'] == 'dead' and states[1]['answer'] == '4xx'
+    assert states[1]['state'] == 'dead' and states[1]['answer'] == '403'
     assert states[2]['state'] == 'alive' and states[2]['answer'] == '200'
     assert states[2]['fbregint'] == 2 and states[2]['answer_age'] <= 3
 
