@@ -1,41 +1,134 @@
-"""Test rig: real kamailio registrars and the real baresip with serreg.
+"""Integration-test rig: real kamailio registrars and the real baresip.
 
-Everything runs on 127.0.0.1 with ports picked at run time.  Every wait is
-bounded; only processes started here are signalled, by PID (kamailio runs
-in its own process group, so its children are stopped with it).
+Everything runs on 127.0.0.1, with ports picked at run time:
+
+- free_port_block() / free_tcp_port(): ports that are free now and
+  reserved for this process (a lock file per port, shared by every
+  process that uses this rig), so two runs never pick the same port.
+- Kamailio: one /usr/sbin/kamailio registrar per object (config from
+  kamailio.cfg.tmpl), with fault injection at run time (set_reply,
+  set_silent, freeze), the registrar's bindings read over kamcmd, and
+  the log of every request it received (requests, registers, probes).
+- Baresip: /usr/bin/baresip -f <confdir> with generated config and
+  accounts, optionally with serreg.so, driven over ctrl_tcp (command,
+  events, wait_event, quit).
+- Helpers: wait_until, account_line, aor, sip_request.
+
+Every wait is bounded in time and count.  Only processes started here
+are signalled, by PID: kamailio runs in its own session, and the rig
+signals exactly the live members of that session (the kamailio it
+started and the children that kamailio forked).
 """
 
+import atexit
+import collections
+import fcntl
+import glob
 import json
 import os
 import random
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
+import uuid as uuidlib
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(
-    os.path.abspath(__file__))))
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODULE = os.path.join(ROOT, 'modules', 'serreg', 'serreg.so')
+ROOT = os.path.dirname(os.path.dirname(HERE))
+MODULE = os.environ.get('SERREG_MODULE',
+                        os.path.join(ROOT, 'modules', 'serreg',
+                                     'serreg.so'))
+TEMPLATE = os.path.join(HERE, 'kamailio.cfg.tmpl')
+
 BARESIP = '/usr/bin/baresip'
+BARESIP_MODULES = '/usr/lib/baresip/modules'
 KAMAILIO = '/usr/sbin/kamailio'
 KAMCMD = '/usr/sbin/kamcmd'
-DEBIAN_MODULES = '/usr/lib/baresip/modules'
+KAMAILIO_MODULES = (sorted(glob.glob('/usr/lib/*/kamailio/modules'))
+                    or ['/usr/lib/x86_64-linux-gnu/kamailio/modules'])[0]
+
+HOST = '127.0.0.1'
 PASSWORD = 'testpass'
+DEFAULT_REGINT = 10         # [s] short, so refreshes notice faults
 ANSI = re.compile(r'\x1b\[[0-9;]*m')
 
-_taken = set()
-_lock = threading.Lock()
+# Bounds of the rig's own waits [s]
+KAMAILIO_START_TIMEOUT = 15.0
+BARESIP_START_TIMEOUT = 10.0
+KAMCMD_TIMEOUT = 3.0
+REAP_TIMEOUT = 5.0
 
 
-def _free(port, kinds):
+class RigError(RuntimeError):
+    """A rig operation failed (process did not start, bad answer...)."""
+
+
+class RegistrarDown(RigError):
+    """The registrar is stopped (or was never started)."""
+
+
+class RegistrarFrozen(RigError):
+    """The registrar is frozen (SIGSTOP): it cannot answer kamcmd."""
+
+
+# ---------------------------------------------------------------------
+# Ports
+# ---------------------------------------------------------------------
+#
+# SIP ports are handed out in aligned blocks of 4: a block starting at P
+# (P % 4 == 0) uses P (UDP+TCP) and P+1 (baresip's TLS), and P+2, P+3
+# stay unused, so two SIP ports handed out by this rig are always at
+# least 4 apart (2 free ports in between).  ctrl_tcp ports come from a
+# separate range.  Both ranges avoid the kernel's ephemeral range, so an
+# outgoing connection cannot take a port later.  A port is reserved by
+# an flock on PORT_LOCK_DIR/<port> held until release_port() or the end
+# of this Python process; other rig processes skip locked ports, and a
+# bind() test skips ports that anything else (a leftover process) uses.
+
+PORT_LOCK_DIR = os.path.join(tempfile.gettempdir(), 'serreg-rig-ports')
+SIP_RANGE = (20000, 60000)
+TCP_RANGE = (10000, 20000)
+BLOCK = 4
+PORT_TRIES = 400
+
+_leases = {}                # port -> fd of its lock file
+_port_lock = threading.Lock()
+
+
+def _ephemeral():
+    """The kernel's ephemeral port range (lo, hi)."""
+    try:
+        with open('/proc/sys/net/ipv4/ip_local_port_range') as f:
+            lo, hi = f.read().split()
+        return int(lo), int(hi)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
+def _candidates(lo, hi, step=1):
+    """Ports in [lo, hi) aligned to step, outside the ephemeral range
+    (all of them if that leaves fewer than 100)."""
+    elo, ehi = _ephemeral()
+    ports = [p for p in range((lo + step - 1) // step * step, hi, step)
+             if not elo <= p <= ehi]
+    if len(ports) < 100:
+        ports = list(range((lo + step - 1) // step * step, hi, step))
+    return ports
+
+
+def _bindable(port, kinds):
+    """True if port can be bound on HOST now for every socket kind.
+
+    No SO_REUSEADDR: with it a UDP bind could succeed next to a socket
+    that also set it, and a port in TIME_WAIT is better skipped."""
     for kind in kinds:
         s = socket.socket(socket.AF_INET, kind)
         try:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(('127.0.0.1', port))
+            s.bind((HOST, port))
         except OSError:
             return False
         finally:
@@ -43,214 +136,709 @@ def _free(port, kinds):
     return True
 
 
-def free_port(span=1):
-    """A port P such that P..P+span-1 are free for UDP and TCP, with a
-    gap of at least 2 to any port handed out before."""
-    kinds = (socket.SOCK_DGRAM, socket.SOCK_STREAM)
-    with _lock:
-        for _ in range(2000):
-            p = random.randrange(20000, 60000)
-            near = range(p - 2, p + span + 2)
-            if any(q in _taken for q in near):
-                continue
-            if all(_free(q, kinds) for q in range(p, p + span)):
-                _taken.update(range(p, p + span))
-                return p
-    raise RuntimeError('no free port found')
+def _lease(port):
+    """Take the cross-process lock of port; False if someone holds it."""
+    if port in _leases:
+        return False
+    os.makedirs(PORT_LOCK_DIR, exist_ok=True)
+    fd = os.open(os.path.join(PORT_LOCK_DIR, str(port)),
+                 os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _leases[port] = fd
+    return True
 
+
+def release_port(port):
+    """Give a port obtained here back (no-op if not held)."""
+    with _port_lock:
+        fd = _leases.pop(port, None)
+    if fd is not None:
+        os.close(fd)
+
+
+def _pick(candidates, span, kinds):
+    """Lease a random candidate P with P..P+span-1 bindable."""
+    with _port_lock:
+        for _ in range(PORT_TRIES):
+            p = random.choice(candidates)
+            if not _lease(p):
+                continue
+            if all(_bindable(q, kinds) for q in range(p, p + span)):
+                return p
+            os.close(_leases.pop(p))
+    raise RigError('no free port found in %d tries' % PORT_TRIES)
+
+
+_BOTH = (socket.SOCK_DGRAM, socket.SOCK_STREAM)
+
+
+def free_port_block():
+    """A SIP port P free for UDP and TCP, and P+1 too (TLS).
+
+    P is a multiple of 4; P+2 and P+3 are never handed out, so any two
+    SIP ports from this rig are at least 4 apart."""
+    return _pick(_candidates(SIP_RANGE[0], SIP_RANGE[1], BLOCK), 2, _BOTH)
+
+
+def free_tcp_port(udp=False):
+    """A port free for TCP (and UDP if udp), e.g. for ctrl_tcp."""
+    kinds = _BOTH if udp else (socket.SOCK_STREAM,)
+    return _pick(_candidates(TCP_RANGE[0], TCP_RANGE[1]), 1, kinds)
+
+
+def free_port(span=1):
+    """Compatibility: span >= 2 is a SIP block, else a UDP+TCP port."""
+    return free_port_block() if span >= 2 else free_tcp_port(udp=True)
+
+
+# ---------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------
 
 def wait_until(pred, timeout=10.0, interval=0.1):
-    """Poll pred() until it is truthy or timeout; return its last value."""
+    """Poll pred() until it is truthy or timeout [s] has passed.
+
+    Returns pred()'s last value (truthy on success).  At most
+    timeout / interval + 2 calls."""
     end = time.monotonic() + timeout
-    while True:
+    for _ in range(int(timeout / max(interval, 0.001)) + 2):
         val = pred()
         if val or time.monotonic() >= end:
             return val
-        time.sleep(interval)
+        time.sleep(min(interval, max(0.0, end - time.monotonic())))
+    return pred()
 
 
-def account_line(user, reg, prio=None, fbregint=None, regint=10,
-                 transport='udp', extra=''):
-    """An accounts-file line for user at registrar reg (a Kamailio)."""
-    uri = 'sip:%s@127.0.0.1:%d' % (user, reg.port)
-    if transport != 'udp':
+def _port_of(registrar):
+    """Port of a Kamailio, an int, or a 'host:port' string."""
+    if isinstance(registrar, Kamailio):
+        return registrar.port
+    if isinstance(registrar, int):
+        return registrar
+    return int(str(registrar).rsplit(':', 1)[-1])
+
+
+def aor(user, registrar):
+    """The AoR baresip reports for user at registrar:
+    'sip:user@127.0.0.1:PORT' (no URI parameters)."""
+    return 'sip:%s@%s:%d' % (user, HOST, _port_of(registrar))
+
+
+def account_line(user, registrar, prio=None, fbregint=None,
+                 regint=DEFAULT_REGINT, transport='udp', extra='',
+                 password=PASSWORD):
+    """An accounts-file (or uanew) line for user at registrar, e.g.
+    <sip:alice@127.0.0.1:20004;transport=tcp>;auth_pass=testpass;
+    regint=10;prio=1;fbregint=5  (one line).
+
+    registrar: a Kamailio, a port, or 'host:port'.  transport 'udp'
+    adds no URI parameter.  prio/fbregint are written as given (any
+    value, also invalid ones, for negative tests).  extra is appended
+    as is, with a leading ';' added if missing."""
+    uri = aor(user, registrar)
+    if transport and transport != 'udp':
         uri += ';transport=' + transport
-    line = '<%s>;auth_pass=%s;regint=%d' % (uri, PASSWORD, regint)
+    line = '<%s>' % uri
+    if password is not None:
+        line += ';auth_pass=%s' % password
+    if regint is not None:
+        line += ';regint=%s' % regint
     if prio is not None:
         line += ';prio=%s' % prio
     if fbregint is not None:
         line += ';fbregint=%s' % fbregint
-    return line + extra
+    if extra:
+        line += extra if extra.startswith(';') else ';' + extra
+    return line
 
 
-def aor(user, reg):
-    return 'sip:%s@127.0.0.1:%d' % (user, reg.port)
+def _user_of(aor_or_user):
+    """'sip:alice@host:port;x' or 'alice' -> 'alice'."""
+    s = str(aor_or_user)
+    s = s.split(':', 1)[1] if s.startswith(('sip:', 'sips:')) else s
+    return s.split('@', 1)[0]
+
+
+SipReply = collections.namedtuple('SipReply', 'code reason headers')
+
+
+def sip_request(registrar, method='OPTIONS', user='rig', expires=None,
+                transport='udp', timeout=2.0):
+    """Send one request to the registrar from a throwaway socket and
+    return the first answer as SipReply(code, reason, headers) (header
+    names in lower case, first value of each), or None if nothing came
+    within timeout.
+
+    For checking a registrar without baresip.  No digest auth: a
+    REGISTER is answered 401 unless a fault is injected."""
+    port = _port_of(registrar)
+    kind = socket.SOCK_DGRAM if transport == 'udp' else socket.SOCK_STREAM
+    s = socket.socket(socket.AF_INET, kind)
+    s.settimeout(timeout)
+    try:
+        if kind == socket.SOCK_STREAM:
+            s.connect((HOST, port))
+        else:
+            s.bind((HOST, 0))
+        lport = s.getsockname()[1]
+        tag = uuidlib.uuid4().hex[:12]
+        uri = 'sip:%s:%d' % (HOST, port)
+        hdrs = [
+            '%s %s SIP/2.0' % (method, uri),
+            'Via: SIP/2.0/%s %s:%d;branch=z9hG4bK%s;rport'
+            % (transport.upper(), HOST, lport, tag),
+            'Max-Forwards: 70',
+            'From: <sip:%s@%s:%d>;tag=%s' % (user, HOST, port, tag),
+            'To: <sip:%s@%s:%d>' % (user, HOST, port),
+            'Call-ID: %s@rig' % tag,
+            'CSeq: 1 %s' % method,
+        ]
+        if method == 'REGISTER':
+            c = '<sip:%s@%s:%d;transport=%s>' % (user, HOST, lport,
+                                                  transport)
+            if expires is not None:
+                c += ';expires=%d' % expires
+            hdrs.append('Contact: ' + c)
+        hdrs.append('Content-Length: 0')
+        msg = ('\r\n'.join(hdrs) + '\r\n\r\n').encode()
+        if kind == socket.SOCK_STREAM:
+            s.sendall(msg)
+            data = s.recv(65536)
+        else:
+            s.sendto(msg, (HOST, port))
+            data, _ = s.recvfrom(65536)
+    except (socket.timeout, ConnectionError):
+        return None
+    finally:
+        s.close()
+    head = data.decode('utf-8', 'replace').split('\r\n\r\n', 1)[0]
+    lines = head.split('\r\n')
+    m = re.match(r'SIP/2\.0 (\d{3}) ?(.*)', lines[0])
+    if not m:
+        return None
+    hdrs = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(':')
+        hdrs.setdefault(name.strip().lower(), value.strip())
+    return SipReply(int(m.group(1)), m.group(2), hdrs)
+
+
+def _drain_pids(pids, sig):
+    """Send sig to each pid; ignore those already gone."""
+    for pid in pids:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+def _session_members(sid):
+    """Live (non-zombie) PIDs whose session and group are sid."""
+    pids = []
+    for name in os.listdir('/proc'):
+        if not name.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % name) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # fields after "(comm)": state ppid pgrp session ...
+        fields = stat[stat.rfind(')') + 2:].split()
+        if len(fields) < 4 or fields[0] in ('Z', 'X'):
+            continue
+        if int(fields[2]) == sid and int(fields[3]) == sid:
+            pids.append(int(name))
+    return pids
+
+
+# Everything started and not yet cleaned up, for the exit handler
+_live = []
+
+
+@atexit.register
+def _cleanup_at_exit():
+    """Kill what the rig started if the tests did not (by PID)."""
+    for obj in list(_live):
+        try:
+            obj.close()
+        except Exception:
+            pass
+
+
+# ---------------------------------------------------------------------
+# Kamailio
+# ---------------------------------------------------------------------
+
+# Reason phrases of the codes tests inject most
+REASONS = {
+    400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden',
+    404: 'Not Found', 405: 'Method Not Allowed', 407:
+    'Proxy Authentication Required', 408: 'Request Timeout',
+    423: 'Interval Too Brief', 480: 'Temporarily Unavailable',
+    486: 'Busy Here', 500: 'Server Internal Error',
+    502: 'Bad Gateway', 503: 'Service Unavailable',
+    504: 'Server Time-out', 600: 'Busy Everywhere', 603: 'Decline',
+}
+
+
+Binding = collections.namedtuple('Binding', 'uri expires')
+Binding.__doc__ = """A contact bound at the registrar: uri, and expires
+(seconds left, or None if permanent)."""
 
 
 class Request:
-    """One request as logged by a registrar."""
+    """One request as logged by a registrar (an SRREQ line).
+
+    time: arrival [s since the epoch, time.time() clock]; method;
+    user: From user; aor: From URI without parameters; to: To URI;
+    contact: raw Contact header ('' if none); expires: Contact
+    'expires' parameter, else Expires header, else None; callid;
+    cseq (int); authorized: carried an Authorization header; proto
+    ('udp'/'tcp'); source ('ip:port'); answer/reason/answer_time: the
+    reply kamailio sent (None while none was sent: the reply line is
+    logged just AFTER the reply is sent, so poll for it); retry: a
+    resend with credentials after a 401/407 to the same Call-ID;
+    resent: that resend (on the challenged request); final: see
+    below; retrans: a retransmission (same Call-ID, CSeq and method
+    as an earlier one).
+    """
+
+    FIELDS = 13
 
     def __init__(self, fields):
-        (sec, usec, self.method, self.user, self.contact, self.expires_hdr,
-         self.callid, self.cseq, self.auth) = fields
-        self.time = int(sec) + int(usec) / 1e6
-        m = re.search(r'expires=(\d+)', self.contact)
-        if m:
-            self.expires = int(m.group(1))
-        elif self.expires_hdr.isdigit():
-            self.expires = int(self.expires_hdr)
-        else:
-            self.expires = None
-        self.authorized = self.auth not in ('', '<null>')
+        (t, self.method, self.user, fu, self.to, cexp, hexp, self.callid,
+         cseq, alen, self.proto, self.source, contact) = fields
+        self.time = float(t)
+        self.aor = _strip_params(fu)
+        self.contact = '' if contact == '<null>' else contact
+        self.expires = _int(cexp)
+        if self.expires is None:
+            self.expires = _int(hexp)
+        self.cseq = _int(cseq)
+        self.authorized = bool(_int(alen))
+        self.answer = self.reason = self.answer_time = None
+        self.retry = self.retrans = False
+        self.resent = None
+
+    @property
+    def final(self):
+        """The answer at the end of the digest exchange this request
+        started: the answer of its resend with credentials if it was
+        challenged (and resent), else its own answer."""
+        r = self
+        for _ in range(10):
+            if r.resent is None:
+                break
+            r = r.resent
+        return r.answer
+
+    @property
+    def is_probe(self):
+        """A REGISTER with expires=0 (a probe or an un-REGISTER)."""
+        return self.method == 'REGISTER' and self.expires == 0
+
+    @property
+    def is_registration(self):
+        """A REGISTER that asks for a binding (a Contact, expires>0 or
+        the registrar's default)."""
+        return (self.method == 'REGISTER' and bool(self.contact)
+                and self.contact != '*' and self.expires != 0)
 
     def __repr__(self):
-        return '<%s %s exp=%s t=%.3f>' % (self.method, self.user,
-                                           self.expires, self.time)
+        return '<%s %s exp=%s cseq=%s auth=%d ans=%s t=%.3f>' % (
+            self.method, self.user, self.expires, self.cseq,
+            self.authorized, self.answer, self.time)
+
+
+def _int(s):
+    """int(s) or None for '', '<null>' and other non-numbers."""
+    try:
+        return int(s)
+    except (TypeError, ValueError):
+        return None
+
+
+def _strip_params(uri):
+    """'sip:a@h:p;transport=tcp' -> 'sip:a@h:p'."""
+    return uri.split(';', 1)[0]
 
 
 class Kamailio:
-    """One registrar on 127.0.0.1:port with its own run directory."""
+    """One registrar: /usr/sbin/kamailio on 127.0.0.1:port, UDP+TCP.
 
-    def __init__(self, rundir, name='reg'):
+    rundir: a directory for this registrar's files (created; the
+    run directory is rundir/<name>-<port>): kamailio.cfg, kamailio.log
+    (stderr, with the request log), kamailio.pid, ctl.sock.
+    """
+
+    def __init__(self, rundir, name='reg', port=None,
+                 template=TEMPLATE, password=PASSWORD, shm_mb=32,
+                 pkg_mb=8):
         self.name = name
-        self.port = free_port(2)
-        self.rundir = os.path.join(rundir, '%s-%d' % (name, self.port))
+        self.host = HOST
+        self.password = password
+        self._own_port = port is None
+        self.port = free_port_block() if port is None else port
+        self.rundir = os.path.join(os.path.abspath(rundir),
+                                   '%s-%d' % (name, self.port))
         os.makedirs(self.rundir, exist_ok=True)
         self.cfg = os.path.join(self.rundir, 'kamailio.cfg')
         self.logfile = os.path.join(self.rundir, 'kamailio.log')
+        self.pidfile = os.path.join(self.rundir, 'kamailio.pid')
+        # a unix socket path has at most 107 bytes
+        self._sockdir = None
         self.sock = os.path.join(self.rundir, 'ctl.sock')
-        with open(os.path.join(HERE, 'kamailio.cfg.tmpl')) as f:
+        if len(self.sock) > 100:
+            self._sockdir = tempfile.mkdtemp(prefix='srk')
+            self.sock = os.path.join(self._sockdir, 'ctl.sock')
+        self.memory = (shm_mb, pkg_mb)
+        with open(template) as f:
             text = f.read()
-        text = text.replace('@PORT@', str(self.port))
-        text = text.replace('@RUNDIR@', self.rundir)
+        for key, val in (('HOST', HOST), ('PORT', str(self.port)),
+                         ('RUNDIR', self.rundir), ('CTLSOCK', self.sock),
+                         ('PASSWORD', password), ('NAME', name),
+                         ('MPATH', KAMAILIO_MODULES + '/')):
+            text = text.replace('@%s@' % key, val)
         with open(self.cfg, 'w') as f:
             f.write(text)
         self.proc = None
         self.frozen = False
+        self.started_at = None      # time.time() of the last start
+        self.start_seconds = None   # how long the last start took
+        self._records = []          # parsed Request objects
+        self._pending = {}          # (callid, cseq, method) -> [Request]
+        self._last = {}             # callid -> its latest Request
+        self._log_pos = 0
+        self._log_rest = b''
+        self._log_lock = threading.Lock()
+        _live.append(self)
 
-    def start(self):
-        log = open(self.logfile, 'a')
-        self.proc = subprocess.Popen(
-            [KAMAILIO, '-f', self.cfg, '-DD', '-E', '-m', '32', '-M', '8',
-             '-P', os.path.join(self.rundir, 'kamailio.pid'),
-             '-Y', self.rundir],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-            start_new_session=True)
-        log.close()
-        if not wait_until(self._answers, timeout=15):
-            raise RuntimeError('kamailio %s did not start: %s'
-                               % (self.name, self.log()[-2000:]))
-        return self
+    def __repr__(self):
+        return '<Kamailio %s %s:%d pid=%s>' % (self.name, HOST, self.port,
+                                               self.pid)
 
-    def _answers(self):
-        if self.proc.poll() is not None:
-            raise RuntimeError('kamailio exited: ' + self.log()[-2000:])
-        return self.rpc('core.version', check=False) is not None
+    # -- process control ----------------------------------------------
+
+    @property
+    def pid(self):
+        """PID of the kamailio main process, None if not started."""
+        return self.proc.pid if self.proc else None
 
     @property
     def running(self):
+        """True while the kamailio this object started is alive."""
         return self.proc is not None and self.proc.poll() is None
 
-    def _signal(self, sig):
+    def check(self):
+        """kamailio -c on the generated config; returns its output,
+        raises RigError if it fails.  (It checks syntax only: fixup
+        errors show at start.)"""
+        out = subprocess.run([KAMAILIO, '-c', '-f', self.cfg],
+                             capture_output=True, text=True, timeout=30)
+        if out.returncode != 0:
+            raise RigError('kamailio -c failed:\n' + out.stderr)
+        return out.stdout + out.stderr
+
+    def start(self, timeout=KAMAILIO_START_TIMEOUT):
+        """Start kamailio; wait (bounded) until kamcmd answers."""
         if self.running:
-            try:
-                os.killpg(self.proc.pid, sig)
-            except ProcessLookupError:
-                pass
+            raise RigError('%r already running' % self)
+        t0 = time.monotonic()
+        self.started_at = time.time()
+        with open(self.logfile, 'ab') as log:
+            log.write(b'=== rig: start %.6f ===\n' % self.started_at)
+            log.flush()
+            shm, pkg = self.memory
+            # -DD: foreground, -E: log to stderr; no -u/-g: no privilege
+            # drop; -Y/-P/-w: only this run directory is written
+            self.proc = subprocess.Popen(
+                [KAMAILIO, '-f', self.cfg, '-DD', '-E',
+                 '-m', str(shm), '-M', str(pkg), '-P', self.pidfile,
+                 '-Y', self.rundir, '-w', self.rundir],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                cwd=self.rundir, start_new_session=True)
+        self.frozen = False
+        ok = wait_until(self._answers, timeout=timeout, interval=0.05)
+        if not ok:
+            self.stop()
+            raise RigError('kamailio %s did not answer kamcmd in %.0f s:'
+                           '\n%s' % (self.name, timeout,
+                                     self.log()[-3000:]))
+        self.start_seconds = time.monotonic() - t0
+        return self
+
+    def _answers(self):
+        """True once kamcmd gets an answer; raise if kamailio died."""
+        if self.proc.poll() is not None:
+            raise RigError('kamailio %s exited with %s:\n%s'
+                           % (self.name, self.proc.returncode,
+                              self.log()[-3000:]))
+        try:
+            self._kamcmd(['core.version'], timeout=1.0)
+            return True
+        except RigError:
+            return False
+
+    def _members(self):
+        """Live PIDs of this kamailio (its session), [] if none."""
+        if self.proc is None:
+            return []
+        return _session_members(self.proc.pid)
+
+    def _signal(self, sig):
+        """Send sig to every live process of this kamailio."""
+        _drain_pids(self._members(), sig)
 
     def stop(self):
-        """SIGKILL the registrar and all its children."""
+        """SIGKILL this kamailio (main process and its children) and
+        reap it.  Bindings and injected faults are lost."""
+        if self.proc is None:
+            return
         self._signal(signal.SIGKILL)
-        if self.proc:
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
+        try:
+            self.proc.wait(timeout=REAP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pass
+        wait_until(lambda: not self._members(), REAP_TIMEOUT, 0.02)
         self.frozen = False
 
     def freeze(self):
-        """SIGSTOP: requests are received but never answered."""
+        """SIGSTOP all its processes: requests are queued by the kernel
+        (TCP connects still succeed) and answered only after thaw()."""
+        if not self.running:
+            raise RegistrarDown('%r is not running' % self)
         self._signal(signal.SIGSTOP)
         self.frozen = True
 
     def thaw(self):
-        self._signal(signal.SIGCONT)
+        """SIGCONT after freeze()."""
+        if self.running:
+            self._signal(signal.SIGCONT)
         self.frozen = False
 
-    def restart(self):
+    def restart(self, timeout=KAMAILIO_START_TIMEOUT):
+        """stop() then start() on the same port: a fresh registrar
+        (no bindings, normal answers)."""
         self.stop()
-        return self.start()
+        return self.start(timeout)
 
-    def rpc(self, *args, check=True):
+    def close(self):
+        """stop() and release the port and files the rig holds."""
+        self.stop()
+        if self in _live:
+            _live.remove(self)
+        if self._own_port:
+            release_port(self.port)
+        if self._sockdir:
+            shutil.rmtree(self._sockdir, ignore_errors=True)
+
+    # -- kamcmd -------------------------------------------------------
+
+    def _kamcmd(self, args, timeout=KAMCMD_TIMEOUT):
+        """Run kamcmd; return stdout; RigError on any failure."""
         try:
             out = subprocess.run([KAMCMD, '-s', 'unix:' + self.sock]
-                                 + list(args), capture_output=True,
-                                 text=True, timeout=5)
+                                 + [str(a) for a in args],
+                                 capture_output=True, text=True,
+                                 timeout=timeout)
         except subprocess.TimeoutExpired:
-            if check:
-                raise
-            return None
-        if out.returncode != 0:
-            if check:
-                raise RuntimeError('kamcmd %s: %s' % (args, out.stderr))
-            return None
+            raise RigError('kamcmd %s: no answer in %.1f s'
+                           % (' '.join(map(str, args)), timeout))
+        # kamcmd exits 0 on RPC errors and prints "error: <code> - ..."
+        if out.returncode != 0 or out.stdout.startswith('error:'):
+            raise RigError('kamcmd %s: %s' % (' '.join(map(str, args)),
+                                              (out.stdout + out.stderr)
+                                              .strip()))
         return out.stdout
 
-    def set_reply(self, code, retry_after=0):
-        """Answer every REGISTER/OPTIONS with code (None: normal)."""
-        self.rpc('pv.shvSet', 'ra', 'int', str(retry_after or 0))
-        self.rpc('pv.shvSet', 'code', 'int', str(code or 0))
+    def rpc(self, *args, timeout=KAMCMD_TIMEOUT):
+        """One RPC over the ctl socket, e.g. rpc('ul.dump'); returns
+        kamcmd's text output.  Raises RegistrarDown if stopped,
+        RegistrarFrozen if frozen, RigError if the RPC fails."""
+        if not self.running:
+            raise RegistrarDown('registrar %s (%s:%d) is not running'
+                                % (self.name, HOST, self.port))
+        if self.frozen:
+            raise RegistrarFrozen('registrar %s (%s:%d) is frozen'
+                                  % (self.name, HOST, self.port))
+        return self._kamcmd(args, timeout)
 
-    def bindings(self, user):
-        """Contacts bound for user now, as a list of (uri, expires)."""
-        out = subprocess.run([KAMCMD, '-s', 'unix:' + self.sock,
-                              'ul.lookup', 'location', user],
-                             capture_output=True, text=True, timeout=5)
-        if out.returncode != 0:
-            if 'not found' in (out.stderr + out.stdout).lower():
+    def _shv(self, name, value):
+        """Set a shared variable ($shv(name)) at run time."""
+        if isinstance(value, int):
+            self.rpc('pv.shvSet', name, 'int', value)
+        else:
+            # "s:" keeps kamcmd from turning a numeric string into int
+            self.rpc('pv.shvSet', name, 'str', 's:' + value)
+
+    def shv(self, name):
+        """Current value of $shv(name) (int or str)."""
+        out = self.rpc('pv.shvGet', name)
+        m = re.search(r'type:\s*(\w+)\s*\n\s*value:\s*(.*)', out)
+        if not m:
+            raise RigError('pv.shvGet %s: %r' % (name, out))
+        return int(m.group(2)) if m.group(1) == 'int' else m.group(2)
+
+    # -- fault injection ------------------------------------------------
+
+    def set_reply(self, code, reason=None, retry_after=None,
+                  options=True, register=True):
+        """Answer every REGISTER (if register) and OPTIONS (if options)
+        with code from now on, e.g. set_reply(503, retry_after=5) or
+        set_reply(403); set_reply(None) (or 0) goes back to normal.
+
+        No digest challenge comes first: the injected answer is the
+        only one.  reason defaults to the standard phrase."""
+        if code:
+            code = int(code)
+            if not 300 <= code <= 699:
+                raise ValueError('set_reply: code %d not in 300..699'
+                                 % code)
+            mask = (1 if register else 0) | (2 if options else 0)
+            self._shv('drop', 0)
+            self._shv('reason', reason or REASONS.get(code,
+                                                      'Injected Fault'))
+            self._shv('ra', int(retry_after or 0))
+            self._shv('fmask', mask)
+            self._shv('code', code)
+        else:
+            self._shv('code', 0)
+            self._shv('drop', 0)
+            self._shv('ra', 0)
+            self._shv('fmask', 3)
+
+    def set_silent(self, on=True, options=True, register=True):
+        """Receive and log, but never answer REGISTER (if register)
+        and OPTIONS (if options); kamcmd keeps working (unlike
+        freeze()).  set_silent(False) goes back to normal."""
+        if on:
+            self._shv('code', 0)
+            self._shv('fmask', (1 if register else 0)
+                      | (2 if options else 0))
+            self._shv('drop', 1)
+        else:
+            self.set_reply(None)
+
+    # -- registrar-side truth -------------------------------------------
+
+    def bindings(self, aor):
+        """Contacts bound now for aor ('sip:user@...' or 'user'), as a
+        list of Binding(uri, expires): [] if the AoR is not found.
+        Raises RegistrarDown / RegistrarFrozen if it cannot be asked."""
+        try:
+            out = self.rpc('ul.lookup', 'location', _user_of(aor))
+        except (RegistrarDown, RegistrarFrozen):
+            raise
+        except RigError as e:
+            # "AOR not found in location table", "AOR has no contacts"
+            if re.search(r'AOR (not found|has no contacts)', str(e)):
                 return []
-            raise RuntimeError('ul.lookup: ' + out.stderr)
+            raise
         res = []
-        for m in re.finditer(r'Address:\s*(\S+)\s+Expires:\s*(-?\d+)',
-                             out.stdout):
-            if int(m.group(2)) > 0:
-                res.append((m.group(1), int(m.group(2))))
+        for block in out.split('Contact: {')[1:]:
+            m = re.search(r'Address:\s*(\S+)', block)
+            e = re.search(r'Expires:\s*(\S+)', block)
+            if not m or not e:
+                continue
+            if e.group(1) == 'permanent':
+                res.append(Binding(m.group(1), None))
+            elif e.group(1).lstrip('-').isdigit() and int(e.group(1)) > 0:
+                res.append(Binding(m.group(1), int(e.group(1))))
         return res
 
-    def has_binding(self, user):
-        return bool(self.bindings(user))
+    def has_binding(self, aor):
+        """True if aor ('sip:user@...' or 'user') has a binding now."""
+        return bool(self.bindings(aor))
 
-    def requests(self, method=None, user=None, since=0.0):
-        res = []
-        for line in self.log().splitlines():
-            i = line.find('SRREQ|')
-            if i < 0:
-                continue
-            fields = line[i + 6:].split('|')
-            if len(fields) != 9:
-                continue
-            r = Request(fields)
-            if method and r.method != method:
-                continue
-            if user and r.user != user:
-                continue
-            if r.time < since:
-                continue
-            res.append(r)
-        return res
+    # -- request log ----------------------------------------------------
 
-    def registers(self, user=None, since=0.0):
-        """REGISTERs with expires>0 (each digest retry counts too)."""
-        return [r for r in self.requests('REGISTER', user, since)
-                if r.expires]
+    def _parse_log(self):
+        """Read new SRREQ/SRRES lines of the log into self._records."""
+        with self._log_lock:
+            try:
+                with open(self.logfile, 'rb') as f:
+                    f.seek(self._log_pos)
+                    data = f.read()
+            except FileNotFoundError:
+                return
+            self._log_pos += len(data)
+            data = self._log_rest + data
+            lines = data.split(b'\n')
+            self._log_rest = lines.pop()
+            for raw in lines:
+                line = raw.decode('utf-8', 'replace')
+                i = line.find('SRREQ|')
+                if i >= 0:
+                    self._add_request(line[i + 6:])
+                    continue
+                i = line.find('SRRES|')
+                if i >= 0:
+                    self._add_reply(line[i + 6:])
 
-    def probes(self, user=None, since=0.0):
-        """expires=0 REGISTERs, one per probe (the retry with
-        credentials after the 401 is not counted)."""
-        return [r for r in self.requests('REGISTER', user, since)
-                if r.expires == 0 and not r.authorized]
+    def _add_request(self, text):
+        fields = text.split('|', Request.FIELDS - 1)
+        if len(fields) != Request.FIELDS:
+            return
+        r = Request(fields)
+        key = (r.callid, r.cseq, r.method)
+        seen = self._pending.setdefault(key, [])
+        r.retrans = bool(seen)
+        seen.append(r)
+        # a credentialed resend after a challenge to the same Call-ID
+        prev = self._last.get(r.callid)
+        if r.authorized and prev is not None and prev.answer in (401, 407):
+            r.retry = True
+            prev.resent = r
+        self._last[r.callid] = r
+        self._records.append(r)
+
+    def _add_reply(self, text):
+        fields = text.split('|', 5)
+        if len(fields) != 6:
+            return
+        t, method, callid, cseq, code, reason = fields
+        for r in self._pending.get((callid, _int(cseq), method), []):
+            if r.answer is None:
+                r.answer, r.reason = _int(code), reason
+                r.answer_time = float(t)
+                break
+
+    def requests(self, aor=None, method=None, since=0.0):
+        """Requests received so far (oldest first), as Request objects,
+        optionally only those From aor ('sip:user@...' or 'user'), of
+        method ('REGISTER', 'OPTIONS', ...), arrived at or after since
+        (a time.time() value).  Kept across restart()."""
+        if aor in ('REGISTER', 'OPTIONS') and method is None:
+            raise ValueError('requests(aor, method): use method=%r' % aor)
+        self._parse_log()
+        user = _user_of(aor) if aor is not None else None
+        with self._log_lock:
+            return [r for r in self._records
+                    if (user is None or r.user == user)
+                    and (method is None or r.method == method)
+                    and r.time >= since]
+
+    def registers(self, aor=None, since=0.0):
+        """REGISTERs asking for a binding (expires>0 or default), each
+        one counted, also the resend with credentials after a 401
+        (r.retry); retransmissions are left out."""
+        return [r for r in self.requests(aor, 'REGISTER', since)
+                if r.is_registration and not r.retrans]
+
+    def probes(self, aor=None, since=0.0):
+        """REGISTERs with expires=0, one per probe: the resend with
+        credentials after a 401 and retransmissions are left out.
+        (An un-REGISTER looks the same on the wire and counts too.)"""
+        return [r for r in self.requests(aor, 'REGISTER', since)
+                if r.is_probe and not r.retry and not r.retrans]
 
     def log(self):
+        """The whole log file (all runs of this registrar)."""
         try:
             with open(self.logfile, errors='replace') as f:
                 return f.read()
@@ -258,129 +846,364 @@ class Kamailio:
             return ''
 
 
-class Baresip:
-    """The real /usr/bin/baresip with serreg, driven over ctrl_tcp."""
+# ---------------------------------------------------------------------
+# Baresip
+# ---------------------------------------------------------------------
 
-    def __init__(self, confdir, accounts, config=(), serreg=True,
-                 serreg_line='module serreg.so'):
-        self.confdir = confdir
-        os.makedirs(confdir, exist_ok=True)
-        self.sip_port = free_port(2)
-        self.ctrl_port = free_port(1)
-        moddir = os.path.join(confdir, 'modules')
-        os.makedirs(moddir, exist_ok=True)
-        for name in os.listdir(DEBIAN_MODULES):
-            dst = os.path.join(moddir, name)
-            if not os.path.lexists(dst):
-                os.symlink(os.path.join(DEBIAN_MODULES, name), dst)
-        if serreg:
-            dst = os.path.join(moddir, 'serreg.so')
-            if not os.path.lexists(dst):
-                os.symlink(MODULE, dst)
-        lines = ['poll_method epoll',
-                 'sip_listen 127.0.0.1:%d' % self.sip_port,
-                 'module_path ' + moddir]
-        if serreg and serreg_line.startswith('module '):
+class Baresip:
+    """/usr/bin/baresip -f confdir, driven over ctrl_tcp.
+
+    confdir gets: config, accounts, uuid, baresip.log (stdout and
+    stderr) and modules/ (symlinks to Debian's baresip modules, plus
+    serreg.so -> module if serreg).
+
+    accounts: lines for the accounts file.  config: extra config lines
+    appended to the generated ones; a line whose key is one the rig
+    writes (poll_method, sip_listen, module_path, ctrl_tcp_listen)
+    replaces the rig's line.  serreg_line: how serreg is loaded
+    ('module serreg.so' before the accounts; 'module_app serreg.so'
+    after them).  uuid: also load module_tmp uuid.so.
+    """
+
+    RIG_KEYS = ('poll_method', 'sip_listen', 'module_path',
+                'ctrl_tcp_listen')
+
+    def __init__(self, confdir, accounts=(), config=(), serreg=True,
+                 module=MODULE, serreg_line='module serreg.so',
+                 uuid=False):
+        self.confdir = os.path.abspath(confdir)
+        os.makedirs(self.confdir, exist_ok=True)
+        self.serreg = serreg
+        self.module = module
+        self.moddir = os.path.join(self.confdir, 'modules')
+        self.logfile = os.path.join(self.confdir, 'baresip.log')
+        self._link_modules()
+        self.sip_port = free_port_block()
+        self.ctrl_port = free_tcp_port()
+
+        lines = ['# generated by test/integration/rig.py',
+                 'poll_method epoll',
+                 'sip_listen %s:%d' % (HOST, self.sip_port),
+                 'module_path ' + self.moddir,
+                 'ctrl_tcp_listen %s:%d' % (HOST, self.ctrl_port)]
+        if serreg and serreg_line.split()[0] == 'module':
             lines.append(serreg_line)
-        lines += ['module_app account.so', 'module_app menu.so',
-                  'module_app ctrl_tcp.so',
-                  'ctrl_tcp_listen 127.0.0.1:%d' % self.ctrl_port]
-        if serreg and not serreg_line.startswith('module '):
+        if uuid:
+            lines.append('module_tmp uuid.so')
+        # ctrl_tcp first among the applications: it listens before the
+        # accounts send their first REGISTER (see Baresip.start)
+        lines += ['module_app ctrl_tcp.so', 'module_app account.so',
+                  'module_app menu.so']
+        if serreg and serreg_line.split()[0] != 'module':
             lines.append(serreg_line)
-        lines += list(config)
-        with open(os.path.join(confdir, 'config'), 'w') as f:
+        for extra in config:
+            key = extra.split()[0] if extra.split() else ''
+            if key in self.RIG_KEYS:
+                lines = [x for x in lines if not x.startswith(key + ' ')]
+            lines.append(extra)
+        self.config = lines
+        with open(os.path.join(self.confdir, 'config'), 'w') as f:
             f.write('\n'.join(lines) + '\n')
-        with open(os.path.join(confdir, 'accounts'), 'w') as f:
-            f.write('\n'.join(accounts) + '\n')
-        self.logfile = os.path.join(confdir, 'baresip.log')
+        self.accounts = list(accounts)
+        with open(os.path.join(self.confdir, 'accounts'), 'w') as f:
+            f.write(''.join(a + '\n' for a in self.accounts))
+        uuid_file = os.path.join(self.confdir, 'uuid')
+        if not os.path.exists(uuid_file):
+            with open(uuid_file, 'w') as f:
+                f.write(str(uuidlib.uuid4()))
+
         self.proc = None
         self.sock = None
+        self.started_at = None      # time.time() of start()
+        self.start_seconds = None   # spawn -> ctrl_tcp connected
+        self._killed = False
         self._events = []
-        self._responses = []
+        self._responses = {}
         self._cond = threading.Condition()
+        self._send_lock = threading.Lock()
         self._token = 0
-        self.started = None
+        self._reader_thread = None
+        self._eof = False
+        _live.append(self)
 
-    def start(self):
-        log = open(self.logfile, 'a')
-        self.started = time.time()
-        self.proc = subprocess.Popen([BARESIP, '-f', self.confdir],
-                                     stdin=subprocess.DEVNULL, stdout=log,
-                                     stderr=log)
-        log.close()
-        end = time.monotonic() + 10
-        while time.monotonic() < end:
-            if self.proc.poll() is not None:
-                raise RuntimeError('baresip exited: ' + self.log()[-3000:])
-            try:
-                self.sock = socket.create_connection(
-                    ('127.0.0.1', self.ctrl_port), timeout=1)
-                break
-            except OSError:
-                time.sleep(0.05)
-        else:
-            raise RuntimeError('ctrl_tcp not reachable: ' + self.log())
-        self.sock.settimeout(None)
-        threading.Thread(target=self._reader, daemon=True).start()
+    def __repr__(self):
+        return '<Baresip %s sip=%d ctrl=%d pid=%s>' % (
+            os.path.basename(self.confdir), self.sip_port, self.ctrl_port,
+            self.pid)
+
+    def _link_modules(self):
+        """modules/: a symlink per Debian module, plus serreg.so."""
+        os.makedirs(self.moddir, exist_ok=True)
+        for name in os.listdir(BARESIP_MODULES):
+            dst = os.path.join(self.moddir, name)
+            if not os.path.lexists(dst):
+                os.symlink(os.path.join(BARESIP_MODULES, name), dst)
+        if self.serreg:
+            if not os.path.exists(self.module):
+                raise RigError('%s not found (run make)' % self.module)
+            dst = os.path.join(self.moddir, 'serreg.so')
+            if os.path.lexists(dst):
+                os.unlink(dst)
+            os.symlink(os.path.abspath(self.module), dst)
+
+    # -- process control ----------------------------------------------
+
+    @property
+    def pid(self):
+        """PID of the baresip process, None if not started."""
+        return self.proc.pid if self.proc else None
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def returncode(self):
+        """Exit status (negative: killed by that signal), None if
+        running or not started."""
+        return self.proc.poll() if self.proc else None
+
+    def start(self, timeout=BARESIP_START_TIMEOUT, hold=()):
+        """Start baresip and connect to ctrl_tcp (bounded).
+
+        ctrl_tcp keeps no backlog: events raised before the rig is
+        connected are lost.  The REGISTERING events of the accounts
+        file always are (they are raised before baresip's main loop);
+        the first REGISTER_OK/REGISTER_FAIL are too unless the
+        registrars are slower than the connection.  hold: registrars
+        (Kamailio) to freeze until ctrl_tcp is connected, so that every
+        answer to the first REGISTERs (and its event) comes after it.
+        """
+        if self.proc is not None:
+            raise RigError('%r: start() twice' % self)
+        held = [k for k in hold if k.running and not k.frozen]
+        for k in held:
+            k.freeze()
+        try:
+            self._spawn_and_connect(timeout)
+        finally:
+            for k in held:
+                k.thaw()
         return self
 
+    def _spawn_and_connect(self, timeout):
+        t0 = time.monotonic()
+        self.started_at = time.time()
+        with open(self.logfile, 'ab') as log:
+            self.proc = subprocess.Popen(
+                [BARESIP, '-f', self.confdir], stdin=subprocess.DEVNULL,
+                stdout=log, stderr=log, cwd=self.confdir)
+        end = t0 + timeout
+        # a refused connect costs microseconds: try every ms at first,
+        # to be connected as soon as ctrl_tcp listens
+        for i in range(int(timeout / 0.01) + 1000):
+            if self.proc.poll() is not None:
+                raise RigError('baresip exited with %s:\n%s'
+                               % (self.proc.returncode,
+                                  self.log()[-3000:]))
+            try:
+                self.sock = socket.create_connection(
+                    (HOST, self.ctrl_port), timeout=1.0)
+                break
+            except OSError:
+                if time.monotonic() >= end:
+                    break
+                time.sleep(0.001 if i < 1000 else 0.01)
+        if self.sock is None:
+            self.kill()
+            raise RigError('ctrl_tcp %s:%d not reachable in %.0f s:\n%s'
+                           % (HOST, self.ctrl_port, timeout,
+                              self.log()[-3000:]))
+        self.sock.settimeout(None)
+        self._reader_thread = threading.Thread(
+            target=self._reader, name='ctrl_tcp-%d' % self.ctrl_port,
+            daemon=True)
+        self._reader_thread.start()
+        self.start_seconds = time.monotonic() - t0
+
+    def kill(self):
+        """SIGKILL the baresip this object started, and reap it."""
+        if self.proc is not None and self.proc.poll() is None:
+            self._killed = True
+            self.proc.kill()
+            try:
+                self.proc.wait(timeout=REAP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                pass
+        self._close_sock()
+
+    def quit(self, timeout=40.0):
+        """Send 'quit' over ctrl_tcp and wait for the exit; returns the
+        seconds it took.  If it does not exit within timeout: SIGKILL
+        and raise TimeoutError."""
+        if self.proc is None or self.proc.poll() is not None:
+            return 0.0
+        t0 = time.monotonic()
+        try:
+            self._send({'command': 'quit', 'token': self._next_token()})
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise TimeoutError('baresip did not exit %.0f s after quit'
+                               % timeout)
+        finally:
+            self._close_sock()
+        return time.monotonic() - t0
+
+    @property
+    def crashed(self):
+        """True if it died from a signal the rig did not send."""
+        rc = self.returncode
+        return rc is not None and rc < 0 and not self._killed
+
+    def close(self):
+        """kill() if still running; release the ports."""
+        self.kill()
+        if self in _live:
+            _live.remove(self)
+        release_port(self.sip_port)
+        release_port(self.ctrl_port)
+
+    def _close_sock(self):
+        if self.sock is not None:
+            try:
+                self.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            self.sock.close()
+
+    # -- ctrl_tcp -----------------------------------------------------
+
     def _reader(self):
+        """Background thread: netstrings -> events / responses."""
         buf = b''
         while True:
             try:
                 data = self.sock.recv(65536)
             except OSError:
-                return
+                data = b''
             if not data:
+                with self._cond:
+                    self._eof = True
+                    self._cond.notify_all()
                 return
             buf += data
             while True:
                 i = buf.find(b':')
-                if i < 0:
+                if i < 0 or not buf[:i].strip().isdigit():
+                    if i >= 0 or len(buf) > 20:
+                        buf = b''       # out of sync: drop
                     break
                 n = int(buf[:i])
                 if len(buf) < i + 1 + n + 1:
                     break
-                msg = json.loads(buf[i + 1:i + 1 + n])
-                buf = buf[i + 2 + n:]
+                body, buf = buf[i + 1:i + 1 + n], buf[i + 2 + n:]
+                try:
+                    msg = json.loads(body.decode('utf-8', 'replace'))
+                except ValueError:
+                    continue
+                msg['_time'] = time.time()
                 with self._cond:
-                    msg['_time'] = time.time()
                     if msg.get('event'):
                         self._events.append(msg)
-                    else:
-                        self._responses.append(msg)
+                    elif 'token' in msg:
+                        self._responses[msg['token']] = msg
                     self._cond.notify_all()
 
-    def command(self, name, params='', timeout=5):
-        """Run a long command over ctrl_tcp; returns the response dict."""
+    def _next_token(self):
         with self._cond:
             self._token += 1
-            token = 't%d' % self._token
-        body = json.dumps({'command': name, 'params': params,
-                           'token': token}).encode()
-        self.sock.sendall(b'%d:%s,' % (len(body), body))
+            return 'rig%d' % self._token
+
+    def _send(self, obj):
+        body = json.dumps(obj).encode()
+        with self._send_lock:
+            self.sock.sendall(b'%d:%s,' % (len(body), body))
+
+    def command(self, name, params='', timeout=5.0):
+        """Run a (long) command over ctrl_tcp, e.g. command('uanew',
+        line); returns the response dict: ok (bool), data (text),
+        token, _time.  Raises TimeoutError / ConnectionError."""
+        if self.sock is None or self._eof:
+            raise ConnectionError('%r: ctrl_tcp not connected' % self)
+        token = self._next_token()
+        self._send({'command': name, 'params': params, 'token': token})
         end = time.monotonic() + timeout
         with self._cond:
-            while True:
-                for r in self._responses:
-                    if r.get('token') == token:
-                        self._responses.remove(r)
-                        return r
+            while token not in self._responses:
                 left = end - time.monotonic()
                 if left <= 0:
-                    raise TimeoutError('no response to ' + name)
+                    raise TimeoutError('no response to %r in %.1f s'
+                                       % (name, timeout))
+                if self._eof:
+                    raise ConnectionError('ctrl_tcp closed during %r'
+                                          % name)
                 self._cond.wait(left)
+            return self._responses.pop(token)
 
-    def events(self, type=None, since=0.0):
+    def events(self, type=None, aor=None, since=0.0):
+        """Events received so far (dicts as sent by baresip plus
+        '_time', the arrival time.time()), oldest first; optionally of
+        one type ('REGISTER_OK'...), of one AoR (accountaor), arrived at
+        or after since."""
         with self._cond:
             return [e for e in self._events
                     if (type is None or e.get('type') == type)
+                    and (aor is None or e.get('accountaor') == aor)
                     and e['_time'] >= since]
 
+    def wait_event(self, predicate, timeout=10.0, since=0.0):
+        """The first event (since) for which predicate(event) is true,
+        waiting up to timeout; None if none came.  predicate may also
+        be an event type string, e.g. 'REGISTER_OK'."""
+        if isinstance(predicate, str):
+            etype = predicate
+            predicate = lambda e: e.get('type') == etype  # noqa: E731
+        end = time.monotonic() + timeout
+        done = 0
+        with self._cond:
+            while True:
+                for e in self._events[done:]:
+                    if e['_time'] >= since and predicate(e):
+                        return e
+                done = len(self._events)
+                left = end - time.monotonic()
+                if left <= 0 or self._eof:
+                    return None
+                self._cond.wait(left)
+
+    def log(self):
+        """baresip's stdout+stderr so far, ANSI colours removed."""
+        try:
+            with open(self.logfile, errors='replace') as f:
+                return ANSI.sub('', f.read())
+        except FileNotFoundError:
+            return ''
+
+    # -- baresip / serreg views -----------------------------------------
+
+    def current_aor(self):
+        """The AoR baresip's reginfo marks as current ('>')."""
+        data = ANSI.sub('', self.command('reginfo')['data'])
+        for line in data.splitlines():
+            if line.startswith('>'):
+                return line[1:].split()[0]
+        return None
+
+    def status(self):
+        """serreg's status as a dict ('serreg json')."""
+        r = self.command('serreg', 'json')
+        if not r.get('ok'):
+            raise RigError('serreg json: %s' % r.get('data'))
+        return json.loads(r['data'])
+
     def moves(self, since=0.0):
-        """serreg's move events as dicts: from, to, reason, answer."""
+        """serreg's move events as dicts (from, to, reason, ...)."""
         res = []
-        for e in self.events('?', since):
+        for e in self.events('?', since=since):
             p = e.get('param', '')
             if not p.startswith('serreg move '):
                 continue
@@ -391,48 +1214,8 @@ class Baresip:
         return res
 
     def wait_move(self, to, timeout, since=0.0):
-        """Wait for a move to tier `to` (a string, 'none' too)."""
+        """Wait for a move to tier `to` ('none' too); the list of such
+        moves (empty if none came)."""
         return wait_until(lambda: [m for m in self.moves(since)
                                    if m['to'] == str(to)],
                           timeout=timeout, interval=0.1)
-
-    def status(self):
-        r = self.command('serreg', 'json')
-        return json.loads(r['data'])
-
-    def current_aor(self):
-        """The AoR baresip's reginfo marks as current ('>')."""
-        data = ANSI.sub('', self.command('reginfo')['data'])
-        for line in data.splitlines():
-            if line.startswith('>'):
-                return line[1:].split()[0]
-        return None
-
-    def quit(self, timeout=40):
-        """Send quit; returns the seconds until the process exited."""
-        if not self.proc or self.proc.poll() is not None:
-            return 0.0
-        t0 = time.monotonic()
-        try:
-            body = json.dumps({'command': 'quit'}).encode()
-            self.sock.sendall(b'%d:%s,' % (len(body), body))
-        except OSError:
-            pass
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise
-        return time.monotonic() - t0
-
-    def kill(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-
-    def log(self):
-        try:
-            with open(self.logfile, errors='replace') as f:
-                return ANSI.sub('', f.read())
-        except FileNotFoundError:
-            return ''
