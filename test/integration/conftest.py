@@ -1,4 +1,23 @@
-"""pytest fixtures: registrars and baresip, cleaned up by PID."""
+"""pytest fixtures of the integration rig (see rig.py).
+
+registrars(n, **kw) -> list of n started rig.Kamailio
+baresip(accounts=(), config=(), start=True, hold=None, **kw) -> a
+    rig.Baresip, started unless start=False (with every registrar of
+    the test held frozen until ctrl_tcp is connected, unless hold says
+    otherwise); with serreg.so (built once per session with make)
+    unless serreg=False.
+
+Everything lives in the test's tmp_path.  Teardown, in this order:
+registrars are made healthy again (thawed, faults cleared, stopped
+ones started again on their port), so that baresip's un-REGISTERs get
+answers (an un-REGISTER to a dead UDP registrar holds baresip's quit
+for 32 s); every baresip gets 'quit' (SIGKILL after QUIT_TIMEOUT s);
+every registrar is SIGKILLed; always by the PIDs the rig started, and
+the ports are released.  A baresip that does not exit within
+QUIT_TIMEOUT, or died from a signal the rig did not send (a crash),
+makes the test fail at teardown.  When a test fails, the tails of the
+logs are printed with its report.
+"""
 
 import os
 import subprocess
@@ -10,48 +29,119 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import rig  # noqa: E402
 
+QUIT_TIMEOUT = 10.0     # [s] graceful quit at teardown, then SIGKILL
+MAKE_TIMEOUT = 300      # [s]
 
-@pytest.fixture(scope='session', autouse=True)
-def built_module():
-    """Build serreg.so once per run (make is a no-op when up to date)."""
-    subprocess.run(['make', '-C', rig.ROOT, '-s', 'all'], check=True,
-                   timeout=300)
-    assert os.path.exists(rig.MODULE)
+_built = []
 
 
-@pytest.fixture
-def registrars(tmp_path):
-    """registrars(n) -> n started kamailio instances."""
-    started = []
-
-    def make(n):
-        regs = [rig.Kamailio(str(tmp_path), 'reg%d' % i)
-                for i in range(n)]
-        for r in regs:
-            started.append(r)
-            r.start()
-        return regs
-
-    yield make
-    for r in started:
-        r.thaw()
-        r.stop()
+def build_serreg():
+    """Build modules/serreg/serreg.so once per session; its path."""
+    if not _built:
+        subprocess.run(['make', '-C', rig.ROOT, '-s', 'all'], check=True,
+                       timeout=MAKE_TIMEOUT)
+        _built.append(rig.MODULE)
+    if not os.path.exists(rig.MODULE):
+        pytest.fail('%s missing after make' % rig.MODULE)
+    return rig.MODULE
 
 
-@pytest.fixture
-def baresip(tmp_path):
-    """baresip(accounts, config=()) -> a started Baresip with serreg."""
-    started = []
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the item (for the teardown)."""
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, 'rep_' + rep.when, rep)
 
-    def make(accounts, config=(), **kw):
-        b = rig.Baresip(str(tmp_path / ('baresip%d' % len(started))),
+
+class RigSession:
+    """What one test started, torn down in a safe order."""
+
+    def __init__(self, tmp_path):
+        self.tmp_path = tmp_path
+        self.kamailios = []
+        self.baresips = []
+
+    def registrars(self, n=1, **kw):
+        """n new registrars, started (names reg0, reg1, ...)."""
+        new = []
+        for _ in range(n):
+            k = rig.Kamailio(str(self.tmp_path),
+                             'reg%d' % len(self.kamailios), **kw)
+            self.kamailios.append(k)
+            new.append(k)
+        for k in new:
+            k.start()
+        return new
+
+    def baresip(self, accounts=(), config=(), start=True, hold=None,
+                **kw):
+        """A new baresip (confdir bs0, bs1, ...), started if start.
+
+        hold: registrars frozen until ctrl_tcp is connected (see
+        Baresip.start); None = every registrar of this test."""
+        if kw.get('serreg', True) and 'module' not in kw:
+            kw['module'] = build_serreg()
+        b = rig.Baresip(str(self.tmp_path / ('bs%d' % len(self.baresips))),
                         accounts, config, **kw)
-        started.append(b)
-        return b.start()
+        self.baresips.append(b)
+        if not start:
+            return b
+        return b.start(hold=self.kamailios if hold is None else hold)
 
-    yield make
-    for b in started:
-        try:
-            b.quit(timeout=40)
-        except Exception:
-            b.kill()
+    def dump(self):
+        """Tails of every log, for a failed test's report."""
+        for obj in self.kamailios + self.baresips:
+            print('----- %r: %s' % (obj, obj.logfile))
+            print(obj.log()[-4000:])
+
+    def teardown(self):
+        errors = []
+        # every registrar healthy again first: baresip's un-REGISTERs to
+        # a dead or mute UDP registrar would hold quit for 32 s
+        for k in self.kamailios:
+            try:
+                k.thaw()
+                if k.running:
+                    k.set_reply(None)
+                elif k.proc is not None:
+                    k.start()
+            except rig.RigError:
+                pass
+        for b in self.baresips:
+            try:
+                b.quit(timeout=QUIT_TIMEOUT)
+            except Exception as e:
+                errors.append('%r: %s' % (b, e))
+            if b.crashed:
+                errors.append('%r died from signal %d:\n%s'
+                              % (b, -b.returncode, b.log()[-3000:]))
+            b.close()
+        for k in self.kamailios:
+            k.close()
+        return errors
+
+
+@pytest.fixture
+def rig_session(tmp_path, request):
+    """The RigSession of this test; torn down after it."""
+    s = RigSession(tmp_path)
+    yield s
+    rep = getattr(request.node, 'rep_call', None)
+    if rep is not None and rep.failed:
+        s.dump()
+    errors = s.teardown()
+    if errors:
+        pytest.fail('rig teardown: ' + '\n'.join(errors))
+
+
+@pytest.fixture
+def registrars(rig_session):
+    """registrars(n, **kw) -> n started kamailio registrars."""
+    return rig_session.registrars
+
+
+@pytest.fixture
+def baresip(rig_session):
+    """baresip(accounts=(), config=(), start=True, **kw) -> Baresip."""
+    return rig_session.baresip
