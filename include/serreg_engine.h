@@ -25,6 +25,7 @@ struct sr_config {
 	uint32_t failback_hold;  /**< good probes before moving back, >= 1 */
 	uint32_t backoff_base;   /**< first wait after a failed round      */
 	uint32_t backoff_max;    /**< cap of the wait between rounds       */
+	uint32_t check_interval; /**< liveness check of the tier in use, 0 = off */
 };
 
 
@@ -79,6 +80,7 @@ enum sr_action_kind {
 	SR_ACT_REGISTER = 0,  /**< register the account (make it active)   */
 	SR_ACT_UNREGISTER,    /**< take it off its registrar, no refresh    */
 	SR_ACT_PROBE,         /**< send one probe now                       */
+	SR_ACT_CHECK,         /**< check a registered account's registrar   */
 	SR_ACT_PROBE_CANCEL,  /**< drop the probe in flight, if any         */
 	SR_ACT_TIMER,         /**< (re)arm the account's timer: delay ms    */
 	SR_ACT_TIMER_CANCEL,  /**< cancel the account's timer               */
@@ -124,6 +126,8 @@ void sr_account_reg_failed(struct sr_account *acc,
 			   const struct sr_answer *ans, uint64_t now);
 void sr_account_probed(struct sr_account *acc, const struct sr_answer *ans,
 		       uint64_t now);
+void sr_account_checked(struct sr_account *acc, const struct sr_answer *ans,
+			uint64_t now);
 void sr_account_timer(struct sr_account *acc, uint64_t now);
 
 /* Queries */

@@ -19,7 +19,7 @@ struct sr_answer;
 /** The probe's outcome; called once, never after the probe is freed */
 typedef void (probe_h)(const struct sr_answer *ans, void *arg);
 
-int probe_send(struct probe **prp, struct ua *ua, uint32_t timeout,
-	       probe_h *resph, void *arg);
+int probe_send(struct probe **prp, struct ua *ua, const char *met,
+	       uint32_t timeout, probe_h *resph, void *arg);
 
 #endif

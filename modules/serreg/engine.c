@@ -210,6 +210,18 @@ static void acc_schedule_probe(struct sr_account *acc, uint64_t delay)
 }
 
 
+/* next liveness check of a registered account (R20), jittered 80-100 % */
+static void acc_schedule_check(struct sr_account *acc)
+{
+	struct sr_engine *eng = acc->eng;
+
+	if (eng->cfg.check_interval)
+		emit(eng, SR_ACT_TIMER, acc,
+		     jitter(eng, eng->cfg.check_interval * 1000ULL,
+			    800, 1000));
+}
+
+
 /* next probe: 80-100 % of fbregint, and not before Retry-After */
 static uint64_t probe_interval(struct sr_account *acc,
 			       const struct sr_answer *ans)
@@ -909,6 +921,7 @@ void sr_account_registered(struct sr_account *acc, uint16_t scode,
 		return;
 
 	acc_set_state(acc, SR_ACC_REGISTERED);
+	acc_schedule_check(acc);
 
 	if (acc->tier == eng->cur)
 		fire_acc(acc, EV_TIER_OK, SR_REASON_START, NULL, now);
@@ -994,15 +1007,44 @@ void sr_account_probed(struct sr_account *acc, const struct sr_answer *ans,
 }
 
 
-/** The account's timer (armed by SR_ACT_TIMER) fired: time to probe */
+/**
+ * A liveness check of a registered account was answered (R20): any final
+ * answer but 408 and 503 means alive; no answer, a transport error, 408
+ * or 503 is a failure of the account, as a failed REGISTER.
+ */
+void sr_account_checked(struct sr_account *acc, const struct sr_answer *ans,
+			uint64_t now)
+{
+	if (!acc || !ans || !tier_is_active(acc->eng, acc->tier) ||
+	    acc->state != SR_ACC_REGISTERED)
+		return;
+
+	if (ans->err || ans->scode == 408 || ans->scode == 503) {
+		sr_account_reg_failed(acc, ans, now);
+		return;
+	}
+
+	acc_schedule_check(acc);
+}
+
+
+/** The account's timer (armed by SR_ACT_TIMER) fired: probe or check */
 void sr_account_timer(struct sr_account *acc, uint64_t now)
 {
 	(void)now;
 
-	if (!acc || !is_probing(acc) || tier_is_active(acc->eng, acc->tier))
+	if (!acc)
 		return;
 
-	emit(acc->eng, SR_ACT_PROBE, acc, 0);
+	if (tier_is_active(acc->eng, acc->tier)) {
+		if (acc->state == SR_ACC_REGISTERED &&
+		    acc->eng->cfg.check_interval)
+			emit(acc->eng, SR_ACT_CHECK, acc, 0);
+		return;
+	}
+
+	if (is_probing(acc))
+		emit(acc->eng, SR_ACT_PROBE, acc, 0);
 }
 
 

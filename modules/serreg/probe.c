@@ -2,7 +2,9 @@
  * @file probe.c  Probe client: one REGISTER with expires=0 (Cisco style)
  *
  * A probe is one REGISTER with "Contact: ...;expires=0" and "Expires: 0"
- * for a standby account, answered by digest auth when challenged.  It is
+ * for a standby account, answered by digest auth when challenged.  The
+ * same client sends the liveness check of a registered account: OPTIONS
+ * to its registrar (R20).  It is
  * built on libre's dialog request API, not on sipreg, for three reasons
  * (all verified on Debian's libre 1.1.0):
  *
@@ -31,6 +33,7 @@ struct probe {
 	struct tmr tmr;           /**< deadline, then report     */
 	struct sr_answer ans;
 	char *cuser;              /**< Contact user, as the UA's */
+	const char *met;          /**< REGISTER, or OPTIONS      */
 	probe_h *resph;
 	void *arg;
 	bool answered;
@@ -100,6 +103,9 @@ static int send_handler(enum sip_transp tp, const struct sa *src,
 	struct probe *pr = arg;
 	(void)dst;
 
+	if (strcmp(pr->met, "REGISTER"))
+		return 0;
+
 	return mbuf_printf(mb, "Contact: <sip:%s@%J%s>;expires=0\r\n",
 			   pr->cuser, src, sip_transp_param(tp));
 }
@@ -132,11 +138,14 @@ static void resp_handler(int err, const struct sip_msg *msg, void *arg)
 
 static int request(struct probe *pr)
 {
-	return sip_drequestf(&pr->req, uag_sip(), true, "REGISTER", pr->dlg,
+	bool reg = !strcmp(pr->met, "REGISTER");
+
+	return sip_drequestf(&pr->req, uag_sip(), true, pr->met, pr->dlg,
 			     0, pr->auth, send_handler, resp_handler, pr,
-			     "Expires: 0\r\n"
+			     "%s"
 			     "Content-Length: 0\r\n"
-			     "\r\n");
+			     "\r\n",
+			     reg ? "Expires: 0\r\n" : "");
 }
 
 
@@ -152,14 +161,15 @@ static int auth_handler(char **username, char **password,
  *
  * @param prp     Pointer to allocated probe; freeing it abandons the probe
  * @param ua      User agent whose registrar is probed
+ * @param met     "REGISTER" (a probe, expires=0) or "OPTIONS" (a check)
  * @param timeout Deadline for an answer [s]
  * @param resph   Outcome handler, called once (never after freeing)
  * @param arg     Handler argument
  *
  * @return 0 if success, otherwise errorcode (nothing was sent)
  */
-int probe_send(struct probe **prp, struct ua *ua, uint32_t timeout,
-	       probe_h *resph, void *arg)
+int probe_send(struct probe **prp, struct ua *ua, const char *met,
+	       uint32_t timeout, probe_h *resph, void *arg)
 {
 	struct account *acc;
 	struct probe *pr;
@@ -168,7 +178,7 @@ int probe_send(struct probe **prp, struct ua *ua, uint32_t timeout,
 	char *reg_uri = NULL;
 	int err;
 
-	if (!prp || !ua || !resph || !uag_sip())
+	if (!prp || !ua || !met || !resph || !uag_sip())
 		return EINVAL;
 
 	acc = ua_account(ua);
@@ -181,6 +191,7 @@ int probe_send(struct probe **prp, struct ua *ua, uint32_t timeout,
 
 	pr->resph = resph;
 	pr->arg   = arg;
+	pr->met   = met;
 
 	/* Request-URI: the AoR without user and password (as baresip) */
 	uri = *account_luri(acc);

@@ -38,7 +38,8 @@ struct account {
 	struct le he;              /**< in serreg.accounts, by UA pointer */
 	struct ua *ua;
 	struct sr_account *sra;    /**< the engine's view                */
-	struct probe *probe;       /**< probe in flight, if any          */
+	struct probe *probe;       /**< probe or check in flight, if any */
+	bool checking;             /**< it is a check, not a probe       */
 	struct tmr tmr;            /**< the engine's account timer       */
 	uint32_t regint;           /**< configured regint, kept while parked */
 	bool parked;               /**< regint set to 0 by serreg        */
@@ -267,25 +268,33 @@ static void probe_answer_h(const struct sr_answer *ans, void *arg)
 
 	acc->probe = mem_deref(acc->probe);
 
-	sr_account_probed(acc->sra, &answer, now());
+	if (acc->checking)
+		sr_account_checked(acc->sra, &answer, now());
+	else
+		sr_account_probed(acc->sra, &answer, now());
 	drain();
 }
 
 
-static void probe(struct account *acc)
+/* A probe (REGISTER, expires=0) or a liveness check (OPTIONS) */
+static void probe(struct account *acc, bool check)
 {
 	int err;
 
 	acc->probe = mem_deref(acc->probe);
+	acc->checking = check;
 
-	err = probe_send(&acc->probe, acc->ua, serreg.set.probe_timeout,
-			 probe_answer_h, acc);
+	err = probe_send(&acc->probe, acc->ua, check ? "OPTIONS" : "REGISTER",
+			 serreg.set.probe_timeout, probe_answer_h, acc);
 	if (err) {
 		struct sr_answer ans = {err, 0, 0};
 
-		debug("serreg: %s: probe not sent (%m)\n",
-		      ua_aor(acc->ua), err);
-		sr_account_probed(acc->sra, &ans, now());
+		debug("serreg: %s: %s not sent (%m)\n", ua_aor(acc->ua),
+		      check ? "check" : "probe", err);
+		if (check)
+			sr_account_checked(acc->sra, &ans, now());
+		else
+			sr_account_probed(acc->sra, &ans, now());
 	}
 }
 
@@ -339,7 +348,11 @@ static void execute(const struct sr_action *act, struct account *acc)
 		break;
 
 	case SR_ACT_PROBE:
-		probe(acc);
+		probe(acc, false);
+		break;
+
+	case SR_ACT_CHECK:
+		probe(acc, true);
 		break;
 
 	case SR_ACT_PROBE_CANCEL:
@@ -686,6 +699,7 @@ static int module_init(void)
 	cfg.failback_hold = serreg.set.failback_hold;
 	cfg.backoff_base  = BACKOFF_BASE;
 	cfg.backoff_max   = serreg.set.backoff_max;
+	cfg.check_interval = serreg.set.check_interval;
 
 	err = sr_engine_alloc(&serreg.eng, &cfg, action_h, rand_h, NULL);
 	if (err)
@@ -706,10 +720,10 @@ static int module_init(void)
 	serreg.adopt = !list_isempty(uag_list());
 	tmr_start(&serreg.start_tmr, 0, start_h, NULL);
 
-	info("serreg: serial fallback registration loaded (probe timeout "
-	     "%us, failback hold %u, backoff max %us)\n",
-	     serreg.set.probe_timeout, serreg.set.failback_hold,
-	     serreg.set.backoff_max);
+	info("serreg: serial fallback registration loaded (check interval "
+	     "%us, probe timeout %us, failback hold %u, backoff max %us)\n",
+	     serreg.set.check_interval, serreg.set.probe_timeout,
+	     serreg.set.failback_hold, serreg.set.backoff_max);
 
 	return 0;
 }

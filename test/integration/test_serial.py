@@ -149,3 +149,27 @@ def test_r5_left_tier_never_counts_as_registered(registrars, baresip):
     states = {x['tier']: (x['role'], x['state']) for x in st['accounts']}
     assert states[1][0] == 'standby' and states[1][1] != 'registered'
     assert st['current'] == 0
+
+
+def test_r20_check_finds_frozen_registrar(registrars, baresip):
+    """With serreg_check_interval, a frozen registrar of the tier in use
+    is found by the OPTIONS check, not at the next refresh + 32 s."""
+    a, b = registrars(2)
+    bs = baresip([account_line('alice', a, prio=0, regint=600),
+                  account_line('alice', b, prio=1, regint=600)],
+                 ['serreg_check_interval 2', 'serreg_probe_timeout 2'])
+    assert wait_until(lambda: bound([a, b]) == [0], 5)
+    time.sleep(3)
+    assert len(a.requests(method='OPTIONS')) >= 1
+
+    t0 = time.time()
+    a.freeze()
+    mv = bs.wait_move(1, 10, t0)
+    assert mv, bs.log()
+    gap = mv[-1]['_time'] - t0
+    # check interval (2 s, jittered) + probe timeout (2 s) + round trip
+    assert gap <= 5.0, gap
+    assert mv[-1]['answer'] == 'Connection timed out'
+    assert wait_until(lambda: b.has_binding('alice'), 5)
+    a.thaw()
+    print('failover gap, registrar frozen (UDP), check 2 s: %.1f s' % gap)

@@ -29,7 +29,8 @@ static uint32_t rand_h(void *arg)
 }
 
 
-static void schedule(struct sim *s, int idx, bool probe, uint64_t delay)
+static void schedule(struct sim *s, int idx, bool probe, uint64_t delay,
+		     bool check)
 {
 	size_t i;
 
@@ -43,6 +44,7 @@ static void schedule(struct sim *s, int idx, bool probe, uint64_t delay)
 		ev->due   = s->now + delay;
 		ev->idx   = idx;
 		ev->probe = probe;
+		ev->check = check;
 		ev->gen   = s->gen[idx];
 		return;
 	}
@@ -69,7 +71,7 @@ static void action_h(const struct sr_action *act, void *arg)
 		++a->nregister;
 		++s->gen[idx];
 		a->registering = true;
-		schedule(s, idx, false, answer_delay(a, SIM_REG_TMO));
+		schedule(s, idx, false, answer_delay(a, SIM_REG_TMO), false);
 		break;
 
 	case SR_ACT_UNREGISTER:
@@ -84,7 +86,13 @@ static void action_h(const struct sr_action *act, void *arg)
 			a->probe_at[a->nprobe] = s->now;
 		++a->nprobe;
 		a->probing = true;
-		schedule(s, idx, true, answer_delay(a, SIM_TIMEOUT));
+		schedule(s, idx, true, answer_delay(a, SIM_TIMEOUT), false);
+		break;
+
+	case SR_ACT_CHECK:
+		++a->ncheck;
+		a->probing = true;
+		schedule(s, idx, true, answer_delay(a, SIM_TIMEOUT), true);
 		break;
 
 	case SR_ACT_PROBE_CANCEL:
@@ -133,9 +141,11 @@ int sim_init(struct sim *s, uint32_t hold, uint32_t backoff_max)
 	s->now = 1000;
 	s->current = -1;
 
+	memset(&cfg, 0, sizeof(cfg));
 	cfg.failback_hold = hold;
 	cfg.backoff_base = 30;
 	cfg.backoff_max = backoff_max;
+	s->cfg = cfg;
 
 	return sr_engine_alloc(&s->eng, &cfg, action_h, rand_h, s);
 }
@@ -191,6 +201,14 @@ void sim_remove(struct sim *s, int idx)
 	++s->gen[idx];
 	sr_account_remove(a->sra, s->now);
 	a->sra = NULL;
+}
+
+
+/** Turn on the liveness check of the tier in use (R20) */
+void sim_set_check(struct sim *s, uint32_t interval)
+{
+	s->cfg.check_interval = interval;
+	sr_engine_set_config(s->eng, &s->cfg);
 }
 
 
@@ -258,7 +276,10 @@ static void deliver(struct sim *s, struct sim_event *ev)
 			return;
 
 		a->probing = false;
-		sr_account_probed(a->sra, &ans, s->now);
+		if (ev->check)
+			sr_account_checked(a->sra, &ans, s->now);
+		else
+			sr_account_probed(a->sra, &ans, s->now);
 	}
 	else {
 		a->registering = false;

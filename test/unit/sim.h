@@ -40,6 +40,7 @@ struct sim_acc {
 	unsigned nregister;     /**< REGISTER expires>0 sent           */
 	unsigned nunregister;   /**< UNREGISTER actions                */
 	unsigned nprobe;        /**< probes sent                       */
+	unsigned ncheck;        /**< liveness checks sent              */
 	uint64_t probe_at[256]; /**< when each probe was sent          */
 
 	/* glue */
@@ -55,11 +56,13 @@ struct sim_event {
 	uint64_t due;
 	int idx;
 	bool probe;             /**< else a REGISTER answer           */
+	bool check;             /**< an OPTIONS answer                 */
 	unsigned gen;           /**< cancelled if it changed          */
 };
 
 struct sim {
 	struct sr_engine *eng;
+	struct sr_config cfg;
 	uint64_t now;
 	uint32_t seed;
 	struct sim_acc accv[SIM_ACCOUNTS];
@@ -82,6 +85,7 @@ void sim_close(struct sim *s);
 int  sim_add(struct sim *s, uint32_t prio, uint32_t fbregint);
 void sim_remove(struct sim *s, int idx);
 void sim_start(struct sim *s);
+void sim_set_check(struct sim *s, uint32_t interval);
 void sim_run(struct sim *s, uint64_t ms);
 bool sim_run_until(struct sim *s, uint64_t ms,
 		   bool (*pred)(const struct sim *s, int arg), int arg);

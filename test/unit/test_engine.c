@@ -714,3 +714,58 @@ SIM_TEST(test_engine_r30_add_while_waiting, HOLD, BACKOFF_MAX)
 
 	return 0;
 }
+
+
+/* R20: a silent registrar of the tier in use is found by the check */
+SIM_TEST(test_engine_r20_check_finds_silent_registrar, HOLD, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 0);
+	int a1 = sim_add(s, 1, 0);
+	uint64_t t;
+
+	sim_set_check(s, 5);
+	sim_start(s);
+	sim_run(s, MIN);
+	TEST_ASSERT(is_current(s, 0));
+
+	/* checks every 4-5 s, none from the standby */
+	TEST_ASSERT(s->accv[a0].ncheck >= 11 && s->accv[a0].ncheck <= 15);
+	TEST_EQ(0, s->accv[a1].ncheck);
+
+	/* silent now; no refresh fails: the check must see it */
+	sim_set(s, a0, 0, 0);
+	t = s->now;
+	TEST_ASSERT(sim_run_until(s, MIN, tier_current, 1));
+
+	/* within check interval + probe timeout (+ a round trip) */
+	TEST_ASSERT(s->now - t <= 5000 + SIM_TIMEOUT + SIM_RTT);
+	TEST_EQ(SR_REASON_TIER_FAILED, s->move_reason);
+
+	/* the standby is never checked, the new current is */
+	sim_run(s, MIN);
+	TEST_ASSERT(s->accv[a1].ncheck >= 11);
+
+	return 0;
+}
+
+
+/* R20: any final answer but 408/503 is alive; 503 is a failure */
+SIM_TEST(test_engine_r20_check_answers, HOLD, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 0);
+
+	(void)sim_add(s, 1, 0);
+	sim_set_check(s, 5);
+	sim_start(s);
+	sim_run(s, 1000);
+
+	s->accv[a0].reg_code = 200;
+	sim_set(s, a0, 405, 0);      /* OPTIONS not allowed: still alive */
+	sim_run(s, MIN);
+	TEST_ASSERT(is_current(s, 0));
+
+	sim_set(s, a0, 503, 0);
+	TEST_ASSERT(sim_run_until(s, MIN, tier_current, 1));
+
+	return 0;
+}
