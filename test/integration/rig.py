@@ -468,7 +468,23 @@ def _strip_params(uri):
     return uri.split(';', 1)[0]
 
 
-class Kamailio:
+class _Child:
+    """A process this rig started (self.proc, a Popen, or None)."""
+
+    proc = None
+
+    @property
+    def pid(self):
+        """PID of the process, None if not started."""
+        return self.proc.pid if self.proc else None
+
+    @property
+    def running(self):
+        """True while the process this object started is alive."""
+        return self.proc is not None and self.proc.poll() is None
+
+
+class Kamailio(_Child):
     """One registrar: /usr/sbin/kamailio on 127.0.0.1:port, UDP+TCP.
 
     rundir: a directory for this registrar's files (created; the
@@ -523,16 +539,6 @@ class Kamailio:
                                                self.pid)
 
     # -- process control ----------------------------------------------
-
-    @property
-    def pid(self):
-        """PID of the kamailio main process, None if not started."""
-        return self.proc.pid if self.proc else None
-
-    @property
-    def running(self):
-        """True while the kamailio this object started is alive."""
-        return self.proc is not None and self.proc.poll() is None
 
     def check(self):
         """kamailio -c on the generated config; returns its output,
@@ -850,7 +856,7 @@ class Kamailio:
 # Baresip
 # ---------------------------------------------------------------------
 
-class Baresip:
+class Baresip(_Child):
     """/usr/bin/baresip -f confdir, driven over ctrl_tcp.
 
     confdir gets: config, accounts, uuid, baresip.log (stdout and
@@ -947,15 +953,6 @@ class Baresip:
             os.symlink(os.path.abspath(self.module), dst)
 
     # -- process control ----------------------------------------------
-
-    @property
-    def pid(self):
-        """PID of the baresip process, None if not started."""
-        return self.proc.pid if self.proc else None
-
-    @property
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
 
     @property
     def returncode(self):

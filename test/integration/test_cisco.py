@@ -6,7 +6,7 @@ Rules R6-R10 of shared/docs/behaviour.md and its Cisco scenarios.
 import time
 
 from rig import account_line, aor, wait_until
-from test_serial import FAST, REFRESH, bound
+from test_serial import FAST, REFRESH, bound, tier_account, tier_state
 
 
 def test_r6_probes_at_fbregint_jittered(registrars, baresip):
@@ -26,7 +26,7 @@ def test_r6_probes_at_fbregint_jittered(registrars, baresip):
     # a probe is expires=0: never a binding, never a registration
     assert not b.has_binding('alice')
     assert b.registers('alice', t0) == []
-    acc = [x for x in bs.status()['accounts'] if x['tier'] == 1][0]
+    acc = tier_account(bs.status(), 1)
     assert acc['state'] == 'alive' and acc['answer'] == '200'
     print('probe gaps: %s' % ['%.2f' % g for g in gaps])
 
@@ -39,8 +39,7 @@ def test_r7_straight_to_known_alive_skipping_dead(registrars, baresip):
     assert wait_until(lambda: bound([a, b, c]) == [0], 5)
 
     b.set_reply(503)
-    assert wait_until(lambda: [x['state'] for x in bs.status()['accounts']
-                               if x['tier'] == 1] == ['dead'], 8)
+    assert wait_until(lambda: tier_state(bs, 1) == 'dead', 8)
     t0 = time.time()
     a.set_reply(503)
     mv = bs.wait_move(2, REFRESH, t0)
@@ -103,8 +102,7 @@ def test_r9_probe_4xx_continues_and_retry_after(registrars, baresip):
 
     # recovery after the 4xx is seen
     b.set_reply(None)
-    assert wait_until(lambda: [x['state'] for x in bs.status()['accounts']
-                               if x['tier'] == 1] == ['alive'], 10)
+    assert wait_until(lambda: tier_state(bs, 1) == 'alive', 10)
 
 
 def test_r10_all_down_no_loop_then_first_back(registrars, baresip):

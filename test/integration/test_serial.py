@@ -14,6 +14,18 @@ FAST = ['serreg_probe_timeout 2', 'serreg_failback_hold 1',
 REFRESH = 15     # a refresh (9 s) plus margin
 
 
+def tier_account(status, tier):
+    """The one account of a tier in a `serreg json` status."""
+    accs = [x for x in status['accounts'] if x['tier'] == tier]
+    assert len(accs) == 1, status
+    return accs[0]
+
+
+def tier_state(bs, tier):
+    """State of the one account of a tier, as serreg shows it now."""
+    return tier_account(bs.status(), tier)['state']
+
+
 def bound(regs, user='alice'):
     """Indexes of the registrars holding a binding for user."""
     return [i for i, r in enumerate(regs) if r.has_binding(user)]

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from rig import account_line, aor, wait_until
-from test_serial import FAST, REFRESH, bound
+from test_serial import FAST, REFRESH, bound, tier_account
 
 
 def check_truth(bs, regs, user='alice'):
@@ -49,7 +49,7 @@ def test_status_serial_matches_registrars(registrars, baresip):
     assert wait_until(lambda: b.has_binding('alice'), 5)
     time.sleep(1.5)     # a's binding lapses (its un-REGISTER got 503)
     st = check_truth(bs, [a, b])
-    acc0 = [x for x in st['accounts'] if x['tier'] == 0][0]
+    acc0 = tier_account(st, 0)
     assert acc0['answer'] == '503' and acc0['state'] == 'dead'
     assert st['last_move']['reason'] == 'tier failed'
 
@@ -71,7 +71,7 @@ def test_status_cisco_matches_registrars(registrars, baresip):
     b.set_reply(403)
     time.sleep(5)
     st = check_truth(bs, [a, b, c])
-    states = {x['tier']: x for x in st['accounts']}
+    states = {t: tier_account(st, t) for t in (1, 2)}
     assert states[1]['state'] == 'dead' and states[1]['answer'] == '403'
     assert states[2]['state'] == 'alive' and states[2]['answer'] == '200'
     assert states[2]['fbregint'] == 2 and states[2]['answer_age'] <= 3
