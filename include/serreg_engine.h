@@ -128,6 +128,8 @@ void sr_account_probed(struct sr_account *acc, const struct sr_answer *ans,
 		       uint64_t now);
 void sr_account_checked(struct sr_account *acc, const struct sr_answer *ans,
 			uint64_t now);
+void sr_account_calls(struct sr_account *acc, uint32_t ncalls,
+		      uint64_t now);
 void sr_account_timer(struct sr_account *acc, uint64_t now);
 
 /* Queries */
@@ -141,6 +143,7 @@ uint32_t sr_engine_naccounts(const struct sr_engine *eng);
 uint64_t sr_engine_backoff_until(const struct sr_engine *eng);
 enum sr_reason sr_engine_last_reason(const struct sr_engine *eng);
 uint64_t sr_engine_last_move(const struct sr_engine *eng);
+bool sr_engine_failback_held(const struct sr_engine *eng);
 bool sr_account_active(const struct sr_account *acc);
 enum sr_acc_state sr_account_state(const struct sr_account *acc);
 uint32_t sr_account_prio(const struct sr_account *acc);

@@ -31,6 +31,7 @@ struct sr_tier {
 	uint32_t cnt[SR_ACC_STATE_COUNT];  /**< accounts per state     */
 	uint32_t nprobing;        /**< accounts with fbregint > 0       */
 	uint32_t nready;          /**< alive, with failback_hold good probes */
+	uint32_t nbusy;           /**< accounts whose UA has a call (R34) */
 	uint64_t round;           /**< last round the tier was tried in */
 };
 
@@ -43,6 +44,7 @@ struct sr_account {
 	enum sr_acc_state state;
 	uint32_t good;            /**< consecutive good probes          */
 	bool ready;
+	bool busy;                /**< its UA has a call               */
 	struct sr_answer last;
 	uint64_t last_time;       /**< when last was received [ms]      */
 };
@@ -80,6 +82,7 @@ enum sr_event {
 	EV_STANDBY_ALIVE,  /**< a standby registrar answered a probe    */
 	EV_ADDED_BETTER,   /**< an account of a better tier was added   */
 	EV_EMPTY,          /**< the last account was removed            */
+	EV_CALLS_ENDED,    /**< the last call on the tier in use ended  */
 
 	EV_COUNT
 };
@@ -483,6 +486,10 @@ static enum sr_state promote(struct sr_engine *eng, const struct sr_ctx *ctx)
 {
 	struct sr_tier *t = ctx->tier;
 
+	/* a failback waits until the tier in use has no call (R34) */
+	if (ctx->reason == SR_REASON_FAILBACK && eng->cur->nbusy)
+		return eng->state;
+
 	if (eng->target) {
 		if (t->prio >= eng->target->prio)
 			return eng->state;
@@ -503,6 +510,11 @@ static enum sr_state target_ok(struct sr_engine *eng,
 {
 	struct sr_tier *from = eng->cur;
 
+	/* a call began while the better tier was registering: both stay
+	   registered, the move waits for its end (R34) */
+	if (eng->target_reason == SR_REASON_FAILBACK && from->nbusy)
+		return SR_PROMOTING;
+
 	eng->cur = eng->target;
 	eng->target = NULL;
 
@@ -521,6 +533,32 @@ static enum sr_state target_failed(struct sr_engine *eng,
 	eng->target = NULL;
 
 	return SR_REGISTERED;
+}
+
+
+/** The calls ended while registered: fire() looks for a failback */
+static enum sr_state calls_ended(struct sr_engine *eng,
+				 const struct sr_ctx *ctx)
+{
+	(void)ctx;
+
+	return eng->state;
+}
+
+
+/** The calls ended while a registered better tier waited for it */
+static enum sr_state target_resume(struct sr_engine *eng,
+				   const struct sr_ctx *ctx)
+{
+	struct sr_ctx next = *ctx;
+
+	next.acc = tier_registered_acc(eng->target);
+	if (!next.acc)
+		return SR_PROMOTING;
+
+	next.reason = eng->target_reason;
+
+	return target_ok(eng, &next);
 }
 
 
@@ -573,6 +611,7 @@ static sr_trans_h *const fsm[SR_STATE_COUNT][EV_COUNT] = {
 		[EV_BETTER_READY]  = promote,
 		[EV_ADDED_BETTER]  = promote,
 		[EV_EMPTY]         = empty,
+		[EV_CALLS_ENDED]   = calls_ended,
 	},
 	[SR_PROMOTING] = {
 		[EV_TIER_FAILED]   = tier_failed,
@@ -581,6 +620,7 @@ static sr_trans_h *const fsm[SR_STATE_COUNT][EV_COUNT] = {
 		[EV_BETTER_READY]  = promote,
 		[EV_ADDED_BETTER]  = promote,
 		[EV_EMPTY]         = empty,
+		[EV_CALLS_ENDED]   = target_resume,
 	},
 	[SR_WAITING] = {
 		[EV_BACKOFF]       = round_start,
@@ -602,8 +642,9 @@ static void fire(struct sr_engine *eng, enum sr_event ev,
 
 	eng->state = h(eng, ctx);
 
-	/* settled on a tier: is a better one already waiting? */
-	if (eng->state != SR_REGISTERED)
+	/* settled on a tier: is a better one already waiting? (not after
+	   a failback that a call holds: that would only repeat it) */
+	if (eng->state != SR_REGISTERED || ev == EV_BETTER_READY)
 		return;
 
 	memset(&next, 0, sizeof(next));
@@ -851,7 +892,7 @@ void sr_account_remove(struct sr_account *acc, uint64_t now)
 	struct sr_engine *eng;
 	struct sr_tier *t;
 	struct sr_ctx ctx;
-	bool active;
+	bool active, acc_was_busy;
 
 	if (!acc)
 		return;
@@ -859,9 +900,12 @@ void sr_account_remove(struct sr_account *acc, uint64_t now)
 	eng = acc->eng;
 	t   = acc->tier;
 	active = tier_is_active(eng, t);
+	acc_was_busy = acc->busy;
 
 	if (acc->ready)
 		--t->nready;
+	if (acc->busy)
+		--t->nbusy;
 	--t->cnt[acc->state];
 	--t->n;
 	if (is_probing(acc))
@@ -889,6 +933,9 @@ void sr_account_remove(struct sr_account *acc, uint64_t now)
 		 eng->state != SR_TRYING) {
 		set_current(eng, tier_registered_acc(t));
 	}
+
+	if (t == eng->cur && acc_was_busy && !t->nbusy)
+		fire(eng, EV_CALLS_ENDED, &ctx);
 
 	if (!t->n && !tier_is_active(eng, t)) {
 		list_unlink(&t->le);
@@ -1028,6 +1075,43 @@ void sr_account_checked(struct sr_account *acc, const struct sr_answer *ans,
 }
 
 
+/**
+ * The number of calls of an account's UA changed.  A failback (R8)
+ * waits while any account of the tier in use has a call (R34); a move
+ * away from a failed tier does not, and no call is ever ended here.
+ */
+void sr_account_calls(struct sr_account *acc, uint32_t ncalls, uint64_t now)
+{
+	struct sr_tier *t;
+	struct sr_ctx ctx;
+	bool busy = ncalls > 0;
+
+	if (!acc || busy == acc->busy)
+		return;
+
+	t = acc->tier;
+	acc->busy = busy;
+
+	if (busy) {
+		++t->nbusy;
+		return;
+	}
+
+	--t->nbusy;
+
+	if (t != acc->eng->cur || t->nbusy)
+		return;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.tier   = t;
+	ctx.acc    = acc;
+	ctx.reason = SR_REASON_FAILBACK;
+	ctx.now    = now;
+
+	fire(acc->eng, EV_CALLS_ENDED, &ctx);
+}
+
+
 /** The account's timer (armed by SR_ACT_TIMER) fired: probe or check */
 void sr_account_timer(struct sr_account *acc, uint64_t now)
 {
@@ -1113,6 +1197,21 @@ uint64_t sr_engine_backoff_until(const struct sr_engine *eng)
 enum sr_reason sr_engine_last_reason(const struct sr_engine *eng)
 {
 	return eng ? eng->last_reason : SR_REASON_START;
+}
+
+
+/** A failback is due but waits for the calls on the tier in use (R34) */
+bool sr_engine_failback_held(const struct sr_engine *eng)
+{
+	if (!eng || !eng->cur || !eng->cur->nbusy)
+		return false;
+
+	if (eng->state == SR_REGISTERED)
+		return tier_better_ready(eng) != NULL;
+
+	return eng->state == SR_PROMOTING &&
+		eng->target_reason == SR_REASON_FAILBACK &&
+		tier_registered_acc(eng->target) != NULL;
 }
 
 

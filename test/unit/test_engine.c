@@ -769,3 +769,125 @@ SIM_TEST(test_engine_r20_check_answers, HOLD, BACKOFF_MAX)
 
 	return 0;
 }
+
+
+static bool is_promoting(const struct sim *s, int arg)
+{
+	(void)arg;
+	return sr_engine_state(s->eng) == SR_PROMOTING;
+}
+
+
+/* R34: a call on the tier in use holds the failback until it ends */
+SIM_TEST(test_engine_r34_call_holds_failback, 2, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 10);
+	int a1 = sim_add(s, 1, 10);
+	unsigned nreg, nprobe;
+
+	sim_start(s);
+	sim_run(s, 1000);
+	sim_fail(s, a0, 0);
+	TEST_ASSERT(is_current(s, 1));
+
+	sr_account_calls(s->accv[a1].sra, 1, s->now);
+	TEST_ASSERT(!sr_engine_failback_held(s->eng));
+
+	/* the primary is back, and stays back while the call lasts */
+	sim_set(s, a0, 200, 0);
+	nreg = s->accv[a0].nregister;
+	nprobe = s->accv[a0].nprobe;
+	sim_run(s, 10 * MIN);
+	TEST_ASSERT(is_current(s, 1));
+	TEST_EQ(nreg, s->accv[a0].nregister);
+	TEST_ASSERT(s->accv[a0].nprobe > nprobe + 40);
+	TEST_ASSERT(sr_engine_failback_held(s->eng));
+	TEST_ERR(check_bound(s, 1));
+
+	/* a second call and the end of the first change nothing */
+	sr_account_calls(s->accv[a1].sra, 2, s->now);
+	sr_account_calls(s->accv[a1].sra, 1, s->now);
+	sim_run(s, MIN);
+	TEST_ASSERT(is_current(s, 1));
+
+	/* the last call ends: the failback goes ahead at once */
+	sr_account_calls(s->accv[a1].sra, 0, s->now);
+	TEST_ASSERT(!sr_engine_failback_held(s->eng));
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 0));
+	TEST_EQ(SR_REASON_FAILBACK, s->move_reason);
+	TEST_ERR(check_bound(s, 0));
+
+	return 0;
+}
+
+
+/* R34: a call that begins while the better tier registers holds the
+   move; both tiers stay registered until the call ends */
+SIM_TEST(test_engine_r34_call_during_promotion, 1, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 10);
+	int a1 = sim_add(s, 1, 10);
+
+	sim_start(s);
+	sim_run(s, 1000);
+	sim_fail(s, a0, 0);
+	TEST_ASSERT(is_current(s, 1));
+
+	sim_set(s, a0, 200, 0);
+	TEST_ASSERT(sim_run_until(s, MIN, is_promoting, 0));
+	sr_account_calls(s->accv[a1].sra, 1, s->now);
+
+	sim_run(s, 5 * MIN);
+	TEST_EQ(1, sr_engine_current_tier(s->eng));
+	TEST_EQ(SR_PROMOTING, sr_engine_state(s->eng));
+	TEST_ASSERT(s->accv[a0].bound);
+	TEST_ASSERT(s->accv[a1].bound);
+	TEST_EQ(a1, s->current);
+	TEST_ASSERT(sr_engine_failback_held(s->eng));
+
+	sr_account_calls(s->accv[a1].sra, 0, s->now);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 0));
+	TEST_EQ(a0, s->current);
+	TEST_EQ(SR_REASON_FAILBACK, s->move_reason);
+	TEST_ERR(check_bound(s, 0));
+
+	return 0;
+}
+
+
+/* R34: a call does not hold a move away from a failed tier, and the
+   end of a call on a tier not in use does nothing */
+SIM_TEST(test_engine_r34_call_no_hold_on_failover, 1, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 10);
+	int a1 = sim_add(s, 1, 10);
+	unsigned nmoves;
+
+	sim_start(s);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 0));
+
+	sr_account_calls(s->accv[a0].sra, 1, s->now);
+	sim_fail(s, a0, 0);
+	TEST_ASSERT(is_current(s, 1));
+	TEST_ERR(check_bound(s, 1));
+
+	nmoves = s->nmoves;
+	sr_account_calls(s->accv[a0].sra, 0, s->now);
+	TEST_EQ(nmoves, s->nmoves);
+
+	/* removing a busy account of the tier in use releases the hold */
+	sr_account_calls(s->accv[a1].sra, 1, s->now);
+	sim_set(s, a0, 200, 0);
+	sim_run(s, MIN);
+	TEST_ASSERT(sr_engine_failback_held(s->eng));
+	sim_add(s, 1, 10);
+	sim_run(s, 1000);
+	sim_remove(s, a1);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 0));
+
+	return 0;
+}
