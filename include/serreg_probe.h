@@ -15,11 +15,13 @@
 struct probe;
 struct ua;
 struct sr_answer;
+struct sip_msg;
 
 /** The probe's outcome; called once, never after the probe is freed */
 typedef void (probe_h)(const struct sr_answer *ans, void *arg);
 
 int probe_send(struct probe **prp, struct ua *ua, const char *met,
 	       uint32_t timeout, probe_h *resph, void *arg);
+const struct sip_msg *probe_msg(const struct probe *pr);
 
 #endif

@@ -32,6 +32,7 @@ struct probe {
 	struct sip_loopstate ls;
 	struct tmr tmr;           /**< deadline, then report     */
 	struct sr_answer ans;
+	struct sip_msg *msg;      /**< the final answer, if any  */
 	char *cuser;              /**< Contact user, as the UA's */
 	const char *met;          /**< REGISTER, or OPTIONS      */
 	probe_h *resph;
@@ -51,6 +52,7 @@ static void destructor(void *arg)
 	mem_deref(pr->req);
 	mem_deref(pr->dlg);
 	mem_deref(pr->auth);
+	mem_deref(pr->msg);
 	mem_deref(pr->cuser);
 }
 
@@ -90,6 +92,8 @@ static void report(struct probe *pr, int err, const struct sip_msg *msg)
 		hdr = sip_msg_hdr(msg, SIP_HDR_RETRY_AFTER);
 		if (hdr)
 			pr->ans.retry_after = pl_u32(&hdr->val);
+
+		pr->msg = mem_ref((struct sip_msg *)msg);
 	}
 
 	pr->answered = true;
@@ -228,4 +232,17 @@ int probe_send(struct probe **prp, struct ua *ua, const char *met,
 		*prp = pr;
 
 	return err;
+}
+
+
+/**
+ * The final answer of a probe, for its owner's outcome handler
+ *
+ * @param pr Probe
+ *
+ * @return The SIP message, NULL if there was none (timeout, error)
+ */
+const struct sip_msg *probe_msg(const struct probe *pr)
+{
+	return pr ? pr->msg : NULL;
 }

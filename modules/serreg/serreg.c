@@ -23,6 +23,7 @@
 #include "serreg_params.h"
 #include "serreg_engine.h"
 #include "serreg_probe.h"
+#include "serreg_watch.h"
 #include "serreg.h"
 
 
@@ -33,13 +34,29 @@ enum {
 };
 
 
+/** What a request of probe.c is for */
+enum request_kind {
+	REQ_PROBE = 0,   /**< REGISTER expires=0 of a standby account    */
+	REQ_CHECK,       /**< OPTIONS liveness check (R20)               */
+	REQ_FLOW,        /**< OPTIONS that finds the connection (R21)    */
+};
+
+/** How the account reaches its registrar, as far as known */
+enum flow {
+	FLOW_UNKNOWN = 0,
+	FLOW_STREAM,     /**< TCP or TLS: a connection to watch          */
+	FLOW_DGRAM,      /**< UDP: nothing to watch                      */
+};
+
 /** A UA taking part in fallback registration */
 struct account {
 	struct le he;              /**< in serreg.accounts, by UA pointer */
 	struct ua *ua;
 	struct sr_account *sra;    /**< the engine's view                */
-	struct probe *probe;       /**< probe or check in flight, if any */
-	bool checking;             /**< it is a check, not a probe       */
+	struct probe *probe;       /**< request in flight, if any        */
+	enum request_kind req;     /**< what it is for                   */
+	struct watch *watch;       /**< connection of a registered account */
+	enum flow flow;
 	struct tmr tmr;            /**< the engine's account timer       */
 	uint32_t regint;           /**< configured regint, kept while parked */
 	bool parked;               /**< regint set to 0 by serreg        */
@@ -123,6 +140,7 @@ static void account_destructor(void *arg)
 	tmr_cancel(&acc->tmr);
 	hash_unlink(&acc->he);
 	mem_deref(acc->probe);
+	mem_deref(acc->watch);
 }
 
 
@@ -134,6 +152,7 @@ static void account_remove(struct account *acc)
 	acc->gone = true;
 	acc->sra  = NULL;
 	acc->probe = mem_deref(acc->probe);
+	acc->watch = mem_deref(acc->watch);
 	tmr_cancel(&acc->tmr);
 	hash_unlink(&acc->he);
 
@@ -189,6 +208,8 @@ static uint32_t rand_h(void *arg)
 static void park(struct account *acc)
 {
 	struct account *a = ua_account(acc->ua);
+
+	acc->watch = mem_deref(acc->watch);
 
 	if (!acc->parked) {
 		uint32_t regint = account_regint(a);
@@ -261,41 +282,141 @@ static void round_tmr_h(void *arg)
 }
 
 
+static void probe(struct account *acc, enum request_kind req);
+
+
+/*
+ * The connection of a registered account is gone (R21).  A registrar
+ * may close an idle connection, and a dead one closes it too: a check
+ * on a new connection tells them apart at once.  Refused, silent,
+ * 408 or 503 fails the account (R20); any other answer watches the new
+ * connection.
+ */
+static void watch_closed_h(int err, void *arg)
+{
+	struct account *acc = arg;
+
+	acc->watch = mem_deref(acc->watch);
+
+	if (!sr_account_active(acc->sra) ||
+	    sr_account_state(acc->sra) != SR_ACC_REGISTERED ||
+	    serreg.closing)
+		return;
+
+	info("serreg: %s: connection to the registrar closed (%m),"
+	     " checking it\n", ua_aor(acc->ua), err);
+
+	probe(acc, REQ_CHECK);
+	drain();
+}
+
+
+/* Learn the account's transport from an answer; watch a connection */
+static void flow_update(struct account *acc, const struct sip_msg *msg)
+{
+	int err;
+
+	if (!msg)
+		return;
+
+	acc->flow = watch_flow(msg) ? FLOW_STREAM : FLOW_DGRAM;
+
+	if (acc->flow != FLOW_STREAM || acc->watch ||
+	    !sr_account_active(acc->sra) ||
+	    sr_account_state(acc->sra) != SR_ACC_REGISTERED)
+		return;
+
+	err = watch_start(&acc->watch, msg, serreg.set.check_interval,
+			  watch_closed_h, acc);
+	if (err)
+		debug("serreg: %s: connection not watched (%m)\n",
+		      ua_aor(acc->ua), err);
+}
+
+
 static void probe_answer_h(const struct sr_answer *ans, void *arg)
 {
 	struct account *acc = arg;
 	const struct sr_answer answer = *ans;   /* ans lives in the probe */
 
+	flow_update(acc, probe_msg(acc->probe));
 	acc->probe = mem_deref(acc->probe);
 
-	if (acc->checking)
-		sr_account_checked(acc->sra, &answer, now());
-	else
+	switch (acc->req) {
+
+	case REQ_PROBE:
 		sr_account_probed(acc->sra, &answer, now());
+		break;
+
+	case REQ_CHECK:
+		sr_account_checked(acc->sra, &answer, now());
+		break;
+
+	case REQ_FLOW:
+		break;
+	}
+
 	drain();
 }
 
 
-/* A probe (REGISTER, expires=0) or a liveness check (OPTIONS) */
-static void probe(struct account *acc, bool check)
+/* A probe (REGISTER, expires=0), a liveness check or a flow request
+   (OPTIONS) */
+static void probe(struct account *acc, enum request_kind req)
 {
+	static const char *namev[] = {"probe", "check", "flow request"};
+	struct sr_answer ans;
 	int err;
 
 	acc->probe = mem_deref(acc->probe);
-	acc->checking = check;
+	acc->req = req;
 
-	err = probe_send(&acc->probe, acc->ua, check ? "OPTIONS" : "REGISTER",
+	err = probe_send(&acc->probe, acc->ua,
+			 req == REQ_PROBE ? "REGISTER" : "OPTIONS",
 			 serreg.set.probe_timeout, probe_answer_h, acc);
-	if (err) {
-		struct sr_answer ans = {err, 0, 0};
+	if (!err)
+		return;
 
-		debug("serreg: %s: %s not sent (%m)\n", ua_aor(acc->ua),
-		      check ? "check" : "probe", err);
-		if (check)
-			sr_account_checked(acc->sra, &ans, now());
-		else
-			sr_account_probed(acc->sra, &ans, now());
+	debug("serreg: %s: %s not sent (%m)\n", ua_aor(acc->ua),
+	      namev[req], err);
+
+	memset(&ans, 0, sizeof(ans));
+	ans.err = err;
+
+	if (req == REQ_PROBE)
+		sr_account_probed(acc->sra, &ans, now());
+	else if (req == REQ_CHECK)
+		sr_account_checked(acc->sra, &ans, now());
+}
+
+
+/*
+ * A registered account whose transport is not known yet: one OPTIONS
+ * finds the connection its REGISTERs use (libre keeps one per address),
+ * so that it can be watched.  Over UDP this happens once per account.
+ */
+static void flow_find(struct account *acc)
+{
+	if (acc->flow == FLOW_DGRAM || acc->watch || acc->probe ||
+	    serreg.closing)
+		return;
+
+	probe(acc, REQ_FLOW);
+}
+
+
+/* The number of calls of a UA, without one that is closing */
+static uint32_t ua_ncalls(const struct ua *ua, const struct call *closing)
+{
+	struct le *le;
+	uint32_t n = 0;
+
+	for (le = list_head(ua_calls(ua)); le; le = le->next) {
+		if (le->data != closing)
+			++n;
 	}
+
+	return n;
 }
 
 
@@ -348,11 +469,11 @@ static void execute(const struct sr_action *act, struct account *acc)
 		break;
 
 	case SR_ACT_PROBE:
-		probe(acc, false);
+		probe(acc, REQ_PROBE);
 		break;
 
 	case SR_ACT_CHECK:
-		probe(acc, true);
+		probe(acc, REQ_CHECK);
 		break;
 
 	case SR_ACT_PROBE_CANCEL:
@@ -510,11 +631,22 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 {
 	struct account *acc;
 	struct sr_answer ans;
-	(void)call;
 	(void)arg;
 
 	if (!ua || !serreg.eng)
 		return;
+
+	/* a call event: a failback waits while the UA has calls (R34) */
+	if (call && ev != UA_EVENT_VU_TX && ev != UA_EVENT_VU_RX) {
+		acc = account_find(ua);
+		if (acc) {
+			sr_account_calls(acc->sra, ua_ncalls(ua,
+				ev == UA_EVENT_CALL_CLOSED ? call : NULL),
+					 now());
+			drain();
+		}
+		return;
+	}
 
 	switch (ev) {
 
@@ -530,6 +662,8 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 		answer_decode(&ans, prm);
 		sr_account_registered(acc->sra, ans.scode ? ans.scode : 200,
 				      now());
+		if (sr_account_active(acc->sra))
+			flow_find(acc);
 		break;
 
 	case UA_EVENT_REGISTER_FAIL:

@@ -138,6 +138,9 @@ int serreg_status_print(struct re_printf *pf, const struct serreg_view *v)
 		ctx.err |= re_hprintf(pf, ", next round in %llus",
 				      (until - v->now + 999) / 1000);
 
+	if (sr_engine_failback_held(eng))
+		ctx.err |= re_hprintf(pf, ", failback waits for a call to end");
+
 	ctx.err |= re_hprintf(pf, "\n  %5s  %-8s %-12s %-24s %-12s %s\n",
 			      "tier", "role", "state", "last answer",
 			      "interval", "account");
@@ -207,10 +210,12 @@ int serreg_status_json(struct re_printf *pf, const struct serreg_view *v)
 		ctx.err |= re_hprintf(pf, "\"last_move\":null,");
 
 	ctx.err |= re_hprintf(pf, "\"backoff\":%llu,"
+			      "\"failback_held\":%s,"
 			      "\"probe_timeout\":%u,\"check_interval\":%u,"
 			      "\"accounts\":[",
 			      until > v->now ? (until - v->now + 999) / 1000
 			      : 0ULL,
+			      sr_engine_failback_held(eng) ? "true" : "false",
 			      v->probe_timeout, v->check_interval);
 
 	(void)sr_engine_apply(eng, json_acc_h, &ctx);

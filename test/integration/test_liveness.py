@@ -1,0 +1,170 @@
+"""Liveness of the tier in use, beyond upstream: R20-R22 and R34.
+
+Against real baresip and kamailio.  regint=600 everywhere: a refresh
+(at 90 %, 9 minutes) can never be what found a fault here.
+"""
+
+import subprocess
+import time
+
+import pytest
+
+from rig import (HOST, TEMPLATE, account_line, free_port, release_port,
+                 wait_until)
+from test_serial import bound
+
+SLOW_REFRESH = 600
+
+
+def test_r21_tcp_registrar_killed_is_a_failure_at_once(registrars,
+                                                       baresip):
+    """No check configured: the watch of the TCP connection alone finds
+    a killed registrar, the check on a new connection is refused."""
+    a, b = registrars(2)
+    bs = baresip([account_line('alice', a, prio=0, transport='tcp',
+                               regint=SLOW_REFRESH),
+                  account_line('alice', b, prio=1, transport='tcp',
+                               regint=SLOW_REFRESH)],
+                 ['serreg_probe_timeout 2'])
+    assert wait_until(lambda: bound([a, b]) == [0], 5)
+    # the flow request that finds the connection (one OPTIONS)
+    assert wait_until(lambda: a.requests(method='OPTIONS'), 5)
+    time.sleep(0.5)
+
+    t0 = time.time()
+    a.stop()
+    mv = bs.wait_move(1, 5, t0)
+    assert mv, bs.log()[-3000:]
+    assert wait_until(lambda: b.has_binding('alice'), 5)
+    gap = b.registers('alice', t0)[0].time - t0
+    assert mv[-1]['answer'] == 'Connection refused', mv
+    assert 'connection to the registrar closed' in bs.log()
+    print('failover gap, TCP registrar killed, regint=600: %.2f s' % gap)
+
+
+def idle_closing_template(tmp_path, seconds):
+    """The rig's kamailio.cfg, closing TCP connections idle for
+    `seconds` (as registrars behind NATs often do)."""
+    with open(TEMPLATE) as f:
+        text = f.read()
+    assert 'tcp_connection_lifetime=3605' in text
+    path = tmp_path / 'kamailio-idle.cfg.tmpl'
+    path.write_text(text.replace('tcp_connection_lifetime=3605',
+                                 'tcp_connection_lifetime=%d' % seconds))
+    return str(path)
+
+
+def test_r21_idle_close_by_live_registrar_is_not_a_failure(
+        registrars, baresip, tmp_path):
+    """A live registrar that closes an idle connection answers the check
+    on a new one: no move, the new connection is watched."""
+    a, = registrars(1, template=idle_closing_template(tmp_path, 2))
+    b, = registrars(1)
+    t0 = time.time()
+    bs = baresip([account_line('alice', a, prio=0, transport='tcp',
+                               regint=SLOW_REFRESH),
+                  account_line('alice', b, prio=1, transport='tcp',
+                               regint=SLOW_REFRESH)],
+                 ['serreg_probe_timeout 2'])
+    assert wait_until(lambda: bound([a, b]) == [0], 5)
+
+    # the flow request, then kamailio closes the idle connection (its
+    # timer runs every few seconds) and serreg checks on a new one
+    assert wait_until(lambda: len(a.requests(method='OPTIONS')) >= 2, 25)
+    assert 'connection to the registrar closed' in bs.log()
+    time.sleep(1)
+    assert [m for m in bs.moves(t0) if m['reason'] != 'start'] == []
+    assert bs.status()['current'] == 0
+    assert bound([a, b]) == [0]
+
+
+def test_r21_udp_account_sends_one_flow_request(registrars, baresip):
+    """Over UDP there is no connection: one OPTIONS learns it, and the
+    refreshes send no more."""
+    a, b = registrars(2)
+    bs = baresip([account_line('alice', a, prio=0, regint=4),
+                  account_line('alice', b, prio=1, regint=4)],
+                 ['serreg_probe_timeout 2'])
+    assert wait_until(lambda: bound([a, b]) == [0], 5)
+    time.sleep(9)
+    # three or more refreshes, one OPTIONS
+    assert len(a.registers('alice')) >= 3
+    assert len(a.requests(method='OPTIONS')) == 1
+    assert bs.status()['current'] == 0
+
+
+class Callee:
+    """sipp's built-in UAS on 127.0.0.1: answers one INVITE with 200 and
+    keeps the call until the BYE.  Stopped by its PID."""
+
+    def __init__(self, tmp_path):
+        self.port = free_port()
+        self.log = open(str(tmp_path / 'sipp.log'), 'wb')
+        self.proc = subprocess.Popen(
+            ['sipp', '-sn', 'uas', '-i', HOST, '-p', str(self.port),
+             '-m', '1'],
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
+            cwd=str(tmp_path))
+        time.sleep(0.5)
+
+    @property
+    def uri(self):
+        return 'sip:callee@%s:%d' % (HOST, self.port)
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+        release_port(self.port)
+
+
+@pytest.fixture
+def callee(tmp_path):
+    c = Callee(tmp_path)
+    yield c
+    c.close()
+
+
+def test_r34_call_holds_failback_until_it_ends(registrars, baresip,
+                                                callee):
+    """Cisco mode: the primary comes back during a call on the backup
+    UA; the failback waits for the hangup, then goes at once."""
+    a, b = registrars(2)
+    bs = baresip([account_line('alice', a, prio=0, fbregint=2),
+                  account_line('alice', b, prio=1, fbregint=2)],
+                 ['serreg_probe_timeout 2', 'serreg_failback_hold 1',
+                  'module g711.so'])
+    assert wait_until(lambda: bound([a, b]) == [0], 5)
+
+    a.set_reply(503)
+    assert bs.wait_move(1, 15), bs.log()[-3000:]
+    assert wait_until(lambda: bound([a, b]) == [1], 5)
+
+    t_call = time.time()
+    bs.command('dial', callee.uri)
+    assert bs.wait_event(lambda e: e.get('type') == 'CALL_ESTABLISHED',
+                         10, t_call), bs.log()[-3000:]
+
+    t_back = time.time()
+    a.set_reply(None)
+    # probes find it alive; the failback is held while the call lasts
+    assert wait_until(lambda: bs.status()['failback_held'], 8)
+    time.sleep(4)
+    assert len(a.probes('alice', t_back)) >= 2
+    assert a.registers('alice', t_back) == []
+    assert bs.moves(t_back) == []
+    assert bound([a, b]) == [1]
+    assert 'failback waits for a call' in bs.command('serreg')['data']
+
+    t_hang = time.time()
+    bs.command('hangup')
+    mv = bs.wait_move(0, 5, t_hang)
+    assert mv and mv[-1]['reason'] == 'failback', bs.log()[-3000:]
+    assert wait_until(lambda: bound([a, b]) == [0], 5)
+    assert not bs.status()['failback_held']
+    print('failback %.2f s after the hangup' % (mv[-1]['_time'] - t_hang))
