@@ -133,3 +133,50 @@ def test_r10_all_down_no_loop_then_first_back(registrars, baresip):
     assert wait_until(lambda: c.has_binding('alice'), 5)
     print('all down, alive again -> registered in %.1f s'
           % (mv[-1]['_time'] - t2))
+
+
+def test_r8_flapping_registrar_held_down(registrars, baresip):
+    """Upstream #1660: a registrar that answers 200 and 503 in turn is
+    not moved back to; once it answers steadily, failback follows after
+    serreg_failback_hold good probes in a row."""
+    a, b = registrars(2)
+    bs = baresip([account_line('alice', a, prio=0, fbregint=2),
+                  account_line('alice', b, prio=1, fbregint=2)],
+                 ['serreg_probe_timeout 2', 'serreg_failback_hold 3'])
+    assert wait_until(lambda: bound([a, b]) == [0], 5)
+    a.set_reply(503)
+    assert bs.wait_move(1, REFRESH)
+
+    # flap: the answer changes after every probe (at most 12 of them)
+    t0 = time.time()
+    seen, up = 0, False
+    for _ in range(12):
+        n = seen
+        assert wait_until(lambda: len(a.probes('alice', t0)) > n, 5)
+        seen = len(a.probes('alice', t0))
+        up = not up
+        a.set_reply(None if up else 503)
+    assert bs.moves(t0) == [], bs.moves(t0)
+    assert a.registers('alice', t0) == []
+    answers = [p.final for p in a.probes('alice', t0)]
+    assert answers.count(200) >= 4, answers
+    assert max_run(answers, 200) < 3, answers
+
+    # steady again: back after three good probes in a row
+    t1 = time.time()
+    a.set_reply(None)
+    mv = bs.wait_move(0, 15, t1)
+    assert mv and mv[-1]['reason'] == 'failback'
+    answers = [p.final for p in a.probes('alice', t0)
+               if p.time < mv[-1]['_time']]
+    assert answers[-3:] == [200] * 3, answers
+    assert wait_until(lambda: bound([a, b]) == [0], 5)
+
+
+def max_run(seq, value):
+    """Length of the longest run of value in seq."""
+    best = run = 0
+    for x in seq:
+        run = run + 1 if x == value else 0
+        best = max(best, run)
+    return best
