@@ -6,6 +6,7 @@
 set -e
 
 PKGS="build-essential baresip-core libre-dev libssl-dev kamailio
+      kamailio-tls-modules
       python3 python3-pytest procps iproute2 clang sip-tester"
 
 missing=""
