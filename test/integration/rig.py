@@ -490,11 +490,14 @@ class Kamailio(_Child):
     rundir: a directory for this registrar's files (created; the
     run directory is rundir/<name>-<port>): kamailio.cfg, kamailio.log
     (stderr, with the request log), kamailio.pid, ctl.sock.
+    tls: (certificate file, key file), e.g. from TestCA: also TLS on
+    tls_port = port+1 with that certificate (tls.cfg in the run
+    directory; kamailio's tls module, Debian's kamailio-tls-modules).
     """
 
     def __init__(self, rundir, name='reg', port=None,
                  template=TEMPLATE, password=PASSWORD, shm_mb=32,
-                 pkg_mb=8):
+                 pkg_mb=8, tls=None):
         self.name = name
         self.host = HOST
         self.password = password
@@ -513,9 +516,24 @@ class Kamailio(_Child):
             self._sockdir = tempfile.mkdtemp(prefix='srk')
             self.sock = os.path.join(self._sockdir, 'ctl.sock')
         self.memory = (shm_mb, pkg_mb)
+        # tls: (certificate file, key file): a TLS listener on port+1
+        # (the block's second port, leased with it)
+        self.tls = tls
+        self.tls_port = self.port + 1 if tls else None
+        if tls:
+            with open(os.path.join(self.rundir, 'tls.cfg'), 'w') as f:
+                f.write('[server:default]\nmethod = TLSv1.2+\n'
+                        'verify_certificate = no\n'
+                        'require_certificate = no\n'
+                        'certificate = %s\nprivate_key = %s\n\n'
+                        '[client:default]\nverify_certificate = no\n'
+                        'require_certificate = no\n' % tls)
         with open(template) as f:
             text = f.read()
-        for key, val in (('HOST', HOST), ('PORT', str(self.port)),
+        for key, val in (('TLS_DEFINE', '#!define WITH_TLS' if tls
+                          else '# no TLS'),
+                         ('TLSPORT', str(self.tls_port or '')),
+                         ('HOST', HOST), ('PORT', str(self.port)),
                          ('RUNDIR', self.rundir), ('CTLSOCK', self.sock),
                          ('PASSWORD', password), ('NAME', name),
                          ('MPATH', KAMAILIO_MODULES + '/')):
@@ -1216,3 +1234,78 @@ class Baresip(_Child):
         return wait_until(lambda: [m for m in self.moves(since)
                                    if m['to'] == str(to)],
                           timeout=timeout, interval=0.1)
+
+
+# ---------------------------------------------------------------------
+# Test certificates (TLS)
+# ---------------------------------------------------------------------
+
+OPENSSL = '/usr/bin/openssl'
+
+
+class TestCA:
+    """A throwaway certificate authority made with openssl in a
+    directory: ca.pem (give it to baresip as sip_cafile) and certificates
+    for registrars (Kamailio(tls=...)).  EC P-256 keys, valid 2 days.
+
+    issue(name, ips, dns) -> (cert, key): signed by this CA, with a
+    subjectAltName of the given IP addresses and DNS names.
+    self_signed(name, ips, dns) -> (cert, key): signed by its own key.
+    """
+
+    __test__ = False     # not a pytest class
+
+    def __init__(self, directory, cn='serreg test CA'):
+        self.dir = os.path.abspath(directory)
+        os.makedirs(self.dir, exist_ok=True)
+        self.key = os.path.join(self.dir, 'ca.key')
+        self.cert = os.path.join(self.dir, 'ca.pem')
+        self._openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt',
+                      'ec_paramgen_curve:prime256v1', '-nodes',
+                      '-keyout', self.key, '-out', self.cert,
+                      '-days', '2', '-subj', '/CN=' + cn,
+                      '-addext', 'basicConstraints=critical,CA:TRUE',
+                      '-addext', 'keyUsage=critical,keyCertSign,cRLSign')
+
+    def _openssl(self, *args):
+        out = subprocess.run((OPENSSL,) + args, capture_output=True,
+                             text=True, timeout=30, cwd=self.dir)
+        if out.returncode != 0:
+            raise RigError('openssl %s failed:\n%s'
+                           % (args[0], out.stderr))
+        return out.stdout
+
+    @staticmethod
+    def _san(ips, dns):
+        alt = ['IP:' + a for a in ips] + ['DNS:' + d for d in dns]
+        return 'subjectAltName=' + ','.join(alt)
+
+    def issue(self, name, ips=(HOST,), dns=()):
+        """A certificate for ips/dns signed by this CA."""
+        cert = os.path.join(self.dir, name + '.pem')
+        key = os.path.join(self.dir, name + '.key')
+        csr = os.path.join(self.dir, name + '.csr')
+        ext = os.path.join(self.dir, name + '.ext')
+        with open(ext, 'w') as f:
+            f.write(self._san(ips, dns) + '\n'
+                    'basicConstraints=CA:FALSE\n'
+                    'extendedKeyUsage=serverAuth\n')
+        self._openssl('req', '-newkey', 'ec', '-pkeyopt',
+                      'ec_paramgen_curve:prime256v1', '-nodes',
+                      '-keyout', key, '-out', csr,
+                      '-subj', '/CN=' + (list(dns) + list(ips))[0])
+        self._openssl('x509', '-req', '-in', csr, '-CA', self.cert,
+                      '-CAkey', self.key, '-CAcreateserial',
+                      '-out', cert, '-days', '2', '-extfile', ext)
+        return cert, key
+
+    def self_signed(self, name, ips=(HOST,), dns=()):
+        """A self-signed certificate for ips/dns (no CA knows it)."""
+        cert = os.path.join(self.dir, name + '.pem')
+        key = os.path.join(self.dir, name + '.key')
+        self._openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt',
+                      'ec_paramgen_curve:prime256v1', '-nodes',
+                      '-keyout', key, '-out', cert, '-days', '2',
+                      '-subj', '/CN=' + (list(dns) + list(ips))[0],
+                      '-addext', self._san(ips, dns))
+        return cert, key
