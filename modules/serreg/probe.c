@@ -15,6 +15,12 @@
  *   good after it (R9): here every final answer is reported with its code;
  * - the probe keeps its own deadline, serreg_probe_timeout (R22).
  *
+ * An answer that came over TLS is trusted only once the registrar's
+ * certificate is verified (verify.c): libre's SIP transport does not
+ * verify it.  Until then the answer is held; a registrar that fails
+ * verification is reported as a failed answer, err = SERREG_ETLS + the
+ * reason.  The deadline covers the verification too.
+ *
  * Copyright (C) 2026 The serreg developers
  */
 
@@ -23,20 +29,26 @@
 #include "baresip.h"
 #include "serreg_engine.h"
 #include "serreg_probe.h"
+#include "serreg_verify.h"
 
 
 struct probe {
 	struct sip_dialog *dlg;
 	struct sip_auth *auth;
 	struct sip_request *req;
+	struct verify *ver;       /**< TLS verification under way */
 	struct sip_loopstate ls;
 	struct tmr tmr;           /**< deadline, then report     */
 	struct sr_answer ans;
 	struct sip_msg *msg;      /**< the final answer, if any  */
 	char *cuser;              /**< Contact user, as the UA's */
+	char *host;               /**< next hop, for TLS         */
+	uint32_t timeout;         /**< [s]                       */
 	const char *met;          /**< REGISTER, or OPTIONS      */
 	probe_h *resph;
 	void *arg;
+	bool verified;            /**< TLS registrar verified    */
+	bool resend;              /**< credentials wait for it   */
 	bool answered;
 	bool done;
 };
@@ -50,10 +62,12 @@ static void destructor(void *arg)
 
 	/* a request in flight is cancelled and calls nobody back */
 	mem_deref(pr->req);
+	mem_deref(pr->ver);
 	mem_deref(pr->dlg);
 	mem_deref(pr->auth);
 	mem_deref(pr->msg);
 	mem_deref(pr->cuser);
+	mem_deref(pr->host);
 }
 
 
@@ -69,6 +83,7 @@ static void tmr_handler(void *arg)
 		memset(&pr->ans, 0, sizeof(pr->ans));
 		pr->ans.err = ETIMEDOUT;
 		pr->req = mem_deref(pr->req);
+		pr->ver = mem_deref(pr->ver);
 	}
 
 	pr->done = true;
@@ -76,8 +91,7 @@ static void tmr_handler(void *arg)
 }
 
 
-/* The owner is told from a 0 ms timer: it may free the probe there */
-static void report(struct probe *pr, int err, const struct sip_msg *msg)
+static void answer_set(struct probe *pr, int err, const struct sip_msg *msg)
 {
 	const struct sip_hdr *hdr;
 
@@ -85,19 +99,68 @@ static void report(struct probe *pr, int err, const struct sip_msg *msg)
 
 	if (err || !msg) {
 		pr->ans.err = err ? err : EPROTO;
-	}
-	else {
-		pr->ans.scode = msg->scode;
-
-		hdr = sip_msg_hdr(msg, SIP_HDR_RETRY_AFTER);
-		if (hdr)
-			pr->ans.retry_after = pl_u32(&hdr->val);
-
-		pr->msg = mem_ref((struct sip_msg *)msg);
+		return;
 	}
 
+	pr->ans.scode = msg->scode;
+
+	hdr = sip_msg_hdr(msg, SIP_HDR_RETRY_AFTER);
+	if (hdr)
+		pr->ans.retry_after = pl_u32(&hdr->val);
+
+	mem_deref(pr->msg);
+	pr->msg = mem_ref((struct sip_msg *)msg);
+}
+
+
+/* The owner is told from a 0 ms timer: it may free the probe there */
+static void report(struct probe *pr)
+{
 	pr->answered = true;
 	tmr_start(&pr->tmr, 0, tmr_handler, pr);
+}
+
+
+static int request(struct probe *pr);
+
+
+/* The verdict on the TLS registrar whose answer is held */
+static void verify_handler(int err, void *arg)
+{
+	struct probe *pr = arg;
+
+	pr->ver = mem_deref(pr->ver);
+
+	if (err) {
+		answer_set(pr, err, NULL);
+		report(pr);
+		return;
+	}
+
+	pr->verified = true;
+
+	/* a challenge: the credentials go to a verified registrar only */
+	if (pr->resend) {
+		pr->resend = false;
+
+		err = request(pr);
+		if (!err)
+			return;
+
+		answer_set(pr, err, NULL);
+	}
+
+	report(pr);
+}
+
+
+static int verify_start(struct probe *pr, const struct sip_msg *msg)
+{
+	if (!pr->host)
+		return EINVAL;
+
+	return serreg_verify(&pr->ver, &msg->src, pr->host, pr->timeout,
+			     verify_handler, pr);
 }
 
 
@@ -115,28 +178,51 @@ static int send_handler(enum sip_transp tp, const struct sa *src,
 }
 
 
-static int request(struct probe *pr);
-
-
 static void resp_handler(int err, const struct sip_msg *msg, void *arg)
 {
 	struct probe *pr = arg;
+	bool tls;
 
-	if (pr->answered)
+	if (pr->answered || pr->ver)
 		return;
 
 	if (!err && msg && msg->scode < 200)
 		return;
 
-	if (!err && msg && (msg->scode == 401 || msg->scode == 407) &&
-	    !sip_request_loops(&pr->ls, msg->scode)) {
+	/* over TLS: nothing is trusted or sent before verification */
+	tls = !err && msg && msg->tp == SIP_TRANSP_TLS && !pr->verified;
 
-		/* EAUTH: the credentials were refused already */
-		if (!sip_auth_authenticate(pr->auth, msg) && !request(pr))
+	/* EAUTH: the credentials were refused already */
+	if (!err && msg && (msg->scode == 401 || msg->scode == 407) &&
+	    !sip_request_loops(&pr->ls, msg->scode) &&
+	    !sip_auth_authenticate(pr->auth, msg)) {
+
+		if (!tls && !request(pr))
 			return;
+
+		if (tls) {
+			pr->resend = true;
+			err = verify_start(pr, msg);
+			if (!err)
+				return;
+
+			answer_set(pr, err, NULL);
+			report(pr);
+			return;
+		}
 	}
 
-	report(pr, err, msg);
+	answer_set(pr, err, msg);
+
+	if (tls) {
+		err = verify_start(pr, msg);
+		if (!err)
+			return;
+
+		answer_set(pr, err, NULL);
+	}
+
+	report(pr);
 }
 
 
@@ -216,6 +302,10 @@ int probe_send(struct probe **prp, struct ua *ua, const char *met,
 	err |= str_dup(&pr->cuser, ua_local_cuser(ua));
 	if (err)
 		goto out;
+
+	/* the name a TLS registrar's certificate must match */
+	(void)serreg_verify_host(&pr->host, acc);
+	pr->timeout = timeout;
 
 	err = request(pr);
 	if (err)

@@ -8,6 +8,7 @@
 #include <re.h>
 #include "baresip.h"
 #include "serreg_engine.h"
+#include "serreg_verify.h"
 #include "serreg.h"
 
 
@@ -19,7 +20,8 @@ struct print_ctx {
 };
 
 
-/** A registrar's answer in words: "200", "503", or the errno text */
+/** A registrar's answer in words: "200", "503", the errno text, or why
+ *  a TLS registrar failed verification */
 void serreg_answer_print(char *buf, size_t sz, const struct sr_answer *ans)
 {
 	if (!buf || !sz)
@@ -30,7 +32,9 @@ void serreg_answer_print(char *buf, size_t sz, const struct sr_answer *ans)
 	if (!ans)
 		return;
 
-	if (ans->err)
+	if (serreg_verify_failed(ans->err))
+		serreg_verify_print(buf, sz, ans->err);
+	else if (ans->err)
 		re_snprintf(buf, sz, "%m", ans->err);
 	else if (ans->scode)
 		re_snprintf(buf, sz, "%u", ans->scode);
@@ -69,13 +73,13 @@ static bool print_acc_h(const struct sr_account *acc, void *arg)
 {
 	struct print_ctx *ctx = arg;
 	const struct sr_answer *ans;
-	char answer[64] = "-";
+	char answer[128] = "-";
 	char interval[32];
 	uint64_t when = 0;
 
 	ans = sr_account_last(acc, &when);
 	if (ans) {
-		char txt[48];
+		char txt[112];
 
 		serreg_answer_print(txt, sizeof(txt), ans);
 		re_snprintf(answer, sizeof(answer), "%s %llus ago", txt,
@@ -156,7 +160,7 @@ static bool json_acc_h(const struct sr_account *acc, void *arg)
 	struct print_ctx *ctx = arg;
 	const struct sr_answer *ans;
 	uint64_t when = 0;
-	char answer[48] = "";
+	char answer[112] = "";
 
 	ans = sr_account_last(acc, &when);
 	serreg_answer_print(answer, sizeof(answer), ans);

@@ -1,8 +1,9 @@
 """ABI of serreg.so against Debian 12's baresip 1.0.0 and libre 1.1.0.
 
 (a) every symbol serreg.so needs is defined by /usr/bin/baresip or the
-    libre.so.0 / libc.so.6 it links (baresip dlopens modules RTLD_LOCAL,
-    so nothing else can provide them);
+    libre.so.0 / libc.so.6 it links, or by the OpenSSL that libre.so.0
+    links (libssl.so.3 / libcrypto.so.3, for verify.c); baresip dlopens
+    modules RTLD_LOCAL, so nothing else can provide them;
 (b) `exports` is the only symbol serreg.so exports, and it is data;
 (c) every function declared in include/baresip.h is exported by
     /usr/bin/baresip (the header is hand-written: no -dev package);
@@ -95,7 +96,8 @@ def providers():
     """{object: defined dynamic symbols} that a module can link against."""
     if not BARESIP.exists():
         pytest.fail(f"{BARESIP} not found (make deps)")
-    objs = [BARESIP, linked_lib("libre.so.0"), linked_lib("libc.so.6")]
+    objs = [BARESIP, linked_lib("libre.so.0"), linked_lib("libc.so.6"),
+            linked_lib("libssl.so.3"), linked_lib("libcrypto.so.3")]
     return {obj: nm_dynamic(obj, "--defined-only") for obj in objs}
 
 
