@@ -24,6 +24,7 @@
 #include "serreg_engine.h"
 #include "serreg_probe.h"
 #include "serreg_watch.h"
+#include "serreg_verify.h"
 #include "serreg.h"
 
 
@@ -39,6 +40,7 @@ enum request_kind {
 	REQ_PROBE = 0,   /**< REGISTER expires=0 of a standby account    */
 	REQ_CHECK,       /**< OPTIONS liveness check (R20)               */
 	REQ_FLOW,        /**< OPTIONS that finds the connection (R21)    */
+	REQ_GATE,        /**< OPTIONS before a TLS account's REGISTER    */
 };
 
 /** How the account reaches its registrar, as far as known */
@@ -60,6 +62,7 @@ struct account {
 	struct tmr tmr;            /**< the engine's account timer       */
 	uint32_t regint;           /**< configured regint, kept while parked */
 	bool parked;               /**< regint set to 0 by serreg        */
+	bool verified;             /**< its TLS registrar passed the gate */
 	bool gone;                 /**< removed; queued actions skip it  */
 };
 
@@ -211,6 +214,9 @@ static void park(struct account *acc)
 
 	acc->watch = mem_deref(acc->watch);
 
+	if (acc->req == REQ_GATE)
+		acc->probe = mem_deref(acc->probe);
+
 	if (!acc->parked) {
 		uint32_t regint = account_regint(a);
 
@@ -231,6 +237,27 @@ static void park(struct account *acc)
 }
 
 
+static void probe(struct account *acc, enum request_kind req);
+
+
+/*
+ * A TLS registrar is verified before the account's first REGISTER: an
+ * OPTIONS whose answer counts only once the certificate is verified
+ * (probe.c, verify.c).  Any answer then activates the account; no
+ * answer or a failed verification fails it, and nothing is registered.
+ */
+static bool gate(struct account *acc)
+{
+	if (acc->verified || !serreg_verify_tls(ua_account(acc->ua)))
+		return false;
+
+	if (!acc->probe || acc->req != REQ_GATE)
+		probe(acc, REQ_GATE);
+
+	return true;
+}
+
+
 static void activate(struct account *acc)
 {
 	int err;
@@ -241,7 +268,7 @@ static void activate(struct account *acc)
 	 * would send an un-REGISTER of the old Call-ID that can overtake
 	 * the new binding.
 	 */
-	if (!acc->parked)
+	if (!acc->parked || gate(acc))
 		return;
 
 	(void)account_set_regint(ua_account(acc->ua), acc->regint);
@@ -280,9 +307,6 @@ static void round_tmr_h(void *arg)
 	sr_engine_timer(serreg.eng, now());
 	drain();
 }
-
-
-static void probe(struct account *acc, enum request_kind req);
 
 
 /*
@@ -334,6 +358,24 @@ static void flow_update(struct account *acc, const struct sip_msg *msg)
 }
 
 
+/* The gate's answer: register, or fail without a REGISTER */
+static void gate_answer(struct account *acc, const struct sr_answer *ans)
+{
+	char why[128];
+
+	if (!ans->err) {
+		acc->verified = true;
+		activate(acc);
+		acc->verified = false;
+		return;
+	}
+
+	serreg_answer_print(why, sizeof(why), ans);
+	info("serreg: %s: not registered: %s\n", ua_aor(acc->ua), why);
+	sr_account_reg_failed(acc->sra, ans, now());
+}
+
+
 static void probe_answer_h(const struct sr_answer *ans, void *arg)
 {
 	struct account *acc = arg;
@@ -354,6 +396,10 @@ static void probe_answer_h(const struct sr_answer *ans, void *arg)
 
 	case REQ_FLOW:
 		break;
+
+	case REQ_GATE:
+		gate_answer(acc, &answer);
+		break;
 	}
 
 	drain();
@@ -364,7 +410,8 @@ static void probe_answer_h(const struct sr_answer *ans, void *arg)
    (OPTIONS) */
 static void probe(struct account *acc, enum request_kind req)
 {
-	static const char *namev[] = {"probe", "check", "flow request"};
+	static const char *namev[] = {"probe", "check", "flow request",
+				      "TLS check"};
 	struct sr_answer ans;
 	int err;
 
@@ -387,6 +434,8 @@ static void probe(struct account *acc, enum request_kind req)
 		sr_account_probed(acc->sra, &ans, now());
 	else if (req == REQ_CHECK)
 		sr_account_checked(acc->sra, &ans, now());
+	else if (req == REQ_GATE)
+		sr_account_reg_failed(acc->sra, &ans, now());
 }
 
 
@@ -423,7 +472,7 @@ static uint32_t ua_ncalls(const struct ua *ua, const struct call *closing)
 static void move(const struct sr_action *act)
 {
 	char tier[2][16];
-	char why[64] = "";
+	char why[128] = "";
 	struct ua *ua;
 	int i;
 
@@ -595,8 +644,14 @@ static void registering(struct ua *ua)
 
 	drain();
 
-	if (!sr_account_active(acc->sra))
+	if (!sr_account_active(acc->sra)) {
 		park(acc);
+	}
+	else if (!acc->parked && serreg_verify_tls(ua_account(ua))) {
+		/* its REGISTER waits for the TLS registrar's gate */
+		park(acc);
+		activate(acc);
+	}
 
  out:
 	serreg.registering = NULL;
@@ -879,6 +934,7 @@ static int module_close(void)
 	hash_flush(serreg.accounts);
 	serreg.accounts = mem_deref(serreg.accounts);
 	serreg.eng = mem_deref(serreg.eng);
+	serreg_verify_close();
 	memset(&serreg, 0, sizeof(serreg));
 
 	return 0;
