@@ -1,0 +1,174 @@
+"""TLS registrars: serreg verifies what baresip 1.0.0 does not.
+
+libre 1.1.0's SIP transport never verifies the server, so baresip
+registers over TLS to any certificate.  serreg verifies the certificate
+chain of a TLS registrar against baresip's sip_cafile and the host name
+(verify.c) before it trusts a probe or a check, and before a TLS
+account's first REGISTER (the gate in serreg.c).  A registrar that fails
+counts as dead: no REGISTER asking for a binding ever reaches it.
+
+Kamailio's tls module serves certificates made at test time by
+rig.TestCA (openssl): signed by the test CA for 127.0.0.1, self-signed,
+or signed by the test CA for another host.
+"""
+
+import re
+import time
+
+from rig import HOST, TestCA, account_line, aor, wait_until
+
+FAST = ['serreg_probe_timeout 2', 'serreg_failback_hold 1',
+        'serreg_backoff_max 4']
+MOVE = 10        # [s] start, gate and first REGISTER, with margin
+SELF_SIGNED = 'TLS certificate not verified: self-signed certificate'
+WRONG_HOST = 'TLS certificate not verified: IP address mismatch'
+
+
+def tls_line(user, reg, **kw):
+    """An account line for reg's TLS listener (port+1)."""
+    return account_line(user, '%s:%d' % (HOST, reg.tls_port),
+                        transport='tls', **kw)
+
+
+def tls_aor(user, reg):
+    return aor(user, reg.tls_port)
+
+
+def tier_account(status, tier):
+    """The one account of a tier in a `serreg json` status."""
+    accs = [x for x in status['accounts'] if x['tier'] == tier]
+    assert len(accs) == 1, status
+    return accs[0]
+
+
+def dead_lines(bs, reg):
+    """serreg's log lines that count reg's TLS listener as dead."""
+    pat = re.compile(r'serreg: TLS registrar %s:%d for host %s counts as '
+                     r'dead: (.*) \(CA file ' % (re.escape(HOST),
+                                                 reg.tls_port,
+                                                 re.escape(HOST)))
+    return [m.group(1) for m in pat.finditer(bs.log())]
+
+
+def serreg_authorized(reg, since):
+    """Requests carrying credentials that reg received since, without
+    baresip's own expires=0 REGISTER at load (the first Call-ID: it
+    parks the account, and baresip answers its challenge over the
+    unverified connection, see docs/manual.md)."""
+    reqs = reg.requests('alice', since=since)
+    first = reg.requests('alice', 'REGISTER')[:1]
+    own = {r.callid for r in first}
+    return [r for r in reqs if r.authorized and r.callid not in own]
+
+
+def test_tls_good_certificate(registrars, baresip, tmp_path):
+    ca = TestCA(str(tmp_path / 'ca'))
+    a, = registrars(1, tls=ca.issue('a'))
+    b, = registrars(1, tls=ca.issue('b'))
+    t0 = time.time()
+    bs = baresip([tls_line('alice', a, prio=0),
+                  tls_line('alice', b, prio=1, fbregint=2)],
+                 FAST + ['sip_cafile ' + ca.cert,
+                         'serreg_check_interval 2'])
+
+    # registered over TLS at the best tier
+    assert wait_until(lambda: a.has_binding('alice'), MOVE)
+    assert 'transport=tls' in a.bindings('alice')[0].uri
+    assert bs.current_aor() == tls_aor('alice', a)
+
+    # the standby tier's probes are trusted: alive
+    assert wait_until(lambda: tier_account(bs.status(), 1)['state']
+                      == 'alive', 8)
+    # the gate's OPTIONS and at least two checks of the tier in use
+    assert wait_until(lambda: len(a.requests('alice', 'OPTIONS', t0))
+                      >= 3, 8)
+    st = bs.status()
+    assert tier_account(st, 0)['state'] == 'registered'
+    assert tier_account(st, 0)['answer'] == '200'
+    assert st['current'] == 0
+    assert not b.has_binding('alice')
+
+    # everything went over TLS, probes and checks included
+    for reg in (a, b):
+        reqs = reg.requests('alice', since=t0)
+        assert reqs and {r.proto for r in reqs} == {'tls'}, reqs
+    assert b.probes('alice', t0)
+
+    log = bs.log()
+    for reg in (a, b):
+        assert ('serreg: TLS registrar %s:%d verified for host %s'
+                % (HOST, reg.tls_port, HOST)) in log
+    assert 'counts as dead' not in log
+
+
+def test_tls_self_signed_is_dead(registrars, baresip, tmp_path):
+    ca = TestCA(str(tmp_path / 'ca'))
+    a, = registrars(1, tls=ca.self_signed('a'))
+    b, = registrars(1, tls=ca.issue('b'))
+    t0 = time.time()
+    bs = baresip([tls_line('alice', a, prio=0),
+                  tls_line('alice', b, prio=1)],
+                 FAST + ['sip_cafile ' + ca.cert])
+
+    mv = bs.wait_move(1, MOVE)
+    assert mv, bs.moves(t0)
+    assert (mv[-1]['from'], mv[-1]['reason'], mv[-1]['answer']) == \
+        ('0', 'tier_failed', SELF_SIGNED)
+    assert wait_until(lambda: b.has_binding('alice'), MOVE)
+    assert bs.current_aor() == tls_aor('alice', b)
+
+    # tier 0 answered (kamailio is up), yet it never got a REGISTER
+    # asking for a binding, nor any credentials after the gate
+    assert a.requests('alice', 'OPTIONS', t0)
+    assert a.registers('alice', t0) == []
+    assert not a.has_binding('alice')
+    assert serreg_authorized(a, t0) == []
+
+    # the reason: in serreg json, in serreg, in one log line
+    acc = tier_account(bs.status(), 0)
+    assert acc['state'] in ('dead', 'failed') and acc['answer'] == \
+        SELF_SIGNED, acc
+    assert SELF_SIGNED in bs.command('serreg')['data']
+    assert dead_lines(bs, a) == ['TLS certificate not verified: '
+                                 'self-signed certificate']
+    assert ('serreg: tier 0 -> 1 (tier failed: %s)' % SELF_SIGNED) in \
+        bs.log()
+
+
+def test_tls_wrong_host_is_dead_and_never_failed_back_to(
+        registrars, baresip, tmp_path):
+    ca = TestCA(str(tmp_path / 'ca'))
+    # signed by the CA baresip trusts, but for another host
+    a, = registrars(1, tls=ca.issue('a', ips=('127.0.0.2',),
+                                    dns=('other.example.org',)))
+    b, = registrars(1, tls=ca.issue('b'))
+    t0 = time.time()
+    bs = baresip([tls_line('alice', a, prio=0, fbregint=2),
+                  tls_line('alice', b, prio=1)],
+                 FAST + ['sip_cafile ' + ca.cert])
+
+    mv = bs.wait_move(1, MOVE)
+    assert mv, bs.moves(t0)
+    assert (mv[-1]['from'], mv[-1]['answer']) == ('0', WRONG_HOST)
+    assert wait_until(lambda: b.has_binding('alice'), MOVE)
+    t_move = mv[0]['_time']
+
+    # Cisco mode: tier 0 is probed and answers (401 challenges), but a
+    # probe that fails verification sends no credentials and counts as
+    # dead, so serreg never moves back with failback_hold 1
+    assert wait_until(lambda: len(a.probes('alice', t_move)) >= 3, 10)
+    time.sleep(1)
+    assert [m['to'] for m in bs.moves(t_move)] == ['1']
+    assert bs.status()['current'] == 1
+    assert a.registers('alice', t0) == []
+    assert not a.has_binding('alice')
+    assert serreg_authorized(a, t0) == []
+    assert all(r.answer == 401 for r in a.probes('alice', t_move)
+               if r.answer is not None)
+
+    acc = tier_account(bs.status(), 0)
+    assert (acc['role'], acc['state'], acc['answer']) == \
+        ('standby', 'dead', WRONG_HOST), acc
+    # one log line, however many probes
+    assert dead_lines(bs, a) == ['TLS certificate not verified: '
+                                 'IP address mismatch']
