@@ -172,3 +172,45 @@ def test_tls_wrong_host_is_dead_and_never_failed_back_to(
     # one log line, however many probes
     assert dead_lines(bs, a) == ['TLS certificate not verified: '
                                  'IP address mismatch']
+
+
+def test_tls_uanew_into_the_tier_in_use_is_gated(registrars, baresip,
+                                                  tmp_path):
+    """An account added to the tier in use registers inside its own
+    REGISTERING event; a TLS one is parked there and waits for its
+    TLS check."""
+    ca = TestCA(str(tmp_path / 'ca'))
+    u, = registrars(1)
+    good, = registrars(1, tls=ca.issue('good'))
+    bad, = registrars(1, tls=ca.self_signed('bad'))
+    t0 = time.time()
+    bs = baresip([account_line('alice', u, prio=0)],
+                 FAST + ['sip_cafile ' + ca.cert])
+    assert wait_until(lambda: u.has_binding('alice'), MOVE)
+
+    r = bs.command('uanew', tls_line('alice', bad, prio=0))
+    assert r['ok'], r
+    r = bs.command('uanew', tls_line('alice', good, prio=0))
+    assert r['ok'], r
+
+    assert wait_until(lambda: good.has_binding('alice'), MOVE)
+    assert wait_until(lambda: tier_account_of(bs, tls_aor('alice', bad))
+                      ['answer'] == SELF_SIGNED, 5)
+    time.sleep(1)
+    assert bad.registers('alice', t0) == []
+    assert not bad.has_binding('alice')
+    # the tier still works: the other two accounts are registered
+    st = bs.status()
+    assert st['current'] == 0
+    assert tier_account_of(bs, tls_aor('alice', good))['state'] == \
+        'registered'
+    assert u.has_binding('alice')
+    assert dead_lines(bs, bad) == ['TLS certificate not verified: '
+                                   'self-signed certificate']
+
+
+def tier_account_of(bs, aor_):
+    """The account with this AoR in `serreg json`."""
+    accs = [x for x in bs.status()['accounts'] if x['aor'] == aor_]
+    assert len(accs) == 1, accs
+    return accs[0]
