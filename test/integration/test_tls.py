@@ -214,3 +214,25 @@ def tier_account_of(bs, aor_):
     accs = [x for x in bs.status()['accounts'] if x['aor'] == aor_]
     assert len(accs) == 1, accs
     return accs[0]
+
+
+def test_tls_without_sip_cafile_uses_the_system_trust_store(
+        registrars, baresip, tmp_path):
+    """No sip_cafile: OpenSSL's default trust store, which does not know
+    the test CA, so even its good certificate is refused."""
+    ca = TestCA(str(tmp_path / 'ca'))
+    a, = registrars(1, tls=ca.issue('a'))
+    u, = registrars(1)
+    t0 = time.time()
+    bs = baresip([tls_line('alice', a, prio=0),
+                  account_line('alice', u, prio=1)], FAST)
+
+    mv = bs.wait_move(1, MOVE)
+    assert mv and mv[-1]['answer'] == ('TLS certificate not verified: '
+                                       'unable to get local issuer '
+                                       'certificate'), bs.moves(t0)
+    assert wait_until(lambda: u.has_binding('alice'), MOVE)
+    assert a.registers('alice', t0) == []
+    assert ('counts as dead: TLS certificate not verified: unable to get '
+            'local issuer certificate (CA file none, system trust store)'
+            in bs.log())
