@@ -61,6 +61,7 @@ class RigSession:
         self.tmp_path = tmp_path
         self.kamailios = []
         self.baresips = []
+        self.peers = []
 
     def registrars(self, n=1, **kw):
         """n new registrars, started (names reg0, reg1, ...)."""
@@ -89,11 +90,22 @@ class RigSession:
             return b
         return b.start(hold=self.kamailios if hold is None else hold)
 
+    def peer(self, mode='ok', **opts):
+        """A new scripted SIP peer (sippeer.SipPeer), serving now."""
+        import sippeer
+        p = sippeer.SipPeer(mode=mode, name='peer%d' % len(self.peers),
+                            **opts)
+        self.peers.append(p)
+        return p
+
     def dump(self):
         """Tails of every log, for a failed test's report."""
         for obj in self.kamailios + self.baresips:
             print('----- %r: %s' % (obj, obj.logfile))
             print(obj.log()[-4000:])
+        for p in self.peers:
+            print('----- %r' % p)
+            print(p.log()[-4000:])
 
     def teardown(self):
         errors = []
@@ -108,6 +120,8 @@ class RigSession:
                     k.start()
             except rig.RigError:
                 pass
+        for p in self.peers:
+            p.set('ok')
         for b in self.baresips:
             try:
                 b.quit(timeout=QUIT_TIMEOUT)
@@ -119,6 +133,8 @@ class RigSession:
             b.close()
         for k in self.kamailios:
             k.close()
+        for p in self.peers:
+            p.close()
         return errors
 
 
@@ -145,3 +161,10 @@ def registrars(rig_session):
 def baresip(rig_session):
     """baresip(accounts=(), config=(), start=True, **kw) -> Baresip."""
     return rig_session.baresip
+
+
+@pytest.fixture
+def peer(rig_session):
+    """peer(mode='ok', **opts) -> a scripted SIP peer (sippeer.py) on
+    127.0.0.1; set back to 'ok' before baresip quits, closed after."""
+    return rig_session.peer
