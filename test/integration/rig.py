@@ -886,7 +886,8 @@ class Baresip(_Child):
     writes (poll_method, sip_listen, module_path, ctrl_tcp_listen)
     replaces the rig's line.  serreg_line: how serreg is loaded
     ('module serreg.so' before the accounts; 'module_app serreg.so'
-    after them).  uuid: also load module_tmp uuid.so.
+    after them).  uuid: also load module_tmp uuid.so.  args: extra
+    command-line arguments (['-v'] for debug output).
     """
 
     RIG_KEYS = ('poll_method', 'sip_listen', 'module_path',
@@ -894,8 +895,9 @@ class Baresip(_Child):
 
     def __init__(self, confdir, accounts=(), config=(), serreg=True,
                  module=MODULE, serreg_line='module serreg.so',
-                 uuid=False):
+                 uuid=False, args=()):
         self.confdir = os.path.abspath(confdir)
+        self.args = list(args)      # extra command-line args, e.g. -v
         os.makedirs(self.confdir, exist_ok=True)
         self.serreg = serreg
         self.module = module
@@ -1006,8 +1008,9 @@ class Baresip(_Child):
         self.started_at = time.time()
         with open(self.logfile, 'ab') as log:
             self.proc = subprocess.Popen(
-                [BARESIP, '-f', self.confdir], stdin=subprocess.DEVNULL,
-                stdout=log, stderr=log, cwd=self.confdir)
+                [BARESIP, '-f', self.confdir] + self.args,
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                cwd=self.confdir)
         end = t0 + timeout
         # a refused connect costs microseconds: try every ms at first,
         # to be connected as soon as ctrl_tcp listens
