@@ -91,6 +91,29 @@ static void tmr_handler(void *arg)
 }
 
 
+/*
+ * Retry-After = delta-seconds [ comment ] *( SEMI retry-param ), RFC 3261
+ * 20.33: "120 (in a meeting);duration=60" is 120.  pl_u32() of the whole
+ * value would be 0 (it stops at anything but a digit) and wraps on more
+ * than 32 bits; 0 = no valid delta-seconds.
+ */
+static uint32_t retry_after(const struct pl *val)
+{
+	struct pl secs;
+	uint64_t v;
+
+	/* the first run of digits: the value starts with delta-seconds */
+	if (re_regex(val->p, val->l, "[0-9]+", &secs))
+		return 0;
+
+	v = pl_u64(&secs);
+	if (secs.l > 10 || v > UINT32_MAX)
+		return UINT32_MAX;
+
+	return (uint32_t)v;
+}
+
+
 static void answer_set(struct probe *pr, int err, const struct sip_msg *msg)
 {
 	const struct sip_hdr *hdr;
@@ -106,7 +129,7 @@ static void answer_set(struct probe *pr, int err, const struct sip_msg *msg)
 
 	hdr = sip_msg_hdr(msg, SIP_HDR_RETRY_AFTER);
 	if (hdr)
-		pr->ans.retry_after = pl_u32(&hdr->val);
+		pr->ans.retry_after = retry_after(&hdr->val);
 
 	mem_deref(pr->msg);
 	pr->msg = mem_ref((struct sip_msg *)msg);
