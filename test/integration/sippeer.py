@@ -19,6 +19,7 @@ which the test may change at any time with set(mode, **opts):
   wrong_callid  the 200 that ok would send, with another Call-ID
   wrong_cseq    the 200 that ok would send, CSeq number + 1
   wrong_method  the 200 that ok would send, CSeq method INVITE
+  trying        100 Trying, and never a final answer
   silent        nothing
 
 Every request is logged (requests()), whatever the mode.  Run alone
@@ -48,7 +49,7 @@ COMPACT = {'v': 'via', 'f': 'from', 't': 'to', 'i': 'call-id',
            'm': 'contact', 'l': 'content-length'}
 MODES = ('ok', 'code', 'challenge', 'min_expires', 'garbage',
          'truncated', 'wrong_callid', 'wrong_cseq', 'wrong_method',
-         'silent')
+         'trying', 'silent')
 
 
 def parse(data):
@@ -228,6 +229,8 @@ class SipPeer:
 
         if mode == 'silent':
             return None, 'none'
+        if mode == 'trying':
+            return self._reply(hdrs, 100, {}), '100'
         if mode == 'garbage':
             n = int(opts.get('size', 300))
             return os.urandom(n), 'garbage'
@@ -286,9 +289,9 @@ class SipPeer:
         return self._reply(hdrs, 200, extra)
 
     def _reply(self, hdrs, code, extra):
-        lines = ['SIP/2.0 %d %s' % (code, rig.REASONS.get(code, 'OK'
-                                                           if code == 200
-                                                           else 'Fault'))]
+        reason = {100: 'Trying', 200: 'OK'}.get(code) or \
+            rig.REASONS.get(code, 'Fault')
+        lines = ['SIP/2.0 %d %s' % (code, reason)]
         for n, v in hdrs:
             if n == 'via':
                 lines.append('Via: ' + v)

@@ -91,14 +91,17 @@ def answered_lately(bs, user, reg, secs=3, limit=3):
     return ages
 
 
-def ladder(registrars, baresip, config=CFG):
+def ladder(registrars, baresip, config=CFG, regint=10):
     """Tier 0: alice@A and bob@B, tier 1: alice@C; Cisco mode.
 
     Returns bs, A, B, C once tier 0 is registered and C alive."""
     a, b, c = registrars(3)
-    bs = baresip([account_line('alice', a, prio=0, fbregint=1),
-                  account_line('bob', b, prio=0, fbregint=1),
-                  account_line('alice', c, prio=1, fbregint=1)], config)
+    bs = baresip([account_line('alice', a, prio=0, fbregint=1,
+                               regint=regint),
+                  account_line('bob', b, prio=0, fbregint=1,
+                               regint=regint),
+                  account_line('alice', c, prio=1, fbregint=1,
+                               regint=regint)], config)
     assert wait_until(lambda: a.has_binding('alice')
                       and b.has_binding('bob'), 5)
     assert wait_until(lambda: acc_is(bs, 'alice', c, 'alive', '200'), 4)
@@ -201,9 +204,10 @@ def test_registrar_restarted_mid_transaction(registrars, baresip):
 def test_registrar_answers_code(registrars, baresip, code):
     """A (current tier) answers code to REGISTER and OPTIONS: 503 fails
     its check at once; 403 and 423 (no Min-Expires) are answers, so the
-    check stays happy and the refresh REGISTER fails.  C (standby)
-    answers the same to its probes, with Retry-After: 3 for 503."""
-    bs, a, b, c = ladder(registrars, baresip)
+    check stays happy and the refresh REGISTER (regint 4 here) fails.
+    C (standby) answers the same to its probes, with Retry-After: 3 for
+    503."""
+    bs, a, b, c = ladder(registrars, baresip, regint=4)
     t0 = time.time()
     retry_after = 3 if code == 503 else None
     a.set_reply(code)
@@ -211,7 +215,7 @@ def test_registrar_answers_code(registrars, baresip, code):
     assert wait_until(lambda: acc_is(bs, 'alice', c, 'dead', str(code)),
                       4)
     assert wait_until(lambda: acc_is(bs, 'alice', a, 'failed', str(code)),
-                      3 if code == 503 else 12)
+                      3 if code == 503 else 6)
 
     t1 = time.time()
     time.sleep(4.5)
@@ -232,6 +236,7 @@ def test_registrar_answers_code(registrars, baresip, code):
     assert moves(bs, t0) == []
     # baresip's own REGISTERs for alice@A back off too (no fast loop)
     assert len(a.registers('alice', t1)) <= 2
+    assert b.has_binding('bob')     # refreshed meanwhile
 
 
 def test_wrong_password_401_forever(registrars, baresip):
@@ -357,6 +362,8 @@ STANDBY_SCRIPT = [
     ('code', {'code': 503}, 'dead', '503', 1),
     ('garbage', {}, 'dead', NO_ANSWER, 1),
     ('truncated', {}, 'dead', NO_ANSWER, 1),
+    # a provisional answer only: the probe's own deadline still applies
+    ('trying', {}, 'dead', NO_ANSWER, 1),
     ('ok', {}, 'alive', '200', 1),
 ]
 
@@ -390,6 +397,29 @@ def test_peer_standby_answers_script(registrars, baresip, peer):
     sane(bs, 0)
     assert a.has_binding('alice') and a.has_binding('bob')
     assert moves(bs, t0) == []
+
+
+def test_retry_after_with_params_or_comment(registrars, baresip, peer):
+    """Retry-After = delta-seconds [comment] *(;param) (RFC 3261
+    20.33): '3 (maintenance);duration=60' postpones the 1 s probes of
+    a standby registrar by 3 s, as a bare '3' does."""
+    a, = registrars(1)
+    p = peer()
+    bs = baresip([account_line('alice', a, prio=0),
+                  account_line('alice', p.port, prio=1, fbregint=1)], CFG)
+    assert wait_until(lambda: a.has_binding('alice'), 5)
+    value = '3 (maintenance);duration=60'
+    p.set('code', code=503, headers={'Retry-After': value})
+    assert wait_until(lambda: acc_is(bs, 'alice', p, 'dead', '503'), 4)
+    t1 = time.time()
+    time.sleep(5)
+    pr = [r for r in fresh(p.probes(), t1) if r.answer == '503']
+    gaps = [y.time - x.time for x, y in zip(pr, pr[1:])]
+    # without Retry-After: 5 or 6 probes in 5 s
+    assert 1 <= len(pr) <= 2 and all(g >= 2.9 for g in gaps), gaps
+    p.set('ok')
+    assert wait_until(lambda: acc_is(bs, 'alice', p, 'alive'), 5)
+    sane(bs, 0)
 
 
 # ---------------------------------------------------------------------
