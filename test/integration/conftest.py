@@ -6,13 +6,15 @@ baresip(accounts=(), config=(), start=True, hold=None, **kw) -> a
     the test held frozen until ctrl_tcp is connected, unless hold says
     otherwise); with serreg.so (built once per session with make)
     unless serreg=False.
+peer(mode='ok', **opts) -> a sippeer.SipPeer (a scripted registrar).
 
 Everything lives in the test's tmp_path.  Teardown, in this order:
 registrars are made healthy again (thawed, faults cleared, stopped
-ones started again on their port), so that baresip's un-REGISTERs get
-answers (an un-REGISTER to a dead UDP registrar holds baresip's quit
-for 32 s); every baresip gets 'quit' (SIGKILL after QUIT_TIMEOUT s);
-every registrar is SIGKILLed; always by the PIDs the rig started, and
+ones started again on their port, peers back to 'ok'), so that
+baresip's un-REGISTERs get answers (an un-REGISTER to a dead UDP
+registrar holds baresip's quit for 32 s); every baresip gets 'quit'
+(SIGKILL after QUIT_TIMEOUT s); every registrar is SIGKILLed and every
+peer closed; always by the PIDs the rig started, and
 the ports are released.  A baresip that does not exit within
 QUIT_TIMEOUT, or died from a signal the rig did not send (a crash),
 makes the test fail at teardown.  When a test fails, the tails of the
