@@ -521,3 +521,21 @@ def test_options_503_register_200_does_not_flap(registrars, baresip):
     mv = moves(bs, t0)
     print('moves in 8 s: %s' % mv)
     assert len(mv) <= 3, mv
+
+
+@pytest.mark.xfail(strict=True, raises=TimeoutError, reason=(
+    'glue: park() of a tier whose registrar went silent calls '
+    'ua_unregister(); libre sends an un-REGISTER that no one answers, '
+    'and baresip\'s quit waits for it until Timer F (32 s): R32'))
+def test_quit_soon_after_failover_from_silent_registrar(registrars,
+                                                       baresip):
+    a, b = registrars(2)
+    bs = baresip([account_line('alice', a, prio=0, fbregint=1),
+                  account_line('alice', b, prio=1, fbregint=1)], CFG)
+    assert wait_until(lambda: a.has_binding('alice'), 5)
+    t0 = time.time()
+    a.set_silent()
+    assert bs.wait_move(1, 5, t0)
+    assert wait_until(lambda: b.has_binding('alice'), 5)
+    took = bs.quit(timeout=6)       # TimeoutError (and SIGKILL) if not
+    assert took < 5, took
