@@ -97,6 +97,7 @@ struct sip  *uag_sip(void);
 struct list *uag_list(void);
 void uag_current_set(struct ua *ua);
 struct ua *uag_current(void);
+void ua_stop_all(bool forced);
 
 
 /*

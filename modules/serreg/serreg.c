@@ -80,6 +80,7 @@ static struct {
 	struct list pendl;         /**< struct pending                   */
 	struct tmr round_tmr;
 	struct tmr start_tmr;
+	struct tmr quit_tmr;       /**< bounds quit (R32)                */
 	struct serreg_settings set;
 	struct ua *registering;    /**< UA in its REGISTERING event      */
 	struct ua *activating;     /**< UA serreg is calling ua_register on */
@@ -681,6 +682,22 @@ static void answer_decode(struct sr_answer *ans, const char *prm)
 }
 
 
+/*
+ * Quit is still waiting, serreg_probe_timeout after it began: for an
+ * un-REGISTER that no registrar answers (a tier left because its
+ * registrar went silent, or the tier in use).  libre would wait for
+ * Timer F (32 s); close the SIP stack now, as a second quit would (R32).
+ */
+static void quit_tmr_h(void *arg)
+{
+	(void)arg;
+
+	info("serreg: un-REGISTERs unanswered after %us, closing SIP\n",
+	     serreg.set.probe_timeout);
+	ua_stop_all(true);
+}
+
+
 static void ua_event_handler(struct ua *ua, enum ua_event ev,
 			     struct call *call, const char *prm, void *arg)
 {
@@ -743,6 +760,10 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 		break;
 
 	case UA_EVENT_SHUTDOWN:
+		if (!serreg.closing)
+			tmr_start(&serreg.quit_tmr,
+				  serreg.set.probe_timeout * 1000ULL,
+				  quit_tmr_h, NULL);
 		serreg.closing = true;
 		acc = account_find(ua);
 		if (acc)
@@ -928,6 +949,7 @@ static int module_close(void)
 
 	tmr_cancel(&serreg.start_tmr);
 	tmr_cancel(&serreg.round_tmr);
+	tmr_cancel(&serreg.quit_tmr);
 
 	/* no UA exists any more: free without asking the engine */
 	list_flush(&serreg.pendl);

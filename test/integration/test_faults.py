@@ -523,10 +523,6 @@ def test_options_503_register_200_does_not_flap(registrars, baresip):
     assert len(mv) <= 3, mv
 
 
-@pytest.mark.xfail(strict=True, raises=TimeoutError, reason=(
-    'glue: park() of a tier whose registrar went silent calls '
-    'ua_unregister(); libre sends an un-REGISTER that no one answers, '
-    'and baresip\'s quit waits for it until Timer F (32 s): R32'))
 def test_quit_soon_after_failover_from_silent_registrar(registrars,
                                                        baresip):
     a, b = registrars(2)
@@ -537,5 +533,10 @@ def test_quit_soon_after_failover_from_silent_registrar(registrars,
     a.set_silent()
     assert bs.wait_move(1, 5, t0)
     assert wait_until(lambda: b.has_binding('alice'), 5)
+    # the un-REGISTER of the left tier is never answered: serreg closes
+    # SIP serreg_probe_timeout after quit began, not libre at Timer F
     took = bs.quit(timeout=6)       # TimeoutError (and SIGKILL) if not
     assert took < 5, took
+    assert bs.proc.returncode == 0, bs.log()[-3000:]
+    assert 'un-REGISTERs unanswered' in bs.log()
+    print('quit with an unanswered un-REGISTER: %.2f s' % took)
