@@ -100,6 +100,7 @@ struct sr_action {
 	int to;                 /**< MOVE: new tier, -1 for none         */
 	enum sr_reason reason;  /**< MOVE                                */
 	struct sr_answer ans;   /**< MOVE: the answer behind it, if any  */
+	bool options;           /**< PROBE: ask with the check's OPTIONS */
 };
 
 typedef void (sr_action_h)(const struct sr_action *act, void *arg);

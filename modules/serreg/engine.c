@@ -45,6 +45,8 @@ struct sr_account {
 	uint32_t good;            /**< consecutive good probes          */
 	bool ready;
 	bool busy;                /**< its UA has a call               */
+	bool check_failed;        /**< failed its check: probed with the
+				       check's OPTIONS until it registers */
 	struct sr_answer last;
 	uint64_t last_time;       /**< when last was received [ms]      */
 };
@@ -116,6 +118,7 @@ static void emit(struct sr_engine *eng, enum sr_action_kind kind,
 	act.delay = delay;
 	act.from  = -1;
 	act.to    = -1;
+	act.options = acc && acc->check_failed;
 
 	eng->acth(&act, eng->arg);
 }
@@ -210,6 +213,14 @@ static void acc_schedule_probe(struct sr_account *acc, uint64_t delay)
 {
 	if (is_probing(acc))
 		emit(acc->eng, SR_ACT_TIMER, acc, delay);
+}
+
+
+/* the check's verdict (R20): any final answer but 408 and 503 is alive */
+static bool check_passed(const struct sr_answer *ans)
+{
+	return !ans->err && ans->scode >= 200 && ans->scode != 408 &&
+		ans->scode != 503;
 }
 
 
@@ -968,6 +979,7 @@ void sr_account_registered(struct sr_account *acc, uint16_t scode,
 		return;
 
 	acc_set_state(acc, SR_ACC_REGISTERED);
+	acc->check_failed = false;
 	acc_schedule_check(acc);
 
 	if (acc->tier == eng->cur)
@@ -1035,7 +1047,8 @@ void sr_account_probed(struct sr_account *acc, const struct sr_answer *ans,
 	acc->last_time = now;
 
 	was_alive = acc->state == SR_ACC_ALIVE;
-	ok = !ans->err && ans->scode >= 200 && ans->scode < 300;
+	ok = acc->check_failed ? check_passed(ans) :
+		!ans->err && ans->scode >= 200 && ans->scode < 300;
 
 	if (ok) {
 		++acc->good;
@@ -1066,7 +1079,10 @@ void sr_account_checked(struct sr_account *acc, const struct sr_answer *ans,
 	    acc->state != SR_ACC_REGISTERED)
 		return;
 
-	if (ans->err || ans->scode == 408 || ans->scode == 503) {
+	if (!check_passed(ans)) {
+		/* its REGISTER probes could say alive at once: a registrar
+		   that fails the check is probed with it (no flapping) */
+		acc->check_failed = true;
 		sr_account_reg_failed(acc, ans, now);
 		return;
 	}

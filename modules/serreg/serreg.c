@@ -41,6 +41,8 @@ enum request_kind {
 	REQ_CHECK,       /**< OPTIONS liveness check (R20)               */
 	REQ_FLOW,        /**< OPTIONS that finds the connection (R21)    */
 	REQ_GATE,        /**< OPTIONS before a TLS account's REGISTER    */
+	REQ_PROBE_CHECK, /**< OPTIONS probe of an account that failed
+			      its check (judged as the check)          */
 };
 
 /** How the account reaches its registrar, as far as known */
@@ -388,6 +390,7 @@ static void probe_answer_h(const struct sr_answer *ans, void *arg)
 	switch (acc->req) {
 
 	case REQ_PROBE:
+	case REQ_PROBE_CHECK:
 		sr_account_probed(acc->sra, &answer, now());
 		break;
 
@@ -412,7 +415,7 @@ static void probe_answer_h(const struct sr_answer *ans, void *arg)
 static void probe(struct account *acc, enum request_kind req)
 {
 	static const char *namev[] = {"probe", "check", "flow request",
-				      "TLS check"};
+				      "TLS check", "probe"};
 	struct sr_answer ans;
 	int err;
 
@@ -431,7 +434,7 @@ static void probe(struct account *acc, enum request_kind req)
 	memset(&ans, 0, sizeof(ans));
 	ans.err = err;
 
-	if (req == REQ_PROBE)
+	if (req == REQ_PROBE || req == REQ_PROBE_CHECK)
 		sr_account_probed(acc->sra, &ans, now());
 	else if (req == REQ_CHECK)
 		sr_account_checked(acc->sra, &ans, now());
@@ -519,7 +522,7 @@ static void execute(const struct sr_action *act, struct account *acc)
 		break;
 
 	case SR_ACT_PROBE:
-		probe(acc, REQ_PROBE);
+		probe(acc, act->options ? REQ_PROBE_CHECK : REQ_PROBE);
 		break;
 
 	case SR_ACT_CHECK:

@@ -502,25 +502,33 @@ def test_quit_while_probes_and_checks_hang(registrars, baresip, peer):
     print('quit with 4 requests hanging: %.2f s' % took)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'engine: a tier failed by its OPTIONS check is taken back by its '
-    'REGISTER probes after the hold, fails the next check, and so on: '
-    'failover/failback every ~2 s here, every check_interval + '
-    'hold x fbregint in general'))
 def test_options_503_register_200_does_not_flap(registrars, baresip):
     """A registrar that answers OPTIONS 503 but REGISTER 200 (e.g.
-    overloaded, shedding OPTIONS): the check fails tier 0, but its
-    probes (REGISTER expires=0) say alive, so it is taken back after
-    the hold, fails the next check, and so on.  No flapping: a handful
-    of moves at most, whatever the length of the fault."""
+    overloaded, shedding OPTIONS): the check fails tier 0.  Its
+    REGISTER probes would say alive and bring it back after the hold,
+    to fail the next check, and so on.  serreg probes a tier that
+    failed its check with the check itself: one move, no flapping."""
     bs, a, b, c = ladder(registrars, baresip)
     t0 = time.time()
     a.set_reply(503, register=False)
     b.set_reply(503, register=False)
+    assert bs.wait_move(1, 5, t0)
+    t1 = time.time()
     time.sleep(8)
     mv = moves(bs, t0)
     print('moves in 8 s: %s' % mv)
-    assert len(mv) <= 3, mv
+    assert mv == [('0', '1', 'tier_failed')], mv
+    # tier 0 is probed with OPTIONS (1 s), not with REGISTER
+    assert a.probes('alice', t1) == [] and b.probes('bob', t1) == []
+    assert len(a.requests(method='OPTIONS', since=t1)) >= 4
+    assert sane(bs, 1)['accounts'][0]['state'] == 'dead'
+
+    # once it passes the check again, failback as usual
+    a.set_reply(None)
+    b.set_reply(None)
+    assert bs.wait_move(0, 8, time.time())
+    assert wait_until(lambda: a.has_binding('alice')
+                      and b.has_binding('bob'), 5)
 
 
 def test_quit_soon_after_failover_from_silent_registrar(registrars,

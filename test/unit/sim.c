@@ -30,7 +30,7 @@ static uint32_t rand_h(void *arg)
 
 
 static void schedule(struct sim *s, int idx, bool probe, uint64_t delay,
-		     bool check)
+		     bool check, bool options)
 {
 	size_t i;
 
@@ -45,6 +45,7 @@ static void schedule(struct sim *s, int idx, bool probe, uint64_t delay,
 		ev->idx   = idx;
 		ev->probe = probe;
 		ev->check = check;
+		ev->options = options;
 		ev->gen   = s->gen[idx];
 		return;
 	}
@@ -71,7 +72,8 @@ static void action_h(const struct sr_action *act, void *arg)
 		++a->nregister;
 		++s->gen[idx];
 		a->registering = true;
-		schedule(s, idx, false, answer_delay(a, SIM_REG_TMO), false);
+		schedule(s, idx, false, answer_delay(a, SIM_REG_TMO), false,
+			 false);
 		break;
 
 	case SR_ACT_UNREGISTER:
@@ -85,14 +87,18 @@ static void action_h(const struct sr_action *act, void *arg)
 		if (a->nprobe < ARRAY_SIZE(a->probe_at))
 			a->probe_at[a->nprobe] = s->now;
 		++a->nprobe;
+		if (act->options)
+			++a->noptions;
 		a->probing = true;
-		schedule(s, idx, true, answer_delay(a, SIM_TIMEOUT), false);
+		schedule(s, idx, true, answer_delay(a, SIM_TIMEOUT), false,
+			 act->options);
 		break;
 
 	case SR_ACT_CHECK:
 		++a->ncheck;
 		a->probing = true;
-		schedule(s, idx, true, answer_delay(a, SIM_TIMEOUT), true);
+		schedule(s, idx, true, answer_delay(a, SIM_TIMEOUT), true,
+			 true);
 		break;
 
 	case SR_ACT_PROBE_CANCEL:
@@ -255,13 +261,19 @@ static void deliver(struct sim *s, struct sim_event *ev)
 {
 	struct sim_acc *a = &s->accv[ev->idx];
 	struct sr_answer ans = {0, 0, 0};
-	uint16_t code = (!ev->probe && a->reg_code) ? a->reg_code : a->code;
+	uint16_t code = a->code;
 	bool ok = code >= 200 && code < 300;
 
 	ev->used = false;
 
 	if (!a->used || ev->gen != s->gen[ev->idx])
 		return;
+
+	if (!ev->probe && a->reg_code)
+		code = a->reg_code;
+	else if (ev->options && a->options_code)
+		code = a->options_code;
+	ok = code >= 200 && code < 300;
 
 	if (code) {
 		ans.scode = code;

@@ -34,6 +34,7 @@ struct sim_acc {
 	uint16_t code;          /**< answer: 200, 503..; 0 = silent   */
 	uint32_t retry_after;   /**< with the answer                   */
 	uint16_t reg_code;      /**< answer to REGISTER, if not code   */
+	uint16_t options_code;  /**< answer to OPTIONS, if not code    */
 
 	/* wire */
 	bool bound;             /**< a binding exists at the registrar */
@@ -41,6 +42,7 @@ struct sim_acc {
 	unsigned nunregister;   /**< UNREGISTER actions                */
 	unsigned nprobe;        /**< probes sent                       */
 	unsigned ncheck;        /**< liveness checks sent              */
+	unsigned noptions;      /**< probes sent as OPTIONS            */
 	uint64_t probe_at[256]; /**< when each probe was sent          */
 
 	/* glue */
@@ -56,7 +58,8 @@ struct sim_event {
 	uint64_t due;
 	int idx;
 	bool probe;             /**< else a REGISTER answer           */
-	bool check;             /**< an OPTIONS answer                 */
+	bool check;             /**< a check's answer                  */
+	bool options;           /**< an OPTIONS answer (check or probe) */
 	unsigned gen;           /**< cancelled if it changed          */
 };
 

@@ -891,3 +891,48 @@ SIM_TEST(test_engine_r34_call_no_hold_on_failover, 1, BACKOFF_MAX)
 
 	return 0;
 }
+
+
+/* R20 + R8: a registrar that fails the check (OPTIONS 503) but takes
+   REGISTERs is probed with the check: no failback until it passes */
+SIM_TEST(test_engine_r20_check_failed_probed_with_check, 1, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 2);
+	int a1 = sim_add(s, 1, 2);
+	unsigned nmoves, nprobe, noptions;
+
+	sim_set_check(s, 2);
+	sim_start(s);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 0));
+	TEST_EQ(0, s->accv[a1].noptions);
+
+	s->accv[a0].options_code = 503;
+	sim_run(s, 5000);
+	TEST_ASSERT(is_current(s, 1));
+	nmoves = s->nmoves;
+	nprobe = s->accv[a0].nprobe;
+	noptions = s->accv[a0].noptions;
+
+	/* ten minutes: every probe of a0 is an OPTIONS, no move */
+	sim_run(s, 10 * MIN);
+	TEST_EQ(nmoves, s->nmoves);
+	TEST_ASSERT(s->accv[a0].nprobe > nprobe + 200);
+	TEST_EQ(s->accv[a0].nprobe - nprobe,
+		s->accv[a0].noptions - noptions);
+	TEST_EQ(SR_ACC_DEAD, sr_account_state(s->accv[a0].sra));
+	/* the tier in use probes nothing; a1 never failed a check */
+	TEST_EQ(0, s->accv[a1].noptions);
+
+	/* it passes the check again: failback, then REGISTER probes */
+	s->accv[a0].options_code = 0;
+	sim_run(s, 5000);
+	TEST_ASSERT(is_current(s, 0));
+	TEST_EQ(SR_REASON_FAILBACK, s->move_reason);
+	noptions = s->accv[a0].noptions;
+	sim_fail(s, a0, 0);
+	sim_run(s, MIN);
+	TEST_EQ(noptions, s->accv[a0].noptions);
+
+	return 0;
+}
