@@ -19,6 +19,7 @@
 enum {
 	BACKOFF_SHIFT_MAX = 20,
 	FIRST_PROBE_MAX   = 1000,  /* [ms] spread of the first probes */
+	RETRY_AFTER_MAX   = 3600,  /* [s] longest Retry-After honoured */
 };
 
 
@@ -244,7 +245,8 @@ static uint64_t probe_interval(struct sr_account *acc,
 				800, 1000);
 
 	if (ans && ans->retry_after)
-		delay = max(delay, ans->retry_after * 1000ULL);
+		delay = max(delay, min(ans->retry_after,
+				       (uint32_t)RETRY_AFTER_MAX) * 1000ULL);
 
 	return delay;
 }

@@ -936,3 +936,25 @@ SIM_TEST(test_engine_r20_check_failed_probed_with_check, 1, BACKOFF_MAX)
 
 	return 0;
 }
+
+
+/* R9: a Retry-After beyond an hour does not stop probing for longer */
+SIM_TEST(test_engine_r9_retry_after_capped, HOLD, BACKOFF_MAX)
+{
+	int a1;
+
+	(void)sim_add(s, 0, 0);
+	a1 = sim_add(s, 1, 10);
+
+	sim_set(s, a1, 503, 4000000000U);
+	sim_start(s);
+	sim_run(s, 1000);
+	TEST_EQ(1, s->accv[a1].nprobe);
+
+	sim_run(s, 59 * MIN);
+	TEST_EQ(1, s->accv[a1].nprobe);
+	sim_run(s, 2 * MIN);
+	TEST_EQ(2, s->accv[a1].nprobe);
+
+	return 0;
+}
