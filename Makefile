@@ -71,3 +71,11 @@ uninstall:
 
 clean:
 	rm -rf build $(MOD)
+
+# Failover benchmark against the real rig (not part of make test):
+# make bench-failover [BENCH_ARGS='--quick --scenario frozen-udp']
+BENCH_ARGS ?=
+
+.PHONY: bench-failover
+bench-failover: $(MOD)
+	$(PYTHON) test/bench/failover.py $(BENCH_ARGS)
