@@ -253,6 +253,14 @@ def failover(run, res, fault, transport, fault_before=True,
         raise RuntimeError('no binding on %s %.0f s after the fault'
                            % (b.name, GAP_TIMEOUT))
     res['gap'] = t_b - t_f
+    # where the fault fell in the check cycle: the last check of tier 0
+    # answered before it (the gap is about the rest of the interval,
+    # plus the probe timeout if the registrar is silent)
+    done = [r.answer_time for r in a.requests(USER, 'OPTIONS')
+            if r.answer is not None and r.answer_time < t_f]
+    res['phase'] = t_f - done[-1] if done else None
+    res['note'] = ('last check %.1f s before the fault'
+                   % res['phase'] if done else 'no check before the fault')
     return bs, a, b, t_f, t_b
 
 
@@ -291,7 +299,7 @@ def s_503_ra(run, res):
         if r.answer == 503:
             last503 = r.answer_time
     res['ra_waits'] = waits
-    res['note'] = ('probe waits after 503: %s s' % (
+    res['note'] += ('; probe waits after 503: %s s' % (
         ', '.join('%.1f' % w for w in waits) or 'no probe'))
     res['end_ok'], res['end'] = end_state(bs, run.regs, 1, {0})
 
@@ -310,7 +318,7 @@ def s_failback(run, res):
                            % (a.name, BACK_TIMEOUT))
     res['back'] = t_a - t_back
     probes = a.probes(USER, t_back)
-    res['note'] = '%d probes to the primary before the binding' % len(
+    res['note'] += '; %d probes to the primary before the binding' % len(
         [p for p in probes if p.time < t_a])
     # make-before-break: the standby binding goes away after the 200
     rig.wait_until(lambda: not b.has_binding(USER), 5.0, 0.1)
@@ -381,7 +389,7 @@ def backoff_bound(ntiers, span):
     return ntiers * rounds * 60.0 / span, wmin, rounds
 
 
-def med_max(vals, fmt='%.1f'):
+def med_max(vals, fmt='%.2f'):
     vals = [v for v in vals if v is not None]
     if not vals:
         return '-'
@@ -478,7 +486,7 @@ def report(results, runs, argv, started, elapsed):
       'within |')
     w('|---|---|---|---|---|')
 
-    def target(label, limit, vals, fmt='%.1f s'):
+    def target(label, limit, vals, fmt='%.2f s'):
         vals = [v for v in vals if v is not None]
         if not vals:
             w('| %s | %s | - | - | not measured |' % (label, limit[0]))
