@@ -445,14 +445,14 @@ def versions():
                            os.cpu_count() or 0, os.getloadavg()[0]))
 
 
-def report(results, runs, argv, started, elapsed):
+def report(results, runs, argv, started, elapsed, env):
     lines = []
     w = lines.append
     w('Command: `%s`' % ' '.join(argv))
     w('')
     w('Run %s UTC, %.0f s; %s.' % (
         time.strftime('%Y-%m-%d %H:%M', time.gmtime(started)), elapsed,
-        versions()))
+        env))
     w('')
     w('Settings:')
     w('')
@@ -586,6 +586,7 @@ def main(argv):
 
     log('serreg failover benchmark, %d run(s) per scenario' % runs)
     log(settings_text())
+    env = versions()            # at the start: the code that runs
     base = tempfile.mkdtemp(prefix='serreg-bench-')
     started, t0 = time.time(), time.monotonic()
     results = {}
@@ -619,7 +620,7 @@ def main(argv):
             shutil.rmtree(base, ignore_errors=True)
     text = report(results, runs, ['/usr/bin/python3',
                                   'test/bench/failover.py'] + argv[1:],
-                  started, time.monotonic() - t0)
+                  started, time.monotonic() - t0, env)
     sys.stdout.write(text)
     if args.out:
         with open(args.out, 'w') as f:
