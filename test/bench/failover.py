@@ -287,14 +287,16 @@ def s_503_ra(run, res):
     time.sleep(RA_WATCH)
     # R9: after a 503 with Retry-After, the next probe of that registrar
     # waits at least Retry-After (measured from the 503 answer before
-    # each probe)
-    # (the un-REGISTER of the parked account uses the Call-ID of its
-    # registrations: not a probe)
+    # each probe).  A probe is a REGISTER with expires=0 or, for a tier
+    # that failed its check, an OPTIONS; the un-REGISTER of the parked
+    # account uses the Call-ID of its registrations: not a probe.
     reg_ids = {r.callid for r in a.registers(USER)}
     waits, last503 = [], None
     for r in a.requests(USER, since=t_f):
-        if (r.is_probe and r.callid not in reg_ids and not r.retry
-                and last503 is not None):
+        probe = (r.method == 'OPTIONS'
+                 or (r.is_probe and r.callid not in reg_ids))
+        if probe and not r.retry and not r.retrans and \
+                last503 is not None:
             waits.append(r.time - last503)
         if r.answer == 503:
             last503 = r.answer_time
@@ -317,9 +319,15 @@ def s_failback(run, res):
         raise RuntimeError('no binding on %s %.0f s after its restart'
                            % (a.name, BACK_TIMEOUT))
     res['back'] = t_a - t_back
-    probes = a.probes(USER, t_back)
-    res['note'] += '; %d probes to the primary before the binding' % len(
-        [p for p in probes if p.time < t_a])
+    # probes: REGISTER expires=0, or OPTIONS for a tier that failed its
+    # check
+    probes = [r for r in a.requests(USER, since=t_back)
+              if r.time < t_a and not r.retry and not r.retrans
+              and (r.method == 'OPTIONS' or r.is_probe)]
+    res['note'] += ('; probes to the primary before the binding: %d '
+                    'OPTIONS, %d REGISTER' % (
+                        sum(1 for r in probes if r.method == 'OPTIONS'),
+                        sum(1 for r in probes if r.method != 'OPTIONS')))
     # make-before-break: the standby binding goes away after the 200
     rig.wait_until(lambda: not b.has_binding(USER), 5.0, 0.1)
     res['end_ok'], res['end'] = end_state(bs, run.regs, 0, set())
