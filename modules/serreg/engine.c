@@ -293,7 +293,10 @@ static void tier_park(struct sr_engine *eng, struct sr_tier *t, bool failed)
 		if (eng->curacc == acc)
 			eng->curacc = NULL;
 
-		acc_schedule_probe(acc, probe_interval(acc, NULL));
+		/* a failed account's last answer may carry a Retry-After */
+		acc_schedule_probe(acc, probe_interval(acc,
+						       failed ? &acc->last
+						       : NULL));
 	}
 }
 

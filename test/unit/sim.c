@@ -238,10 +238,13 @@ void sim_refresh_fails(struct sim *s, int idx)
 	struct sim_acc *a = &s->accv[idx];
 	struct sr_answer ans = {0, 0, 0};
 
-	if (a->code)
+	if (a->code) {
 		ans.scode = a->code;
-	else
+		ans.retry_after = a->retry_after;
+	}
+	else {
 		ans.err = ETIMEDOUT;
+	}
 
 	a->bound = false;
 	sr_account_reg_failed(a->sra, &ans, s->now);

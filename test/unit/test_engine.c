@@ -958,3 +958,30 @@ SIM_TEST(test_engine_r9_retry_after_capped, HOLD, BACKOFF_MAX)
 
 	return 0;
 }
+
+
+/* R9: the Retry-After of the answer that failed the tier in use holds
+   its first probe too */
+SIM_TEST(test_engine_r9_retry_after_of_failure, HOLD, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 10);
+	unsigned n;
+
+	(void)sim_add(s, 1, 10);
+	sim_start(s);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 0));
+
+	sim_set(s, a0, 503, 60);
+	sim_refresh_fails(s, a0);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 1));
+	n = s->accv[a0].nprobe;
+
+	sim_run(s, 55000);
+	TEST_EQ(n, s->accv[a0].nprobe);
+	sim_run(s, 10000);
+	TEST_EQ(n + 1, s->accv[a0].nprobe);
+
+	return 0;
+}
