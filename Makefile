@@ -79,3 +79,7 @@ BENCH_ARGS ?=
 .PHONY: bench-failover
 bench-failover: $(MOD)
 	$(PYTHON) test/bench/failover.py $(BENCH_ARGS)
+
+# Sanitizers, valgrind, fuzzing: unit-asan, integration-asan, valgrind,
+# integration-valgrind, fuzz, fuzz-long
+include mk/hardening.mk
