@@ -1,0 +1,723 @@
+/**
+ * @file fuzz_engine.c  libFuzzer target: the policy engine (engine.c)
+ *
+ * The input is decoded into a sequence of events: accounts added and
+ * removed (random prio and fbregint), REGISTER answers, probe and check
+ * answers (random codes, errors, Retry-After), the account and engine
+ * timers, time going forward, settings changed.  The engine's actions are
+ * tracked per account, and after every step the invariants are checked:
+ *
+ *  - at most one current tier: registrations are held by the tier in use
+ *    (and the tier being promoted to), the MOVE actions agree with
+ *    sr_engine_current_tier()
+ *  - no standby (non-active) account holds a registration, every active
+ *    one was asked to register
+ *  - no action ever names a removed account, and the engine's ladder
+ *    (sr_engine_apply) holds exactly the accounts added and not removed
+ *  - timers are sane: bounded delays, account timers only for accounts
+ *    that probe or are checked, a round timer armed while waiting
+ *  - the state agrees with the accounts (trying: one is registering;
+ *    registered: one is registered)
+ *
+ * A violation prints what went wrong and the steps so far, then aborts.
+ * FUZZ_TRACE=1 in the environment prints every step and action.
+ *
+ * Copyright (C) 2026 The serreg developers
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <re.h>
+#include "serreg_engine.h"
+
+
+enum {
+	NSLOTS    = 16,    /* accounts alive at a time          */
+	NSTEPS    = 400,   /* steps per input                   */
+	FIRST_MAX = 1000,  /* [ms] spread of the first probes   */
+};
+
+
+/** One account slot; id 0 = free */
+struct slot {
+	unsigned id;               /**< unique over the run, the ref      */
+	struct sr_account *sra;
+	uint32_t prio;
+	uint32_t fbregint;
+	bool reg;                  /**< REGISTER without UNREGISTER since */
+	bool timer;
+	uint64_t timer_at;
+	bool probing;              /**< probe or check in flight          */
+	uint32_t retry_max;        /**< largest Retry-After given [s]     */
+};
+
+struct world {
+	struct sr_engine *eng;
+	struct sr_config cfg;
+	uint32_t backoff_max_seen;   /**< largest backoff_max ever set  */
+	uint32_t check_max_seen;     /**< largest check_interval ever set */
+	const uint8_t *p;
+	size_t n;
+	uint64_t now;
+	unsigned next_id;
+	struct slot slotv[NSLOTS];
+	bool round;
+	uint64_t round_at;
+	int moved_to;                /**< tier of the last MOVE, -1 none */
+	unsigned current_id;         /**< account of the last CURRENT   */
+	bool started;
+	unsigned step;
+	bool trace;
+	char hist[4096];             /**< the last steps, for reports    */
+	size_t histlen;
+};
+
+
+static void hist(struct world *w, const char *fmt, ...)
+{
+	char line[160];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+
+	if (w->trace)
+		fprintf(stderr, "%s\n", line);
+
+	/* keep the tail */
+	if (w->histlen + (size_t)n + 2 > sizeof(w->hist)) {
+		size_t cut = w->histlen / 2;
+
+		memmove(w->hist, w->hist + cut, w->histlen - cut);
+		w->histlen -= cut;
+	}
+
+	memcpy(w->hist + w->histlen, line, (size_t)n);
+	w->histlen += (size_t)n;
+	w->hist[w->histlen++] = '\n';
+	w->hist[w->histlen] = '\0';
+}
+
+
+#define CHECK(w, cond, ...)						\
+	do {								\
+		if (!(cond)) {						\
+			fprintf(stderr, "fuzz_engine: step %u: "	\
+				"invariant failed: %s\n  ",		\
+				(w)->step, #cond);			\
+			fprintf(stderr, __VA_ARGS__);			\
+			fprintf(stderr, "\n--- last steps:\n%s",	\
+				(w)->hist);				\
+			abort();					\
+		}							\
+	} while (0)
+
+
+static uint8_t byte(struct world *w)
+{
+	uint8_t b;
+
+	if (!w->n)
+		return 0;
+
+	b = *w->p++;
+	--w->n;
+
+	return b;
+}
+
+
+static uint32_t u32(struct world *w)
+{
+	uint32_t v = byte(w);
+
+	v |= (uint32_t)byte(w) << 8;
+	v |= (uint32_t)byte(w) << 16;
+	v |= (uint32_t)byte(w) << 24;
+
+	return v;
+}
+
+
+static uint32_t rand_h(void *arg)
+{
+	struct world *w = arg;
+
+	return u32(w);
+}
+
+
+static struct slot *slot_by_id(struct world *w, unsigned id)
+{
+	size_t i;
+
+	if (!id)
+		return NULL;
+
+	for (i = 0; i < NSLOTS; i++) {
+		if (w->slotv[i].id == id)
+			return &w->slotv[i];
+	}
+
+	return NULL;
+}
+
+
+/* A live slot chosen by the input, NULL if none */
+static struct slot *pick(struct world *w)
+{
+	uint8_t b = byte(w);
+	size_t i;
+
+	for (i = 0; i < NSLOTS; i++) {
+		struct slot *s = &w->slotv[(b + i) % NSLOTS];
+
+		if (s->id)
+			return s;
+	}
+
+	return NULL;
+}
+
+
+static const char *kind_name(enum sr_action_kind k)
+{
+	static const char *const names[] = {
+		"REGISTER", "UNREGISTER", "PROBE", "CHECK", "PROBE_CANCEL",
+		"TIMER", "TIMER_CANCEL", "ROUND_TIMER", "ROUND_CANCEL",
+		"CURRENT", "MOVE",
+	};
+
+	return (size_t)k < ARRAY_SIZE(names) ? names[k] : "?";
+}
+
+
+static void action_h(const struct sr_action *act, void *arg)
+{
+	struct world *w = arg;
+	unsigned id = (unsigned)(uintptr_t)act->ref;
+	struct slot *s = NULL;
+	uint64_t bound;
+
+	hist(w, "    -> %s id=%u delay=%llu from=%d to=%d",
+	     kind_name(act->kind), id, (unsigned long long)act->delay,
+	     act->from, act->to);
+
+	switch (act->kind) {
+
+	case SR_ACT_ROUND_TIMER:
+	case SR_ACT_ROUND_CANCEL:
+	case SR_ACT_MOVE:
+		CHECK(w, !act->acc && !act->ref, "engine action with account");
+		break;
+
+	default:
+		s = slot_by_id(w, id);
+		CHECK(w, s != NULL, "%s for account id %u, removed or unknown",
+		      kind_name(act->kind), id);
+		CHECK(w, act->acc == s->sra, "%s: acc %p is not id %u's %p",
+		      kind_name(act->kind), (void *)act->acc, id,
+		      (void *)s->sra);
+		break;
+	}
+
+	switch (act->kind) {
+
+	case SR_ACT_REGISTER:
+		s->reg = true;
+		break;
+
+	case SR_ACT_UNREGISTER:
+		CHECK(w, s->reg, "UNREGISTER of id %u never registered", id);
+		s->reg = false;
+		s->probing = false;
+		break;
+
+	case SR_ACT_PROBE:
+		CHECK(w, s->fbregint > 0, "PROBE of id %u, fbregint 0", id);
+		CHECK(w, !s->reg, "PROBE of id %u holding a registration",
+		      id);
+		s->probing = true;
+		break;
+
+	case SR_ACT_CHECK:
+		CHECK(w, s->reg, "CHECK of id %u, not registered", id);
+		s->probing = true;
+		break;
+
+	case SR_ACT_PROBE_CANCEL:
+		s->probing = false;
+		break;
+
+	case SR_ACT_TIMER:
+		CHECK(w, s->fbregint > 0 || w->check_max_seen > 0,
+		      "TIMER for id %u: no probing, no check", id);
+		bound = max(max((uint64_t)s->fbregint,
+				(uint64_t)s->retry_max),
+			    max((uint64_t)w->check_max_seen, 1ULL)) * 1000;
+		CHECK(w, act->delay <= bound,
+		      "TIMER for id %u: %llu ms > %llu ms", id,
+		      (unsigned long long)act->delay,
+		      (unsigned long long)bound);
+		s->timer = true;
+		s->timer_at = w->now + act->delay;
+		break;
+
+	case SR_ACT_TIMER_CANCEL:
+		s->timer = false;
+		break;
+
+	case SR_ACT_ROUND_TIMER:
+		CHECK(w, act->delay > 0 &&
+		      act->delay <= w->backoff_max_seen * 1000ULL,
+		      "ROUND_TIMER %llu ms, backoff_max %u s",
+		      (unsigned long long)act->delay, w->backoff_max_seen);
+		w->round = true;
+		w->round_at = w->now + act->delay;
+		break;
+
+	case SR_ACT_ROUND_CANCEL:
+		w->round = false;
+		break;
+
+	case SR_ACT_CURRENT:
+		CHECK(w, s->reg, "CURRENT id %u, not registered", id);
+		w->current_id = id;
+		break;
+
+	case SR_ACT_MOVE:
+		CHECK(w, act->from == w->moved_to,
+		      "MOVE from %d, but the last move went to %d",
+		      act->from, w->moved_to);
+		CHECK(w, act->from != act->to, "MOVE from %d to itself",
+		      act->from);
+		w->moved_to = act->to;
+		break;
+	}
+}
+
+
+struct walk {
+	struct world *w;
+	unsigned n;
+	uint32_t last_prio;
+	int cur, target;
+	unsigned cur_registering, cur_registered, cur_n, target_n;
+};
+
+
+static bool walk_h(const struct sr_account *acc, void *arg)
+{
+	struct walk *k = arg;
+	struct world *w = k->w;
+	const void *ref = sr_account_ref(acc);
+	unsigned id = (unsigned)(uintptr_t)ref;
+	struct slot *s = slot_by_id(w, id);
+	uint32_t prio = sr_account_prio(acc);
+	enum sr_acc_state st = sr_account_state(acc);
+	bool active = sr_account_active(acc);
+
+	CHECK(w, s != NULL, "ladder holds removed account id %u", id);
+	CHECK(w, s->sra == acc, "ladder: id %u is another account", id);
+	CHECK(w, prio == s->prio, "id %u prio %u, added with %u", id, prio,
+	      s->prio);
+	CHECK(w, !k->n || prio >= k->last_prio, "ladder not best first");
+	CHECK(w, sr_account_fbregint(acc) == s->fbregint, "id %u fbregint",
+	      id);
+	CHECK(w, st < SR_ACC_STATE_COUNT, "id %u state %d", id, st);
+
+	/* no standby account holds a registration */
+	CHECK(w, active || !s->reg,
+	      "standby id %u (prio %u, %s) holds a registration", id, prio,
+	      sr_acc_state_name(st));
+	CHECK(w, !w->started || !active || s->reg,
+	      "active id %u (prio %u) was never asked to register", id,
+	      prio);
+	CHECK(w, active == ((int)prio == k->cur || (int)prio == k->target),
+	      "id %u active=%d, prio %u, tiers %d/%d", id, active, prio,
+	      k->cur, k->target);
+	CHECK(w, active || (st != SR_ACC_REGISTERING &&
+			    st != SR_ACC_REGISTERED && st != SR_ACC_FAILED),
+	      "standby id %u in state %s", id, sr_acc_state_name(st));
+	CHECK(w, !active || st == SR_ACC_REGISTERING ||
+	      st == SR_ACC_REGISTERED || st == SR_ACC_FAILED,
+	      "active id %u in state %s", id, sr_acc_state_name(st));
+	CHECK(w, !s->probing || s->reg || s->fbregint,
+	      "id %u has a probe in flight without fbregint", id);
+
+	if ((int)prio == k->cur) {
+		++k->cur_n;
+		if (st == SR_ACC_REGISTERING)
+			++k->cur_registering;
+		if (st == SR_ACC_REGISTERED)
+			++k->cur_registered;
+	}
+	if ((int)prio == k->target)
+		++k->target_n;
+
+	k->last_prio = prio;
+	++k->n;
+
+	return false;
+}
+
+
+static void check_world(struct world *w)
+{
+	enum sr_state st = sr_engine_state(w->eng);
+	struct slot *cura;
+	struct walk k;
+	unsigned live = 0;
+	size_t i;
+
+	for (i = 0; i < NSLOTS; i++)
+		live += w->slotv[i].id != 0;
+
+	memset(&k, 0, sizeof(k));
+	k.w = w;
+	k.cur = sr_engine_current_tier(w->eng);
+	k.target = sr_engine_target_tier(w->eng);
+
+	(void)sr_engine_apply(w->eng, walk_h, &k);
+
+	CHECK(w, k.n == live, "ladder has %u accounts, %u live", k.n, live);
+	CHECK(w, sr_engine_naccounts(w->eng) == live,
+	      "naccounts %u, %u live", sr_engine_naccounts(w->eng), live);
+	CHECK(w, st < SR_STATE_COUNT, "state %d", st);
+	CHECK(w, k.cur == w->moved_to,
+	      "current tier %d, but the last MOVE went to %d", k.cur,
+	      w->moved_to);
+
+	/* at most one current tier: a target only while promoting, better */
+	CHECK(w, (k.target >= 0) == (st == SR_PROMOTING),
+	      "target tier %d in state %s", k.target, sr_state_name(st));
+	CHECK(w, k.target < 0 || (k.cur >= 0 && k.target < k.cur),
+	      "target tier %d, current %d", k.target, k.cur);
+
+	switch (st) {
+
+	case SR_IDLE:
+		CHECK(w, k.cur < 0, "idle with current tier %d", k.cur);
+		CHECK(w, !w->started || !live, "idle with %u accounts",
+		      live);
+		break;
+
+	case SR_TRYING:
+		CHECK(w, k.cur >= 0 && k.cur_n > 0,
+		      "trying an empty tier %d", k.cur);
+		CHECK(w, k.cur_registering > 0,
+		      "trying tier %d: none registering (stuck)", k.cur);
+		break;
+
+	case SR_REGISTERED:
+	case SR_PROMOTING:
+		/* (registering: the registered one was removed) */
+		CHECK(w, k.cur >= 0 &&
+		      k.cur_registered + k.cur_registering > 0,
+		      "%s, tier %d: none registered or registering",
+		      sr_state_name(st), k.cur);
+		cura = slot_by_id(w, w->current_id);
+		CHECK(w, !k.cur_registered ||
+		      (cura && (int)cura->prio == k.cur),
+		      "%s, tier %d registered, but the current UA is id %u "
+		      "(%s)", sr_state_name(st), k.cur, w->current_id,
+		      cura ? "another tier" : "removed");
+		CHECK(w, st != SR_PROMOTING || k.target_n > 0,
+		      "promoting to an empty tier %d", k.target);
+		break;
+
+	case SR_WAITING:
+		CHECK(w, k.cur < 0, "waiting with current tier %d", k.cur);
+		CHECK(w, w->round, "waiting without a round timer (stuck)");
+		break;
+
+	default:
+		break;
+	}
+}
+
+
+static void answer(struct world *w, struct sr_answer *ans, struct slot *s)
+{
+	static const uint16_t codes[] = {
+		200, 202, 299, 100, 180, 301, 401, 403, 404, 407, 408, 423,
+		480, 486, 500, 503, 504, 600, 603, 699, 0,
+	};
+	uint8_t b = byte(w);
+
+	memset(ans, 0, sizeof(*ans));
+
+	if (b < 24) {
+		static const int errs[] = {ETIMEDOUT, ECONNREFUSED, ENOMEM,
+					   EPROTO};
+		ans->err = errs[b % ARRAY_SIZE(errs)];
+	}
+	else if (b < 240) {
+		ans->scode = codes[b % ARRAY_SIZE(codes)];
+	}
+	else {
+		ans->scode = (uint16_t)u32(w);
+	}
+
+	b = byte(w);
+	if (b >= 200)
+		ans->retry_after = b < 250 ? (uint32_t)(b - 199) : u32(w);
+
+	if (s && ans->retry_after > s->retry_max)
+		s->retry_max = ans->retry_after;
+}
+
+
+static void set_config(struct world *w)
+{
+	static const uint32_t backoffs[] = {0, 1, 4, 30, 300, 86400};
+	static const uint32_t checks[] = {0, 0, 1, 10, 3600};
+	uint8_t b = byte(w);
+
+	w->cfg.failback_hold  = b & 3;
+	w->cfg.backoff_base   = backoffs[(b >> 2) % 3 + 1];
+	w->cfg.backoff_max    = backoffs[byte(w) % ARRAY_SIZE(backoffs)];
+	w->cfg.check_interval = checks[(b >> 4) % ARRAY_SIZE(checks)];
+
+	w->backoff_max_seen = max(w->backoff_max_seen,
+				  max(w->cfg.backoff_max, 1U));
+	w->check_max_seen = max(w->check_max_seen, w->cfg.check_interval);
+}
+
+
+static void op_add(struct world *w)
+{
+	static const uint32_t fbregints[] = {0, 1, 2, 30, 86400};
+	struct slot *s = NULL;
+	uint8_t b = byte(w);
+	uint32_t prio, fbregint;
+	size_t i;
+	int err;
+
+	for (i = 0; i < NSLOTS; i++) {
+		if (!w->slotv[i].id) {
+			s = &w->slotv[i];
+			break;
+		}
+	}
+
+	if (!s)
+		return;
+
+	prio = b < 240 ? (uint32_t)(b % 5) : u32(w) % 65536;
+	fbregint = fbregints[byte(w) % ARRAY_SIZE(fbregints)];
+
+	memset(s, 0, sizeof(*s));
+	s->id = ++w->next_id;
+	s->prio = prio;
+	s->fbregint = fbregint;
+
+	hist(w, "%u add id=%u prio=%u fbregint=%u", w->step, s->id, prio,
+	     fbregint);
+
+	err = sr_account_add(w->eng, &s->sra, (void *)(uintptr_t)s->id,
+			     prio, fbregint, w->now);
+	CHECK(w, !err, "sr_account_add: %d", err);
+}
+
+
+static void op_remove(struct world *w, struct slot *s)
+{
+	struct sr_account *sra = s->sra;
+
+	hist(w, "%u remove id=%u", w->step, s->id);
+
+	/* from here on, any action naming it is a violation */
+	s->id = 0;
+	s->sra = NULL;
+	sr_account_remove(sra, w->now);
+}
+
+
+/* The earliest armed timer fires, at its time */
+static void op_fire(struct world *w)
+{
+	struct slot *first = NULL;
+	size_t i;
+
+	for (i = 0; i < NSLOTS; i++) {
+		struct slot *s = &w->slotv[i];
+
+		if (s->id && s->timer &&
+		    (!first || s->timer_at < first->timer_at))
+			first = s;
+	}
+
+	if (w->round && (!first || w->round_at <= first->timer_at)) {
+		w->now = max(w->now, w->round_at);
+		w->round = false;
+		hist(w, "%u engine timer (due) now=%llu", w->step,
+		     (unsigned long long)w->now);
+		sr_engine_timer(w->eng, w->now);
+	}
+	else if (first) {
+		w->now = max(w->now, first->timer_at);
+		first->timer = false;
+		hist(w, "%u timer id=%u (due) now=%llu", w->step, first->id,
+		     (unsigned long long)w->now);
+		sr_account_timer(first->sra, w->now);
+	}
+}
+
+
+static void step(struct world *w)
+{
+	struct sr_answer ans;
+	struct slot *s;
+	uint8_t op = byte(w);
+
+	switch (op % 16) {
+
+	case 0:
+	case 1:
+		op_add(w);
+		break;
+
+	case 2:
+		s = pick(w);
+		if (s)
+			op_remove(w, s);
+		break;
+
+	case 3:
+	case 4:
+		s = pick(w);
+		if (!s)
+			break;
+		ans.scode = 200 + byte(w) % 100;
+		hist(w, "%u registered id=%u %u", w->step, s->id, ans.scode);
+		sr_account_registered(s->sra, ans.scode, w->now);
+		break;
+
+	case 5:
+	case 6:
+		s = pick(w);
+		if (!s)
+			break;
+		answer(w, &ans, s);
+		hist(w, "%u reg_failed id=%u err=%d %u ra=%u", w->step, s->id,
+		     ans.err, ans.scode, ans.retry_after);
+		sr_account_reg_failed(s->sra, &ans, w->now);
+		break;
+
+	case 7:
+	case 8:
+		s = pick(w);
+		if (!s)
+			break;
+		answer(w, &ans, s);
+		hist(w, "%u probed id=%u err=%d %u ra=%u", w->step, s->id,
+		     ans.err, ans.scode, ans.retry_after);
+		s->probing = false;
+		sr_account_probed(s->sra, &ans, w->now);
+		break;
+
+	case 9:
+		s = pick(w);
+		if (!s)
+			break;
+		answer(w, &ans, s);
+		hist(w, "%u checked id=%u err=%d %u ra=%u", w->step, s->id,
+		     ans.err, ans.scode, ans.retry_after);
+		s->probing = false;
+		sr_account_checked(s->sra, &ans, w->now);
+		break;
+
+	case 10:
+		s = pick(w);
+		if (!s)
+			break;
+		hist(w, "%u timer id=%u (any time)", w->step, s->id);
+		sr_account_timer(s->sra, w->now);
+		break;
+
+	case 11:
+		hist(w, "%u engine timer (any time)", w->step);
+		sr_engine_timer(w->eng, w->now);
+		break;
+
+	case 12:
+	case 13:
+		op_fire(w);
+		break;
+
+	case 14:
+		w->now += byte(w) < 200 ? byte(w) * 100ULL : u32(w);
+		hist(w, "%u now=%llu", w->step, (unsigned long long)w->now);
+		break;
+
+	case 15:
+		if (!w->started && byte(w) & 1) {
+			hist(w, "%u start", w->step);
+			w->started = true;
+			sr_engine_start(w->eng, w->now);
+		}
+		else {
+			set_config(w);
+			hist(w, "%u config hold=%u base=%u max=%u check=%u",
+			     w->step, w->cfg.failback_hold,
+			     w->cfg.backoff_base, w->cfg.backoff_max,
+			     w->cfg.check_interval);
+			sr_engine_set_config(w->eng, &w->cfg);
+		}
+		break;
+	}
+}
+
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct world w;
+	size_t i;
+	int err;
+
+	memset(&w, 0, sizeof(w));
+	w.p = data;
+	w.n = size;
+	w.moved_to = -1;
+	w.trace = getenv("FUZZ_TRACE") != NULL;
+
+	set_config(&w);
+	err = sr_engine_alloc(&w.eng, &w.cfg, action_h, rand_h, &w);
+	if (err)
+		abort();
+
+	/* start early or late: accounts added before and after */
+	for (w.step = 0; w.step < NSTEPS && w.n; w.step++) {
+		step(&w);
+		check_world(&w);
+	}
+
+	/* every account goes, still checked */
+	for (i = 0; i < NSLOTS; i++) {
+		if (w.slotv[i].id) {
+			op_remove(&w, &w.slotv[i]);
+			check_world(&w);
+		}
+	}
+
+	CHECK(&w, sr_engine_state(w.eng) == SR_IDLE,
+	      "no account left, state %s",
+	      sr_state_name(sr_engine_state(w.eng)));
+	CHECK(&w, !w.round, "no account left, round timer armed");
+
+	w.eng = mem_deref(w.eng);
+
+	return 0;
+}
