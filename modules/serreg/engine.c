@@ -987,10 +987,17 @@ void sr_account_registered(struct sr_account *acc, uint16_t scode,
 	acc->check_failed = false;
 	acc_schedule_check(acc);
 
-	if (acc->tier == eng->cur)
-		fire_acc(acc, EV_TIER_OK, SR_REASON_START, NULL, now);
-	else
+	if (acc->tier != eng->cur) {
 		fire_acc(acc, EV_TARGET_OK, SR_REASON_FAILBACK, NULL, now);
+		return;
+	}
+
+	/* the tier in use lost its current UA (removed while the others
+	   were still registering): this one takes over (R3) */
+	if (eng->state != SR_TRYING && !eng->curacc)
+		set_current(eng, acc);
+
+	fire_acc(acc, EV_TIER_OK, SR_REASON_START, NULL, now);
 }
 
 
