@@ -470,6 +470,7 @@ static enum sr_state tier_failed(struct sr_engine *eng,
 				 const struct sr_ctx *ctx)
 {
 	struct sr_tier *from = eng->cur;
+	struct sr_account *acc;
 	struct sr_tier *next;
 
 	if (eng->state != SR_TRYING) {
@@ -493,7 +494,19 @@ static enum sr_state tier_failed(struct sr_engine *eng,
 	emit_move(eng, from, next,
 		  next ? ctx->reason : SR_REASON_ALL_FAILED, ctx);
 
-	return next ? SR_TRYING : enter_waiting(eng, ctx);
+	if (!next)
+		return enter_waiting(eng, ctx);
+
+	/* the target may be registered already, its move held by a call
+	   on the failed tier (R34): no REGISTER_OK will come again */
+	acc = tier_registered_acc(next);
+	if (acc) {
+		eng->nrounds_failed = 0;
+		set_current(eng, acc);
+		return SR_REGISTERED;
+	}
+
+	return SR_TRYING;
 }
 
 
