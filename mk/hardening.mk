@@ -91,11 +91,18 @@ build/fuzz/%: test/fuzz/%.c $(PURE_SRCS) $(wildcard include/*.h) \
 
 fuzz-build: $(FUZZ_BINS)
 
-# New inputs go to build/fuzz/corpus/<target> (first directory); the
-# committed corpus test/fuzz/corpus/<target> is read only
+# The reproducers test/fuzz/crashes/<target>-* first; then new inputs go
+# to build/fuzz/corpus/<target> (first directory), the committed corpus
+# test/fuzz/corpus/<target> is read only
 define fuzz_run
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		mkdir -p build/fuzz/corpus/$$t build/fuzz/artifacts; \
+		for c in test/fuzz/crashes/$$t-*; do \
+			[ -f "$$c" ] || continue; \
+			./build/fuzz/$$t $$c >build/fuzz/crash.log 2>&1 || \
+			{ grep -A3 invariant build/fuzz/crash.log; \
+			  echo "fuzz: reproducer $$c fails"; exit 1; }; \
+		done; \
 		echo "fuzz: $$t, $(1) s"; \
 		./build/fuzz/$$t $(FUZZ_OPTS) -max_total_time=$(1) \
 			-artifact_prefix=build/fuzz/artifacts/$$t- \

@@ -17,7 +17,9 @@
  *  - timers are sane: bounded delays, account timers only for accounts
  *    that probe or are checked, a round timer armed while waiting
  *  - the state agrees with the accounts (trying: one is registering;
- *    registered: one is registered)
+ *    registered: one is registered or registering, and then baresip's
+ *    current UA is a registered account of the tier in use, R3)
+ *  - no failback MOVE away from a tier with a call (R34)
  *
  * A violation prints what went wrong and the steps so far, then aborts.
  * FUZZ_TRACE=1 in the environment prints every step and action.
@@ -51,6 +53,7 @@ struct slot {
 	uint64_t timer_at;
 	bool probing;              /**< probe or check in flight          */
 	uint32_t retry_max;        /**< largest Retry-After given [s]     */
+	bool busy;                 /**< its UA has a call (R34)           */
 };
 
 struct world {
@@ -189,6 +192,21 @@ static struct slot *pick(struct world *w)
 }
 
 
+static bool tier_busy(const struct world *w, int prio)
+{
+	size_t i;
+
+	for (i = 0; i < NSLOTS; i++) {
+		const struct slot *s = &w->slotv[i];
+
+		if (s->id && s->busy && (int)s->prio == prio)
+			return true;
+	}
+
+	return false;
+}
+
+
 static const char *kind_name(enum sr_action_kind k)
 {
 	static const char *const names[] = {
@@ -299,6 +317,10 @@ static void action_h(const struct sr_action *act, void *arg)
 		      "MOVE from %d, but the last move went to %d",
 		      act->from, w->moved_to);
 		CHECK(w, act->from != act->to, "MOVE from %d to itself",
+		      act->from);
+		CHECK(w, act->reason != SR_REASON_FAILBACK ||
+		      !tier_busy(w, act->from),
+		      "failback MOVE from tier %d with a call (R34)",
 		      act->from);
 		w->moved_to = act->to;
 		break;
@@ -656,6 +678,18 @@ static void step(struct world *w)
 		break;
 
 	case 14:
+		if (byte(w) < 64) {
+			uint32_t ncalls;
+
+			s = pick(w);
+			if (!s)
+				break;
+			ncalls = byte(w) % 3;
+			s->busy = ncalls > 0;
+			hist(w, "%u calls id=%u %u", w->step, s->id, ncalls);
+			sr_account_calls(s->sra, ncalls, w->now);
+			break;
+		}
 		w->now += byte(w) < 200 ? byte(w) * 100ULL : u32(w);
 		hist(w, "%u now=%llu", w->step, (unsigned long long)w->now);
 		break;
