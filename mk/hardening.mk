@@ -38,7 +38,7 @@ VG_TESTS   ?= test/integration/test_cisco.py::test_r8_failback_worst_to_best_and
 VG_TEST_CI ?= test/integration/test_cisco.py::test_r8_failback_worst_to_best_and_left_tier_probed
 
 FUZZ_CC    ?= clang
-FUZZ_FLAGS := -g -O1 -fsanitize=fuzzer,address,undefined \
+FUZZ_SAN   := -g -O1 -fsanitize=address,undefined \
 	      -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_SHORT ?= 20
 FUZZ_TIME  ?= 600
@@ -48,7 +48,7 @@ FUZZ_BINS  := $(addprefix build/fuzz/,$(FUZZ_TARGETS))
 FUZZ_OPTS  ?= -rss_limit_mb=1024 -timeout=10 -print_final_stats=1
 
 .PHONY: unit-asan integration-asan valgrind integration-valgrind \
-	integration-valgrind-ci fuzz fuzz-long fuzz-build asan-module
+	integration-valgrind-ci fuzz fuzz-long fuzz-build asan-module fuzz-corpus
 
 build/asan/mod/%.o: %.c $(wildcard include/*.h) Makefile mk/serreg.mk \
 		    mk/hardening.mk
@@ -84,10 +84,18 @@ integration-valgrind: $(MOD)
 integration-valgrind-ci: $(MOD)
 	SERREG_VALGRIND=1 $(PYTEST) $(PYTEST_ARGS) $(VG_TEST_CI)
 
-build/fuzz/%: test/fuzz/%.c $(PURE_SRCS) $(wildcard include/*.h) \
-	      mk/hardening.mk
+# Coverage feedback from the code under test only (fuzzer-no-link), so
+# the corpus holds what reaches new code in engine.c and params.c
+build/fuzz/obj/%.o: %.c $(wildcard include/*.h) mk/hardening.mk
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(CFLAGS) $(FUZZ_FLAGS) -o $@ $< $(PURE_SRCS) -lre
+	$(FUZZ_CC) $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
+
+build/fuzz/%: test/fuzz/%.c $(PURE_SRCS:%.c=build/fuzz/obj/%.o) \
+	      $(wildcard include/*.h) mk/hardening.mk
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(CFLAGS) $(FUZZ_SAN) -c $< -o $@.o
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $@.o \
+		$(PURE_SRCS:%.c=build/fuzz/obj/%.o) -lre
 
 fuzz-build: $(FUZZ_BINS)
 
@@ -119,3 +127,13 @@ fuzz: $(FUZZ_BINS)
 
 fuzz-long: $(FUZZ_BINS)
 	$(call fuzz_run,$(FUZZ_TIME))
+
+# Fold what a run found into the committed corpus, edges only
+# (-use_counters=0 keeps it small): then commit test/fuzz/corpus
+fuzz-corpus: $(FUZZ_BINS)
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		mkdir -p build/fuzz/corpus/$$t; \
+		./build/fuzz/$$t -use_counters=0 -merge=1 \
+			test/fuzz/corpus/$$t build/fuzz/corpus/$$t \
+			2>&1 | grep MERGE-OUTER; \
+	done
