@@ -66,12 +66,19 @@ $(SAN_UNIT): $(SAN_UNIT_OBJS)
 $(SAN_MOD): $(SAN_MOD_OBJS)
 	$(SAN_CC) -shared $(SAN_FLAGS) -o $@ $^
 
-asan-module: $(SAN_MOD)
+# preloaded after libasan: modules stay mapped for the leak report
+SAN_NODLCLOSE := build/asan/nodlclose.so
+
+$(SAN_NODLCLOSE): test/sanitizers/nodlclose.c
+	@mkdir -p $(dir $@)
+	$(SAN_CC) -shared -fPIC -O2 -Wall -o $@ $<
+
+asan-module: $(SAN_MOD) $(SAN_NODLCLOSE)
 
 unit-asan: $(SAN_UNIT)
 	$(SAN_ENV) ./$(SAN_UNIT)
 
-integration-asan: $(SAN_MOD)
+integration-asan: $(SAN_MOD) $(SAN_NODLCLOSE)
 	SERREG_MODULE=$(CURDIR)/$(SAN_MOD) SERREG_ASAN=1 \
 		$(PYTEST) $(PYTEST_ARGS) test/integration
 

@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import rig  # noqa: E402
 
-QUIT_TIMEOUT = 10.0     # [s] graceful quit at teardown, then SIGKILL
+QUIT_TIMEOUT = 10.0 * rig.SLOWDOWN  # [s] graceful quit, then SIGKILL
 MAKE_TIMEOUT = 300      # [s]
 
 _built = []
@@ -133,6 +133,7 @@ class RigSession:
                 errors.append('%r died from signal %d:\n%s'
                               % (b, -b.returncode, b.log()[-3000:]))
             b.close()
+            errors += ['%r: %s' % (b, e) for e in b.memcheck_errors()]
         for k in self.kamailios:
             k.close()
         for p in self.peers:

@@ -56,9 +56,20 @@ PASSWORD = 'testpass'
 DEFAULT_REGINT = 10         # [s] short, so refreshes notice faults
 ANSI = re.compile(r'\x1b\[[0-9;]*m')
 
+# Opt-in memory checking of baresip (docs/testing.md, "Hardening"):
+# SERREG_ASAN=1 preloads gcc's libasan into baresip (for a serreg.so
+# built with ASan+UBSan, SERREG_MODULE=build/asan/serreg.so), reports in
+# confdir/asan.<pid>; SERREG_VALGRIND=1 runs baresip under valgrind
+# memcheck, log in confdir/valgrind.<pid>.  A report fails the test at
+# teardown (Baresip.memcheck_errors).
+MEMCHECK = ('valgrind' if os.environ.get('SERREG_VALGRIND') == '1' else
+            'asan' if os.environ.get('SERREG_ASAN') == '1' else None)
+SANITIZERS = os.path.join(ROOT, 'test', 'sanitizers')
+SLOWDOWN = {'valgrind': 4.0, 'asan': 2.0}.get(MEMCHECK, 1.0)
+
 # Bounds of the rig's own waits [s]
 KAMAILIO_START_TIMEOUT = 15.0
-BARESIP_START_TIMEOUT = 10.0
+BARESIP_START_TIMEOUT = 10.0 * SLOWDOWN
 KAMCMD_TIMEOUT = 3.0
 REAP_TIMEOUT = 5.0
 
@@ -874,6 +885,40 @@ class Kamailio(_Child):
 # Baresip
 # ---------------------------------------------------------------------
 
+def memcheck_command(confdir):
+    """(argv prefix, environment) that run baresip under MEMCHECK."""
+    if MEMCHECK == 'valgrind':
+        # --keep-debuginfo: serreg.so is dlclose()d before the leak
+        # check; its frames keep their names
+        return (['valgrind', '--leak-check=full',
+                 '--errors-for-leak-kinds=definite', '--error-exitcode=99',
+                 '--keep-debuginfo=yes', '--num-callers=30',
+                 '--suppressions=' + os.path.join(SANITIZERS,
+                                                  'valgrind.supp'),
+                 '--log-file=' + os.path.join(confdir, 'valgrind.%p')],
+                None)
+    if MEMCHECK != 'asan':
+        return [], None
+    lib = os.environ.get('SERREG_ASAN_LIB') or subprocess.run(
+        ['gcc', '-print-file-name=libasan.so'], capture_output=True,
+        text=True, timeout=30).stdout.strip()
+    # modules stay mapped, so that the leak report names serreg's frames
+    keep = os.path.join(ROOT, 'build', 'asan', 'nodlclose.so')
+    if not os.path.exists(keep):
+        raise RigError('%s missing: make asan-module' % keep)
+    log = os.path.join(confdir, 'asan')
+    env = dict(os.environ)
+    env['LD_PRELOAD'] = os.path.realpath(lib) + ':' + keep
+    # libre has no frame pointers: the slow unwinder for full stacks
+    env['ASAN_OPTIONS'] = ('log_path=%s:detect_leaks=1:halt_on_error=1:'
+                           'fast_unwind_on_malloc=0' % log)
+    env['UBSAN_OPTIONS'] = ('log_path=%s:print_stacktrace=1:'
+                            'halt_on_error=1' % log)
+    env['LSAN_OPTIONS'] = 'suppressions=' + os.path.join(SANITIZERS,
+                                                         'lsan.supp')
+    return [], env
+
+
 class Baresip(_Child):
     """/usr/bin/baresip -f confdir, driven over ctrl_tcp.
 
@@ -1006,11 +1051,12 @@ class Baresip(_Child):
     def _spawn_and_connect(self, timeout):
         t0 = time.monotonic()
         self.started_at = time.time()
+        wrap, env = memcheck_command(self.confdir)
         with open(self.logfile, 'ab') as log:
             self.proc = subprocess.Popen(
-                [BARESIP, '-f', self.confdir] + self.args,
+                wrap + [BARESIP, '-f', self.confdir] + self.args,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                cwd=self.confdir)
+                cwd=self.confdir, env=env)
         end = t0 + timeout
         # a refused connect costs microseconds: try every ms at first,
         # to be connected as soon as ctrl_tcp listens
@@ -1070,6 +1116,28 @@ class Baresip(_Child):
         finally:
             self._close_sock()
         return time.monotonic() - t0
+
+    def memcheck_errors(self):
+        """Reports of ASan/UBSan/LSan or valgrind (MEMCHECK) for this
+        baresip, once it has exited; [] if none."""
+        errors = []
+        for path in sorted(glob.glob(os.path.join(self.confdir,
+                                                  'asan.*'))):
+            with open(path, errors='replace') as f:
+                text = f.read()
+            if text.strip():
+                errors.append('%s:\n%s' % (path, text[-6000:]))
+        for path in sorted(glob.glob(os.path.join(self.confdir,
+                                                  'valgrind.*'))):
+            with open(path, errors='replace') as f:
+                text = f.read()
+            m = re.search(r'ERROR SUMMARY: (\d+) errors', text)
+            if m is None and not self._killed:
+                errors.append('%s: no valgrind summary:\n%s'
+                              % (path, text[-3000:]))
+            elif m is not None and int(m.group(1)):
+                errors.append('%s:\n%s' % (path, text[-8000:]))
+        return errors
 
     @property
     def crashed(self):
