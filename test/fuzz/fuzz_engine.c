@@ -347,6 +347,8 @@ static bool walk_h(const struct sr_account *acc, void *arg)
 	uint32_t prio = sr_account_prio(acc);
 	enum sr_acc_state st = sr_account_state(acc);
 	bool active = sr_account_active(acc);
+	const struct sr_answer *last;
+	uint64_t when = 0;
 
 	CHECK(w, s != NULL, "ladder holds removed account id %u", id);
 	CHECK(w, s->sra == acc, "ladder: id %u is another account", id);
@@ -356,6 +358,10 @@ static bool walk_h(const struct sr_account *acc, void *arg)
 	CHECK(w, sr_account_fbregint(acc) == s->fbregint, "id %u fbregint",
 	      id);
 	CHECK(w, st < SR_ACC_STATE_COUNT, "id %u state %d", id, st);
+	last = sr_account_last(acc, &when);
+	CHECK(w, !last || (when <= w->now && when > 0),
+	      "id %u: last answer at %llu, now %llu", id,
+	      (unsigned long long)when, (unsigned long long)w->now);
 
 	/* no standby account holds a registration */
 	CHECK(w, active || !s->reg,
@@ -415,6 +421,9 @@ static void check_world(struct world *w)
 	CHECK(w, sr_engine_naccounts(w->eng) == live,
 	      "naccounts %u, %u live", sr_engine_naccounts(w->eng), live);
 	CHECK(w, st < SR_STATE_COUNT, "state %d", st);
+	CHECK(w, sr_engine_last_move(w->eng) <= w->now, "last move later");
+	CHECK(w, !sr_engine_failback_held(w->eng) || tier_busy(w, k.cur),
+	      "failback held, but no call on tier %d", k.cur);
 	CHECK(w, k.cur == w->moved_to,
 	      "current tier %d, but the last MOVE went to %d", k.cur,
 	      w->moved_to);
