@@ -57,6 +57,7 @@ test: deps
 	$(MAKE) all $(UNIT)
 	./$(UNIT)
 	$(PYTEST) $(PYTEST_ARGS) test/integration
+	$(MAKE) unit-asan fuzz integration-valgrind-ci
 
 demo: deps
 	$(MAKE) all

@@ -7,7 +7,8 @@ set -e
 
 PKGS="build-essential baresip-core libre-dev libssl-dev kamailio
       kamailio-tls-modules
-      python3 python3-pytest procps iproute2 clang sip-tester"
+      python3 python3-pytest procps iproute2 clang sip-tester
+      valgrind libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

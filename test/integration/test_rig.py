@@ -358,3 +358,35 @@ def test_teardown_heals_registrars_and_is_quick(tmp_path):
     assert bs.returncode == 0
     assert not any(r.running or r._members() for r in (a, b, c))
     assert alive_with(str(tmp_path)) == []
+
+
+def test_memcheck_reports_fail(tmp_path, monkeypatch):
+    """memcheck_errors: a sanitizer file or a valgrind summary with
+    errors is a failure; a clean summary, none or an empty file is not."""
+    b = object.__new__(rig.Baresip)
+    b.confdir = str(tmp_path)
+    b._killed = False
+    assert b.memcheck_errors() == []
+    (tmp_path / 'asan.101').write_text('')
+    (tmp_path / 'valgrind.102').write_text(
+        '==102== ERROR SUMMARY: 0 errors from 0 contexts\n')
+    assert b.memcheck_errors() == []
+    (tmp_path / 'asan.103').write_text(
+        '==103==ERROR: LeakSanitizer: detected memory leaks\n')
+    (tmp_path / 'valgrind.104').write_text(
+        '==104==    definitely lost: 93 bytes in 1 blocks\n'
+        '==104== ERROR SUMMARY: 1 errors from 1 contexts\n')
+    errs = b.memcheck_errors()
+    assert len(errs) == 2 and 'LeakSanitizer' in errs[0], errs
+    assert 'definitely lost' in errs[1], errs
+    # a valgrind that never wrote its summary, unless the rig killed it
+    (tmp_path / 'valgrind.105').write_text('==105== Memcheck\n')
+    assert len(b.memcheck_errors()) == 3
+    b._killed = True
+    assert len(b.memcheck_errors()) == 2
+    # the wrapper: valgrind's argv, or libasan first in LD_PRELOAD
+    monkeypatch.setattr(rig, 'MEMCHECK', 'valgrind')
+    argv, env = rig.memcheck_command(str(tmp_path))
+    assert argv[0] == 'valgrind' and '--error-exitcode=99' in argv
+    monkeypatch.setattr(rig, 'MEMCHECK', None)
+    assert rig.memcheck_command(str(tmp_path)) == ([], None)
