@@ -34,7 +34,9 @@ VG_FLAGS   := --leak-check=full --errors-for-leak-kinds=definite \
 # The integration scenarios run under valgrind (a failover and a
 # failback each); VG_TEST_CI is the one `make test` runs
 VG_TESTS   ?= test/integration/test_cisco.py::test_r8_failback_worst_to_best_and_left_tier_probed \
-	      test/integration/test_serial.py::test_r4_backoff_and_every_tier_tried
+	      test/integration/test_serial.py::test_r3_gaps_skipped_and_worst_wraps_to_best \
+	      test/integration/test_lifecycle.py::test_r31_uadel_stops_probes_and_reevaluates \
+	      test/integration/test_liveness.py::test_r34_call_holds_failback_until_it_ends
 VG_TEST_CI ?= test/integration/test_cisco.py::test_r8_failback_worst_to_best_and_left_tier_probed
 
 FUZZ_CC    ?= clang
@@ -142,5 +144,9 @@ fuzz-corpus: $(FUZZ_BINS)
 		mkdir -p build/fuzz/corpus/$$t; \
 		./build/fuzz/$$t -use_counters=0 -merge=1 \
 			test/fuzz/corpus/$$t build/fuzz/corpus/$$t \
-			2>&1 | grep MERGE-OUTER; \
+			2>&1 | grep "MERGE-OUTER: .* new files"; \
 	done
+
+# keep the instrumented objects between runs
+.SECONDARY: $(PURE_SRCS:%.c=build/fuzz/obj/%.o) \
+	    $(FUZZ_TARGETS:%=build/fuzz/%.o)
