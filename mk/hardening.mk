@@ -50,7 +50,8 @@ FUZZ_BINS  := $(addprefix build/fuzz/,$(FUZZ_TARGETS))
 FUZZ_OPTS  ?= -rss_limit_mb=1024 -timeout=10 -print_final_stats=1
 
 .PHONY: unit-asan integration-asan valgrind integration-valgrind \
-	integration-valgrind-ci fuzz fuzz-long fuzz-build asan-module fuzz-corpus
+	integration-valgrind-ci fuzz fuzz-long fuzz-build asan-module \
+	fuzz-corpus
 
 build/asan/mod/%.o: %.c $(wildcard include/*.h) Makefile mk/serreg.mk \
 		    mk/hardening.mk
