@@ -909,9 +909,13 @@ def memcheck_command(confdir):
     log = os.path.join(confdir, 'asan')
     env = dict(os.environ)
     env['LD_PRELOAD'] = os.path.realpath(lib) + ':' + keep
-    # libre has no frame pointers: the slow unwinder for full stacks
-    env['ASAN_OPTIONS'] = ('log_path=%s:detect_leaks=1:halt_on_error=1:'
-                           'fast_unwind_on_malloc=0' % log)
+    # SERREG_ASAN_OPTIONS is appended: libre has no frame pointers, so
+    # an allocation's stack is cut at libre's frames unless
+    # ':fast_unwind_on_malloc=0' (too slow to be the default: TLS
+    # probes that load the system trust store miss their deadline)
+    env['ASAN_OPTIONS'] = ('log_path=%s:detect_leaks=1:halt_on_error=1'
+                           % log + os.environ.get('SERREG_ASAN_OPTIONS',
+                                                  ''))
     env['UBSAN_OPTIONS'] = ('log_path=%s:print_stacktrace=1:'
                             'halt_on_error=1' % log)
     env['LSAN_OPTIONS'] = 'suppressions=' + os.path.join(SANITIZERS,
