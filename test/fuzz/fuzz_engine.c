@@ -279,8 +279,9 @@ static void action_h(const struct sr_action *act, void *arg)
 	case SR_ACT_TIMER:
 		CHECK(w, s->fbregint > 0 || w->check_max_seen > 0,
 		      "TIMER for id %u: no probing, no check", id);
+		/* a Retry-After counts up to an hour only */
 		bound = max(max((uint64_t)s->fbregint,
-				(uint64_t)s->retry_max),
+				min((uint64_t)s->retry_max, 3600ULL)),
 			    max((uint64_t)w->check_max_seen, 1ULL)) * 1000;
 		CHECK(w, act->delay <= bound,
 		      "TIMER for id %u: %llu ms > %llu ms", id,
