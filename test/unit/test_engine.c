@@ -985,3 +985,54 @@ SIM_TEST(test_engine_r9_retry_after_of_failure, HOLD, BACKOFF_MAX)
 
 	return 0;
 }
+
+
+/* R34 + R2: the tier in use fails while a held failback's target is
+   registered already: that target is the tier in use at once */
+SIM_TEST(test_engine_r34_held_target_takes_over, 1, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 10);
+	int a1 = sim_add(s, 1, 10);
+
+	sim_start(s);
+	sim_run(s, 1000);
+	sim_fail(s, a0, 0);
+	TEST_ASSERT(is_current(s, 1));
+
+	sim_set(s, a0, 200, 0);
+	TEST_ASSERT(sim_run_until(s, MIN, is_promoting, 0));
+	sr_account_calls(s->accv[a1].sra, 1, s->now);
+	sim_run(s, 5000);
+	TEST_ASSERT(s->accv[a0].bound);
+	TEST_EQ(SR_PROMOTING, sr_engine_state(s->eng));
+
+	sim_fail(s, a1, 0);
+	TEST_ASSERT(is_current(s, 0));
+	TEST_EQ(a0, s->current);
+
+	return 0;
+}
+
+
+/* R3 + R31: the current UA is removed while another account of its
+   tier is still registering: that one becomes current when it does */
+SIM_TEST(test_engine_r31_remove_current_while_other_registers, HOLD,
+	 BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 0);
+	int b0 = sim_add(s, 0, 0);
+
+	sim_set(s, b0, 0, 0);       /* b0's registrar is slow (silent) */
+	sim_start(s);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 0));
+	TEST_EQ(a0, s->current);
+
+	sim_remove(s, a0);
+	sim_set(s, b0, 200, 0);     /* its REGISTER gets its 200 late */
+	sim_run(s, SIM_REG_TMO + 1000);
+	TEST_ASSERT(is_current(s, 0));
+	TEST_EQ(b0, s->current);
+
+	return 0;
+}
