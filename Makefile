@@ -84,3 +84,13 @@ bench-failover: $(MOD)
 # Sanitizers, valgrind, fuzzing: unit-asan, integration-asan, valgrind,
 # integration-valgrind, fuzz, fuzz-long
 include mk/hardening.mk
+
+# Soak (not part of make test): baresip + serreg.so against three
+# flapping registrars for SOAK_MINUTES, RSS and serreg's objects flat
+SOAK_MINUTES ?= 30
+SOAK_SEED    ?= 1
+
+.PHONY: soak
+soak: all
+	$(PYTHON) test/bench/soak.py --minutes $(SOAK_MINUTES) \
+		--seed $(SOAK_SEED) --out build/soak/soak-$(SOAK_SEED).json

@@ -21,7 +21,18 @@ struct serreg_view {
 	struct ua *(*ua_h)(const struct sr_account *sra);
 };
 
+/** Kinds of the module's own objects, counted live for "serreg json" */
+enum serreg_obj {
+	SERREG_OBJ_ACCOUNT = 0,    /**< struct account (serreg.c)      */
+	SERREG_OBJ_PENDING,        /**< struct pending (serreg.c)      */
+	SERREG_OBJ_PROBE,          /**< struct probe (probe.c)         */
+
+	SERREG_OBJ_COUNT
+};
+
 /* status.c */
+void serreg_mem_alloced(enum serreg_obj kind, size_t size);
+void serreg_mem_freed(enum serreg_obj kind, size_t size);
 int  serreg_status_print(struct re_printf *pf, const struct serreg_view *v);
 int  serreg_status_json(struct re_printf *pf, const struct serreg_view *v);
 void serreg_answer_print(char *buf, size_t sz, const struct sr_answer *ans);

@@ -30,6 +30,7 @@
 #include "serreg_engine.h"
 #include "serreg_probe.h"
 #include "serreg_verify.h"
+#include "serreg.h"
 
 
 struct probe {
@@ -68,6 +69,7 @@ static void destructor(void *arg)
 	mem_deref(pr->msg);
 	mem_deref(pr->cuser);
 	mem_deref(pr->host);
+	serreg_mem_freed(SERREG_OBJ_PROBE, sizeof(*pr));
 }
 
 
@@ -301,6 +303,8 @@ int probe_send(struct probe **prp, struct ua *ua, const char *met,
 	pr = mem_zalloc(sizeof(*pr), destructor);
 	if (!pr)
 		return ENOMEM;
+
+	serreg_mem_alloced(SERREG_OBJ_PROBE, sizeof(*pr));
 
 	pr->resph = resph;
 	pr->arg   = arg;

@@ -6,10 +6,22 @@
 
 #include <string.h>
 #include <re.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include "baresip.h"
 #include "serreg_engine.h"
 #include "serreg_verify.h"
 #include "serreg.h"
+
+
+/** Live objects of the module (libre's mem_get_stat is ENOSYS without
+ *  MEM_DEBUG, as in Debian's libre), shown as "mem" by "serreg json" */
+static struct {
+	uint32_t live[SERREG_OBJ_COUNT];
+	uint64_t bytes;            /**< sum of their sizes             */
+	uint64_t allocs;           /**< allocated since loading        */
+} mem;
 
 
 struct print_ctx {
@@ -18,6 +30,67 @@ struct print_ctx {
 	int err;
 	bool first;
 };
+
+
+/** An object of the module was allocated */
+void serreg_mem_alloced(enum serreg_obj kind, size_t size)
+{
+	if (kind >= SERREG_OBJ_COUNT)
+		return;
+
+	++mem.live[kind];
+	mem.bytes += size;
+	++mem.allocs;
+}
+
+
+/** An object of the module was freed */
+void serreg_mem_freed(enum serreg_obj kind, size_t size)
+{
+	if (kind >= SERREG_OBJ_COUNT || !mem.live[kind])
+		return;
+
+	--mem.live[kind];
+	mem.bytes -= min(mem.bytes, (uint64_t)size);
+}
+
+
+/* bytes in use on the process's malloc heap, 0 if unknown */
+static uint64_t heap_used(void)
+{
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 33)
+	struct mallinfo2 mi;
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Waggregate-return"
+	mi = mallinfo2();
+#pragma GCC diagnostic pop
+
+	return mi.uordblks + mi.hblkhd;
+#else
+	return 0;
+#endif
+}
+
+
+static int json_mem(struct re_printf *pf, const struct sr_engine *eng)
+{
+	uint32_t objects = 0;
+	int i;
+
+	for (i = 0; i < SERREG_OBJ_COUNT; i++)
+		objects += mem.live[i];
+
+	return re_hprintf(pf, "\"mem\":{\"objects\":%u,\"bytes\":%llu,"
+			  "\"allocs\":%llu,\"accounts\":%u,"
+			  "\"engine_accounts\":%u,\"pending\":%u,"
+			  "\"probes\":%u,\"heap\":%llu},",
+			  objects, mem.bytes, mem.allocs,
+			  mem.live[SERREG_OBJ_ACCOUNT],
+			  sr_engine_naccounts(eng),
+			  mem.live[SERREG_OBJ_PENDING],
+			  mem.live[SERREG_OBJ_PROBE], heap_used());
+}
 
 
 /** A registrar's answer in words: "200", "503", the errno text, or why
@@ -212,6 +285,8 @@ int serreg_status_json(struct re_printf *pf, const struct serreg_view *v)
 				      age(v, sr_engine_last_move(eng)));
 	else
 		ctx.err |= re_hprintf(pf, "\"last_move\":null,");
+
+	ctx.err |= json_mem(pf, eng);
 
 	ctx.err |= re_hprintf(pf, "\"backoff\":%llu,"
 			      "\"failback_held\":%s,"
