@@ -147,6 +147,7 @@ static void account_destructor(void *arg)
 	hash_unlink(&acc->he);
 	mem_deref(acc->probe);
 	mem_deref(acc->watch);
+	serreg_mem_freed(SERREG_OBJ_ACCOUNT, sizeof(*acc));
 }
 
 
@@ -181,6 +182,7 @@ static void pending_destructor(void *arg)
 
 	list_unlink(&p->le);
 	mem_deref(p->acc);
+	serreg_mem_freed(SERREG_OBJ_PENDING, sizeof(*p));
 }
 
 
@@ -194,6 +196,8 @@ static void action_h(const struct sr_action *act, void *arg)
 		warning("serreg: out of memory, action %d lost\n", act->kind);
 		return;
 	}
+
+	serreg_mem_alloced(SERREG_OBJ_PENDING, sizeof(*p));
 
 	p->act = *act;
 	p->acc = mem_ref(act->ref);
@@ -609,6 +613,8 @@ static int account_add(struct account **accp, struct ua *ua)
 	acc = mem_zalloc(sizeof(*acc), account_destructor);
 	if (!acc)
 		return ENOMEM;
+
+	serreg_mem_alloced(SERREG_OBJ_ACCOUNT, sizeof(*acc));
 
 	acc->ua     = ua;
 	acc->regint = account_regint(a);
