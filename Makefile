@@ -94,3 +94,14 @@ SOAK_SEED    ?= 1
 soak: all
 	$(PYTHON) test/bench/soak.py --minutes $(SOAK_MINUTES) \
 		--seed $(SOAK_SEED) --out build/soak/soak-$(SOAK_SEED).json
+
+# Scale benchmark of the policy engine (R50): not part of make test
+BENCH_SCALE := build/bench-scale
+
+$(BENCH_SCALE): build/test/test/bench/scale.o \
+		build/test/modules/serreg/engine.o
+	$(CC) -o $@ $^ -lre
+
+.PHONY: bench-scale
+bench-scale: $(BENCH_SCALE)
+	./$(BENCH_SCALE)

@@ -1,0 +1,834 @@
+/**
+ * @file scale.c  Scale benchmark of the policy engine (rule R50)
+ *
+ * The engine (modules/serreg/engine.c) gets 10, 1,000 and 10,000 accounts
+ * spread over 10 tiers and 90 minutes of virtual life: 30 minutes steady
+ * on tier 0 (standby accounts probe, the registered ones are checked and
+ * refreshed), then the registrars of tier 0 go silent (checks time out,
+ * every account of the tier fails: failover to tier 1), 30 minutes later
+ * they come back (probes answer: failback to tier 0), 30 more minutes.
+ *
+ * Two passes per size:
+ *  1. record: a virtual world (timers, registrars) executes the engine's
+ *     actions and writes every event it feeds the engine to a trace;
+ *  2. replay: a fresh engine, built the same way, is fed the trace with
+ *     an action handler that only counts.  The engine is deterministic
+ *     (seeded random numbers), so it does the same work: the action
+ *     counts of both passes must match.  Only replay_events() is
+ *     measured: wall time natively (best of 3), instructions under
+ *     callgrind (--toggle-collect=replay_events, run by this program).
+ *
+ * Memory per account: the growth of the malloc heap (mallinfo2) while
+ * the accounts are added, divided by their number (libre's mem_get_stat
+ * is ENOSYS in Debian's libre, built without MEM_DEBUG).
+ *
+ * Usage: scale             the table for 10, 1000, 10000 accounts
+ *        scale -n N        one size, natively, one line
+ *        scale -n N -r     one size, replay once (run under callgrind)
+ *
+ * Copyright (C) 2026 The serreg developers
+ */
+
+#define _GNU_SOURCE 1
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <malloc.h>
+#include <unistd.h>
+#include <getopt.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <re.h>
+#include "serreg_engine.h"
+
+
+enum {
+	NTIERS      = 10,
+	RTT         = 20,          /* [ms] answer of a live registrar   */
+	PROBE_TMO   = 5000,        /* [ms] probe / check timeout        */
+	REG_TMO     = 32000,       /* [ms] REGISTER timeout (Timer F)   */
+	REGINT      = 300,         /* [s] refresh at 90 %               */
+	CHECK_INT   = 60,          /* [s] liveness check of the tier in use */
+	PHASE       = 30 * 60000,  /* [ms] each of the three phases     */
+	NREPEAT     = 3,           /* native replays, the best counts   */
+};
+
+static const unsigned sizes[] = {10, 1000, 10000};
+
+
+/* What the world feeds the engine */
+enum ev_kind {
+	EV_ACC_TIMER = 0,
+	EV_ENG_TIMER,
+	EV_PROBED,
+	EV_CHECKED,
+	EV_REGISTERED,
+	EV_REG_FAILED,
+
+	EV_KIND_COUNT
+};
+
+static const char *const ev_names[EV_KIND_COUNT] = {
+	"timer", "round", "probed", "checked", "registered", "reg_failed"
+};
+
+/** One recorded engine event */
+struct tev {
+	uint64_t now;
+	uint32_t idx;
+	uint8_t kind;
+	uint16_t scode;           /**< 0: ETIMEDOUT                    */
+};
+
+/** Things the world waits for, in a heap by due time */
+enum wk_kind {
+	WK_TIMER = 0,   /* the account's timer                       */
+	WK_ROUND,       /* the engine's timer                        */
+	WK_PROBE,       /* answer to a probe                         */
+	WK_CHECK,       /* answer to a check                         */
+	WK_REG,         /* answer to a REGISTER                      */
+	WK_REFRESH,     /* baresip refreshes a registration          */
+};
+
+struct work {
+	uint64_t due;
+	uint64_t seq;
+	uint32_t idx;
+	uint32_t gen;
+	uint8_t kind;
+};
+
+struct bacc {
+	struct sr_account *sra;
+	uint32_t tier;
+	uint32_t tgen;            /**< timer generation                */
+	uint32_t pgen;            /**< probe/check generation          */
+	uint32_t rgen;            /**< REGISTER generation             */
+};
+
+struct bench {
+	struct sr_engine *eng;
+	struct bacc *accv;
+	unsigned n;
+	uint64_t now;
+	uint32_t seed;
+	bool record;
+	bool up[NTIERS];          /**< registrars of each tier answer  */
+
+	/* the world (record pass) */
+	struct work *heap;
+	size_t nheap, szheap;
+	uint64_t seq;
+	uint32_t rgen;            /**< round timer generation          */
+
+	/* the trace */
+	struct tev *trace;
+	size_t ntrace, sztrace;
+
+	/* what the engine did */
+	uint64_t nact;
+	uint64_t nact_kind[SR_ACT_MOVE + 1];
+	unsigned moves;
+	int cur_tier;
+	uint64_t nev_kind[EV_KIND_COUNT];
+	uint64_t maxact;          /**< most actions from one event     */
+};
+
+
+/* xorshift32, seeded: the engine's random numbers */
+static uint32_t rand_h(void *arg)
+{
+	struct bench *b = arg;
+
+	b->seed ^= b->seed << 13;
+	b->seed ^= b->seed >> 17;
+	b->seed ^= b->seed << 5;
+
+	return b->seed;
+}
+
+
+static void *grow(void *p, size_t *sz, size_t elem)
+{
+	size_t nsz = *sz ? *sz * 2 : 1024;
+	void *np = realloc(p, nsz * elem);
+
+	if (!np) {
+		fprintf(stderr, "scale: out of memory\n");
+		exit(2);
+	}
+
+	*sz = nsz;
+
+	return np;
+}
+
+
+/*
+ * The world's heap of work, by (due, seq)
+ */
+
+static bool work_before(const struct work *a, const struct work *b)
+{
+	return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+}
+
+
+static void push(struct bench *b, uint64_t delay, enum wk_kind kind,
+		 uint32_t idx, uint32_t gen)
+{
+	struct work w;
+	size_t i;
+
+	if (b->nheap == b->szheap)
+		b->heap = grow(b->heap, &b->szheap, sizeof(*b->heap));
+
+	w.due  = b->now + delay;
+	w.seq  = ++b->seq;
+	w.idx  = idx;
+	w.gen  = gen;
+	w.kind = kind;
+
+	for (i = b->nheap++; i > 0; i = (i - 1) / 2) {
+		if (!work_before(&w, &b->heap[(i - 1) / 2]))
+			break;
+		b->heap[i] = b->heap[(i - 1) / 2];
+	}
+
+	b->heap[i] = w;
+}
+
+
+static void pop(struct bench *b, struct work *top)
+{
+	struct work last = b->heap[--b->nheap];
+	size_t i = 0, c;
+
+	*top = b->heap[0];
+
+	for (;;) {
+		c = 2 * i + 1;
+		if (c >= b->nheap)
+			break;
+		if (c + 1 < b->nheap &&
+		    work_before(&b->heap[c + 1], &b->heap[c]))
+			++c;
+		if (!work_before(&b->heap[c], &last))
+			break;
+		b->heap[i] = b->heap[c];
+		i = c;
+	}
+
+	if (b->nheap)
+		b->heap[i] = last;
+}
+
+
+/*
+ * Actions
+ */
+
+static uint32_t idx_of(const struct bench *b, const void *ref)
+{
+	return (uint32_t)((const struct bacc *)ref - b->accv);
+}
+
+
+static void world_action(struct bench *b, const struct sr_action *act)
+{
+	struct bacc *a = act->ref;
+	uint32_t idx = a ? idx_of(b, a) : 0;
+	bool up = a ? b->up[a->tier] : false;
+
+	switch (act->kind) {
+
+	case SR_ACT_REGISTER:
+		push(b, up ? RTT : REG_TMO, WK_REG, idx, ++a->rgen);
+		break;
+
+	case SR_ACT_UNREGISTER:
+		++a->rgen;
+		break;
+
+	case SR_ACT_PROBE:
+		push(b, up ? RTT : PROBE_TMO, WK_PROBE, idx, ++a->pgen);
+		break;
+
+	case SR_ACT_CHECK:
+		push(b, up ? RTT : PROBE_TMO, WK_CHECK, idx, ++a->pgen);
+		break;
+
+	case SR_ACT_PROBE_CANCEL:
+		++a->pgen;
+		break;
+
+	case SR_ACT_TIMER:
+		push(b, act->delay, WK_TIMER, idx, ++a->tgen);
+		break;
+
+	case SR_ACT_TIMER_CANCEL:
+		++a->tgen;
+		break;
+
+	case SR_ACT_ROUND_TIMER:
+		push(b, act->delay, WK_ROUND, 0, ++b->rgen);
+		break;
+
+	case SR_ACT_ROUND_CANCEL:
+		++b->rgen;
+		break;
+
+	default:
+		break;
+	}
+}
+
+
+static void action_h(const struct sr_action *act, void *arg)
+{
+	struct bench *b = arg;
+
+	++b->nact;
+	++b->nact_kind[act->kind];
+
+	if (act->kind == SR_ACT_MOVE) {
+		++b->moves;
+		b->cur_tier = act->to;
+	}
+
+	if (b->record)
+		world_action(b, act);
+}
+
+
+/*
+ * Setup: the same engine and accounts in both passes
+ */
+
+static size_t heap_used(void)
+{
+	struct mallinfo2 mi;
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Waggregate-return"
+	mi = mallinfo2();
+#pragma GCC diagnostic pop
+
+	return mi.uordblks + mi.hblkhd;
+}
+
+
+static int setup(struct bench *b, unsigned n, bool record,
+		 size_t *bytes_acc)
+{
+	struct sr_config cfg;
+	size_t before;
+	unsigned i;
+	int err;
+
+	memset(b, 0, sizeof(*b));
+	b->n = n;
+	b->seed = 0x2545f491;
+	b->now = 1000;
+	b->record = record;
+	b->cur_tier = -1;
+	for (i = 0; i < NTIERS; i++)
+		b->up[i] = true;
+
+	b->accv = calloc(n, sizeof(*b->accv));
+	if (!b->accv)
+		return ENOMEM;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.failback_hold  = 2;
+	cfg.backoff_base   = 30;
+	cfg.backoff_max    = 300;
+	cfg.check_interval = CHECK_INT;
+
+	err = sr_engine_alloc(&b->eng, &cfg, action_h, rand_h, b);
+	if (err)
+		return err;
+
+	before = heap_used();
+
+	for (i = 0; i < n; i++) {
+		struct bacc *a = &b->accv[i];
+
+		/* round robin over the tiers; probe every 60, 120, 180 s */
+		a->tier = i % NTIERS;
+		err = sr_account_add(b->eng, &a->sra, a, a->tier,
+				     60 * (1 + i % 3), b->now);
+		if (err)
+			return err;
+	}
+
+	if (bytes_acc)
+		*bytes_acc = (heap_used() - before) / n;
+
+	sr_engine_start(b->eng, b->now);
+
+	return 0;
+}
+
+
+static void teardown(struct bench *b)
+{
+	unsigned i;
+
+	for (i = 0; b->accv && i < b->n; i++)
+		mem_deref(b->accv[i].sra);
+
+	b->eng = mem_deref(b->eng);
+	free(b->accv);
+	free(b->heap);
+	b->accv = NULL;
+	b->heap = NULL;
+}
+
+
+/*
+ * Record pass
+ */
+
+static void feed(struct bench *b, enum ev_kind kind, uint32_t idx,
+		 uint16_t scode)
+{
+	struct sr_answer ans = {0, 0, 0};
+	uint64_t nact0 = b->nact;
+	struct tev *t;
+
+	if (b->ntrace == b->sztrace)
+		b->trace = grow(b->trace, &b->sztrace, sizeof(*b->trace));
+
+	t = &b->trace[b->ntrace++];
+	t->now   = b->now;
+	t->idx   = idx;
+	t->kind  = kind;
+	t->scode = scode;
+
+	++b->nev_kind[kind];
+
+	if (scode)
+		ans.scode = scode;
+	else
+		ans.err = ETIMEDOUT;
+
+	switch (kind) {
+
+	case EV_ACC_TIMER:
+		sr_account_timer(b->accv[idx].sra, b->now);
+		break;
+
+	case EV_ENG_TIMER:
+		sr_engine_timer(b->eng, b->now);
+		break;
+
+	case EV_PROBED:
+		sr_account_probed(b->accv[idx].sra, &ans, b->now);
+		break;
+
+	case EV_CHECKED:
+		sr_account_checked(b->accv[idx].sra, &ans, b->now);
+		break;
+
+	case EV_REGISTERED:
+		sr_account_registered(b->accv[idx].sra, scode, b->now);
+		break;
+
+	case EV_REG_FAILED:
+		sr_account_reg_failed(b->accv[idx].sra, &ans, b->now);
+		break;
+
+	default:
+		break;
+	}
+
+	b->maxact = max(b->maxact, b->nact - nact0);
+}
+
+
+static void run_world(struct bench *b, uint64_t until)
+{
+	while (b->nheap && b->heap[0].due <= until) {
+		struct work w;
+		struct bacc *a;
+		bool up;
+
+		pop(b, &w);
+		a = &b->accv[w.idx];
+		up = b->up[a->tier];
+		b->now = w.due;
+
+		switch (w.kind) {
+
+		case WK_TIMER:
+			if (w.gen == a->tgen)
+				feed(b, EV_ACC_TIMER, w.idx, 0);
+			break;
+
+		case WK_ROUND:
+			if (w.gen == b->rgen)
+				feed(b, EV_ENG_TIMER, 0, 0);
+			break;
+
+		case WK_PROBE:
+		case WK_CHECK:
+			if (w.gen != a->pgen)
+				break;
+			feed(b, w.kind == WK_PROBE ? EV_PROBED : EV_CHECKED,
+			     w.idx, up ? 200 : 0);
+			break;
+
+		case WK_REG:
+		case WK_REFRESH:
+			if (w.gen != a->rgen)
+				break;
+			if (!up) {
+				feed(b, EV_REG_FAILED, w.idx, 0);
+				break;
+			}
+			/* the refresh is sent now: answered after RTT */
+			if (w.kind == WK_REFRESH) {
+				push(b, RTT, WK_REG, w.idx, w.gen);
+				break;
+			}
+			feed(b, EV_REGISTERED, w.idx, 200);
+			push(b, REGINT * 900, WK_REFRESH, w.idx, a->rgen);
+			break;
+		}
+	}
+
+	b->now = until;
+}
+
+
+static int record(struct bench *b, unsigned n)
+{
+	uint64_t t0;
+	int err;
+
+	err = setup(b, n, true, NULL);
+	if (err)
+		return err;
+
+	t0 = b->now;
+
+	/* steady on tier 0; its registrars go silent: failover */
+	run_world(b, t0 + PHASE);
+	b->up[0] = false;
+	run_world(b, t0 + 2 * PHASE);
+	if (b->cur_tier != 1) {
+		fprintf(stderr, "scale: %u accounts: tier %d after the "
+			"failover, not 1\n", n, b->cur_tier);
+		return EPROTO;
+	}
+
+	/* tier 0 answers again: failback */
+	b->up[0] = true;
+	run_world(b, t0 + 3 * PHASE);
+	if (b->cur_tier != 0) {
+		fprintf(stderr, "scale: %u accounts: tier %d after the "
+			"failback, not 0\n", n, b->cur_tier);
+		return EPROTO;
+	}
+
+	return 0;
+}
+
+
+/*
+ * Replay pass: the measured part
+ */
+
+__attribute__((noinline))
+void replay_events(struct bench *b, const struct tev *tv, size_t n);
+__attribute__((noinline))
+void replay_events(struct bench *b, const struct tev *tv, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct tev *t = &tv[i];
+		struct sr_account *sra = b->accv[t->idx].sra;
+		struct sr_answer ans = {0, 0, 0};
+
+		if (t->scode)
+			ans.scode = t->scode;
+		else
+			ans.err = ETIMEDOUT;
+
+		switch (t->kind) {
+
+		case EV_ACC_TIMER:
+			sr_account_timer(sra, t->now);
+			break;
+
+		case EV_ENG_TIMER:
+			sr_engine_timer(b->eng, t->now);
+			break;
+
+		case EV_PROBED:
+			sr_account_probed(sra, &ans, t->now);
+			break;
+
+		case EV_CHECKED:
+			sr_account_checked(sra, &ans, t->now);
+			break;
+
+		case EV_REGISTERED:
+			sr_account_registered(sra, t->scode, t->now);
+			break;
+
+		case EV_REG_FAILED:
+			sr_account_reg_failed(sra, &ans, t->now);
+			break;
+		}
+	}
+}
+
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+
+/** One replay of the trace; its action count must be the recorded one */
+static int replay(const struct bench *rec, uint64_t *ns, size_t *bytes_acc)
+{
+	struct bench b;
+	uint64_t t0, nact0;
+	int err;
+
+	err = setup(&b, rec->n, false, bytes_acc);
+	if (err)
+		return err;
+
+	nact0 = b.nact;
+	t0 = now_ns();
+	replay_events(&b, rec->trace, rec->ntrace);
+	*ns = now_ns() - t0;
+
+	if (b.nact != rec->nact || b.moves != rec->moves) {
+		fprintf(stderr, "scale: replay of %u accounts differs: %llu "
+			"actions (%u moves), recorded %llu (%u)\n", rec->n,
+			(unsigned long long)b.nact, b.moves,
+			(unsigned long long)rec->nact, rec->moves);
+		err = EPROTO;
+	}
+
+	(void)nact0;
+	teardown(&b);
+
+	return err;
+}
+
+
+/** Result of one size */
+struct row {
+	unsigned n;
+	size_t events;
+	uint64_t actions;
+	unsigned moves;
+	uint64_t maxact;
+	double ns_ev;
+	double instr_ev;         /**< < 0: not measured              */
+	size_t bytes_acc;
+	uint64_t nev_kind[EV_KIND_COUNT];
+};
+
+
+static int measure(unsigned n, bool once, struct row *row)
+{
+	struct bench rec;
+	uint64_t best = ~0ULL;
+	unsigned i;
+	int err;
+
+	err = record(&rec, n);
+	if (err)
+		goto out;
+
+	memset(row, 0, sizeof(*row));
+	row->n = n;
+	row->events = rec.ntrace;
+	row->actions = rec.nact;
+	row->moves = rec.moves;
+	row->maxact = rec.maxact;
+	row->instr_ev = -1;
+	memcpy(row->nev_kind, rec.nev_kind, sizeof(row->nev_kind));
+
+	for (i = 0; i < (once ? 1 : NREPEAT); i++) {
+		uint64_t ns;
+
+		err = replay(&rec, &ns, &row->bytes_acc);
+		if (err)
+			goto out;
+
+		best = min(best, ns);
+	}
+
+	row->ns_ev = (double)best / (double)rec.ntrace;
+
+ out:
+	teardown(&rec);
+	free(rec.trace);
+
+	return err;
+}
+
+
+/* Instructions in replay_events() for n accounts, from callgrind */
+static int callgrind(const char *self, unsigned n, struct row *row)
+{
+	char cmd[1024], out[256], line[512];
+	unsigned long long ir = 0;
+	FILE *f;
+	int r;
+
+	snprintf(out, sizeof(out), "build/bench/callgrind.scale.%u", n);
+	snprintf(cmd, sizeof(cmd),
+		 "valgrind --tool=callgrind --collect-atstart=no "
+		 "--toggle-collect=replay_events --callgrind-out-file=%s "
+		 "%s -n %u -r >/dev/null 2>build/bench/callgrind.%u.log",
+		 out, self, n, n);
+
+	r = system(cmd);
+	if (r != 0) {
+		fprintf(stderr, "scale: callgrind failed (%d): see "
+			"build/bench/callgrind.%u.log\n", r, n);
+		return EPROTO;
+	}
+
+	f = fopen(out, "r");
+	if (!f)
+		return errno;
+
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "totals:", 7) ||
+		    !strncmp(line, "summary:", 8))
+			ir = strtoull(strchr(line, ':') + 1, NULL, 10);
+	}
+
+	fclose(f);
+
+	if (!ir)
+		return EPROTO;
+
+	row->instr_ev = (double)ir / (double)row->events;
+
+	return 0;
+}
+
+
+static void print_row(const struct row *r, const struct row *base)
+{
+	char instr[32] = "-", ratio[32] = "-";
+
+	if (r->instr_ev >= 0)
+		snprintf(instr, sizeof(instr), "%.0f", r->instr_ev);
+
+	if (r->instr_ev >= 0 && base->instr_ev > 0)
+		snprintf(ratio, sizeof(ratio), "%.2f",
+			 r->instr_ev / base->instr_ev);
+
+	printf("| %8u | %5u | %9zu | %9llu | %5u | %7llu | %11s | %8.1f "
+	       "| %13zu | %11s |\n", r->n, NTIERS, r->events,
+	       (unsigned long long)r->actions, r->moves,
+	       (unsigned long long)r->maxact, instr, r->ns_ev,
+	       r->bytes_acc, ratio);
+}
+
+
+int main(int argc, char *argv[])
+{
+	struct row rows[ARRAY_SIZE(sizes)];
+	unsigned n = 0, i, k;
+	bool once = false, cg = true;
+	int c, err = 0;
+
+	while ((c = getopt(argc, argv, "n:rN")) != -1) {
+		switch (c) {
+
+		case 'n': n = (unsigned)atoi(optarg); break;
+		case 'r': once = true;                break;
+		case 'N': cg = false;                 break;
+		default:
+			fprintf(stderr, "usage: scale [-n accounts [-r]] "
+				"[-N (no callgrind)]\n");
+			return 2;
+		}
+	}
+
+	(void)libre_init();
+
+	if (n) {
+		struct row r;
+
+		err = measure(n, once, &r);
+		if (!err)
+			printf("%u accounts: %zu events, %llu actions, %u "
+			       "moves, %.1f ns/event, %zu bytes/account\n",
+			       n, r.events, (unsigned long long)r.actions,
+			       r.moves, r.ns_ev, r.bytes_acc);
+		goto out;
+	}
+
+	if (cg && system("valgrind --version >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "scale: no valgrind: no instruction counts\n");
+		cg = false;
+	}
+
+	(void)mkdir("build", 0755);
+	(void)mkdir("build/bench", 0755);
+
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		err = measure(sizes[i], false, &rows[i]);
+		if (!err && cg)
+			err = callgrind(argv[0], sizes[i], &rows[i]);
+		if (err)
+			goto out;
+	}
+
+	printf("| accounts | tiers |    events |   actions | moves "
+	       "| max act | instr/event | ns/event | bytes/account "
+	       "| ratio vs 10 |\n");
+	printf("|---------:|------:|----------:|----------:|------:"
+	       "|--------:|------------:|---------:|--------------:"
+	       "|------------:|\n");
+	for (i = 0; i < ARRAY_SIZE(sizes); i++)
+		print_row(&rows[i], &rows[0]);
+
+	printf("\nevents by kind:");
+	for (k = 0; k < EV_KIND_COUNT; k++)
+		printf(" %s", ev_names[k]);
+	printf("\n");
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
+		printf("  %5u:", rows[i].n);
+		for (k = 0; k < EV_KIND_COUNT; k++)
+			printf(" %llu", (unsigned long long)rows[i].nev_kind[k]);
+		printf("\n");
+	}
+
+	if (cg && rows[0].instr_ev > 0) {
+		double ratio = rows[ARRAY_SIZE(sizes) - 1].instr_ev /
+			rows[0].instr_ev;
+
+		printf("\nR50: instr/event at %u accounts is %.2fx the %u "
+		       "account case (bar: 2x): %s\n",
+		       sizes[ARRAY_SIZE(sizes) - 1], ratio, sizes[0],
+		       ratio <= 2.0 ? "within" : "NOT within");
+	}
+
+ out:
+	libre_close();
+
+	if (err)
+		fprintf(stderr, "scale: %s\n", strerror(err));
+
+	return err ? 1 : 0;
+}
