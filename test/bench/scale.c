@@ -7,6 +7,9 @@
  * refreshed), then the registrars of tier 0 go silent (checks time out,
  * every account of the tier fails: failover to tier 1), 30 minutes later
  * they come back (probes answer: failback to tier 0), 30 more minutes.
+ * Accounts of the tier in use have calls (one per account every 30 min
+ * on average, 30-90 s long); a failback waits for the calls to end
+ * (R34), so new calls stop 10 minutes into the last phase.
  *
  * Two passes per size:
  *  1. record: a virtual world (timers, registrars) executes the engine's
@@ -51,6 +54,7 @@ enum {
 	CHECK_INT   = 60,          /* [s] liveness check of the tier in use */
 	PHASE       = 30 * 60000,  /* [ms] each of the three phases     */
 	NREPEAT     = 3,           /* native replays, the best counts   */
+	CALL_GAP    = 30 * 60000,  /* [ms] between calls of one account */
 };
 
 static const unsigned sizes[] = {10, 1000, 10000};
@@ -64,12 +68,14 @@ enum ev_kind {
 	EV_CHECKED,
 	EV_REGISTERED,
 	EV_REG_FAILED,
+	EV_CALLS,
 
 	EV_KIND_COUNT
 };
 
 static const char *const ev_names[EV_KIND_COUNT] = {
-	"timer", "round", "probed", "checked", "registered", "reg_failed"
+	"timer", "round", "probed", "checked", "registered", "reg_failed",
+	"calls"
 };
 
 /** One recorded engine event */
@@ -77,7 +83,7 @@ struct tev {
 	uint64_t now;
 	uint32_t idx;
 	uint8_t kind;
-	uint16_t scode;           /**< 0: ETIMEDOUT                    */
+	uint16_t scode;           /**< 0: ETIMEDOUT; EV_CALLS: ncalls   */
 };
 
 /** Things the world waits for, in a heap by due time */
@@ -88,6 +94,8 @@ enum wk_kind {
 	WK_CHECK,       /* answer to a check                         */
 	WK_REG,         /* answer to a REGISTER                      */
 	WK_REFRESH,     /* baresip refreshes a registration          */
+	WK_CALL,        /* a call may begin on the tier in use       */
+	WK_CALL_END,    /* the account's call ends                   */
 };
 
 struct work {
@@ -104,6 +112,7 @@ struct bacc {
 	uint32_t tgen;            /**< timer generation                */
 	uint32_t pgen;            /**< probe/check generation          */
 	uint32_t rgen;            /**< REGISTER generation             */
+	bool incall;
 };
 
 struct bench {
@@ -120,6 +129,9 @@ struct bench {
 	size_t nheap, szheap;
 	uint64_t seq;
 	uint32_t rgen;            /**< round timer generation          */
+	uint32_t wseed;           /**< the world's own random numbers  */
+	bool calls;               /**< new calls begin                 */
+	uint64_t ncalls;
 
 	/* the trace */
 	struct tev *trace;
@@ -129,6 +141,7 @@ struct bench {
 	uint64_t nact;
 	uint64_t nact_kind[SR_ACT_MOVE + 1];
 	unsigned moves;
+	uint64_t move_at[8];      /**< [ms] since start, first moves   */
 	int cur_tier;
 	uint64_t nev_kind[EV_KIND_COUNT];
 	uint64_t maxact;          /**< most actions from one event     */
@@ -161,6 +174,16 @@ static void *grow(void *p, size_t *sz, size_t elem)
 	*sz = nsz;
 
 	return np;
+}
+
+
+static uint32_t wrand(struct bench *b)
+{
+	b->wseed ^= b->wseed << 13;
+	b->wseed ^= b->wseed >> 17;
+	b->wseed ^= b->wseed << 5;
+
+	return b->wseed;
 }
 
 
@@ -292,6 +315,8 @@ static void action_h(const struct sr_action *act, void *arg)
 	++b->nact_kind[act->kind];
 
 	if (act->kind == SR_ACT_MOVE) {
+		if (b->moves < ARRAY_SIZE(b->move_at))
+			b->move_at[b->moves] = b->now - 1000;
 		++b->moves;
 		b->cur_tier = act->to;
 	}
@@ -439,11 +464,39 @@ static void feed(struct bench *b, enum ev_kind kind, uint32_t idx,
 		sr_account_reg_failed(b->accv[idx].sra, &ans, b->now);
 		break;
 
+	case EV_CALLS:
+		sr_account_calls(b->accv[idx].sra, scode, b->now);
+		break;
+
 	default:
 		break;
 	}
 
 	b->maxact = max(b->maxact, b->nact - nact0);
+}
+
+
+/* Maybe a call on a random account of the tier in use; the next try */
+static void call(struct bench *b)
+{
+	uint32_t per_tier = (b->n + NTIERS - 1) / NTIERS;
+	uint32_t idx;
+
+	/* one call per account of the tier every CALL_GAP on average */
+	push(b, (CALL_GAP / per_tier) * (500 + wrand(b) % 1001) / 1000,
+	     WK_CALL, 0, 0);
+
+	if (!b->calls || b->cur_tier < 0)
+		return;
+
+	idx = (uint32_t)b->cur_tier + NTIERS * (wrand(b) % per_tier);
+	if (idx >= b->n || b->accv[idx].incall)
+		return;
+
+	b->accv[idx].incall = true;
+	++b->ncalls;
+	feed(b, EV_CALLS, idx, 1);
+	push(b, 30000 + wrand(b) % 60001, WK_CALL_END, idx, 0);
 }
 
 
@@ -495,6 +548,15 @@ static void run_world(struct bench *b, uint64_t until)
 			feed(b, EV_REGISTERED, w.idx, 200);
 			push(b, REGINT * 900, WK_REFRESH, w.idx, a->rgen);
 			break;
+
+		case WK_CALL:
+			call(b);
+			break;
+
+		case WK_CALL_END:
+			a->incall = false;
+			feed(b, EV_CALLS, w.idx, 0);
+			break;
 		}
 	}
 
@@ -512,6 +574,9 @@ static int record(struct bench *b, unsigned n)
 		return err;
 
 	t0 = b->now;
+	b->wseed = 0x9e3779b9;
+	b->calls = true;
+	call(b);
 
 	/* steady on tier 0; its registrars go silent: failover */
 	run_world(b, t0 + PHASE);
@@ -523,8 +588,10 @@ static int record(struct bench *b, unsigned n)
 		return EPROTO;
 	}
 
-	/* tier 0 answers again: failback */
+	/* tier 0 answers again: failback, once the calls are over */
 	b->up[0] = true;
+	run_world(b, t0 + 2 * PHASE + PHASE / 3);
+	b->calls = false;
 	run_world(b, t0 + 3 * PHASE);
 	if (b->cur_tier != 0) {
 		fprintf(stderr, "scale: %u accounts: tier %d after the "
@@ -582,6 +649,10 @@ void replay_events(struct bench *b, const struct tev *tv, size_t n)
 		case EV_REG_FAILED:
 			sr_account_reg_failed(sra, &ans, t->now);
 			break;
+
+		case EV_CALLS:
+			sr_account_calls(sra, t->scode, t->now);
+			break;
 		}
 	}
 }
@@ -635,6 +706,8 @@ struct row {
 	uint64_t actions;
 	unsigned moves;
 	uint64_t maxact;
+	uint64_t ncalls;
+	char moves_at[128];
 	double ns_ev;
 	double instr_ev;         /**< < 0: not measured              */
 	size_t bytes_acc;
@@ -659,6 +732,15 @@ static int measure(unsigned n, bool once, struct row *row)
 	row->actions = rec.nact;
 	row->moves = rec.moves;
 	row->maxact = rec.maxact;
+	row->ncalls = rec.ncalls;
+	for (i = 0; i < min(rec.moves, (unsigned)ARRAY_SIZE(rec.move_at));
+	     i++) {
+		size_t l = strlen(row->moves_at);
+
+		snprintf(row->moves_at + l, sizeof(row->moves_at) - l,
+			 "%s%.1f min", i ? ", " : "",
+			 (double)rec.move_at[i] / 60000.0);
+	}
 	row->instr_ev = -1;
 	memcpy(row->nev_kind, rec.nev_kind, sizeof(row->nev_kind));
 
@@ -772,9 +854,12 @@ int main(int argc, char *argv[])
 		err = measure(n, once, &r);
 		if (!err)
 			printf("%u accounts: %zu events, %llu actions, %u "
-			       "moves, %.1f ns/event, %zu bytes/account\n",
+			       "moves (at %s), %llu calls, %.1f ns/event, "
+			       "%zu bytes/account\n",
 			       n, r.events, (unsigned long long)r.actions,
-			       r.moves, r.ns_ev, r.bytes_acc);
+			       r.moves, r.moves_at,
+			       (unsigned long long)r.ncalls, r.ns_ev,
+			       r.bytes_acc);
 		goto out;
 	}
 
