@@ -317,7 +317,10 @@ def run(args):
         time.sleep(max(0.05, min(next_sample, next_fault, end)
                        - time.monotonic()))
 
-    fl.heal_all()
+    try:
+        fl.heal_all()
+    except rig.RigError as e:
+        problems.append('healing the registrars: %s' % e)
     if bs.running:
         problems += end_state(bs, regs, log)
         samples.append(sample(bs, t0))
