@@ -26,6 +26,7 @@ enum serreg_obj {
 	SERREG_OBJ_ACCOUNT = 0,    /**< struct account (serreg.c)      */
 	SERREG_OBJ_PENDING,        /**< struct pending (serreg.c)      */
 	SERREG_OBJ_PROBE,          /**< struct probe (probe.c)         */
+	SERREG_OBJ_WATCH,          /**< struct watch (watch.c)         */
 
 	SERREG_OBJ_COUNT
 };

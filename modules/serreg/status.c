@@ -84,12 +84,13 @@ static int json_mem(struct re_printf *pf, const struct sr_engine *eng)
 	return re_hprintf(pf, "\"mem\":{\"objects\":%u,\"bytes\":%llu,"
 			  "\"allocs\":%llu,\"accounts\":%u,"
 			  "\"engine_accounts\":%u,\"pending\":%u,"
-			  "\"probes\":%u,\"heap\":%llu},",
+			  "\"probes\":%u,\"watches\":%u,\"heap\":%llu},",
 			  objects, mem.bytes, mem.allocs,
 			  mem.live[SERREG_OBJ_ACCOUNT],
 			  sr_engine_naccounts(eng),
 			  mem.live[SERREG_OBJ_PENDING],
-			  mem.live[SERREG_OBJ_PROBE], heap_used());
+			  mem.live[SERREG_OBJ_PROBE],
+			  mem.live[SERREG_OBJ_WATCH], heap_used());
 }
 
 

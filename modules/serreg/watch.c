@@ -14,6 +14,7 @@
 #include <re.h>
 #include "baresip.h"
 #include "serreg_watch.h"
+#include "serreg.h"
 
 
 struct watch {
@@ -31,6 +32,7 @@ static void destructor(void *arg)
 
 	tmr_cancel(&w->tmr);
 	mem_deref(w->ka);
+	serreg_mem_freed(SERREG_OBJ_WATCH, sizeof(*w));
 }
 
 
@@ -90,6 +92,8 @@ int watch_start(struct watch **wp, const struct sip_msg *msg,
 	w = mem_zalloc(sizeof(*w), destructor);
 	if (!w)
 		return ENOMEM;
+
+	serreg_mem_alloced(SERREG_OBJ_WATCH, sizeof(*w));
 
 	w->closeh = closeh;
 	w->arg    = arg;

@@ -74,7 +74,8 @@ def test_r21_idle_close_by_live_registrar_is_not_a_failure(
     assert 'connection to the registrar closed' in bs.log()
     time.sleep(1)
     assert [m for m in bs.moves(t0) if m['reason'] != 'start'] == []
-    assert bs.status()['current'] == 0
+    st = bs.status()
+    assert st['current'] == 0 and st['mem']['watches'] == 1, st
     assert bound([a, b]) == [0]
 
 
@@ -90,7 +91,8 @@ def test_r21_udp_account_sends_one_flow_request(registrars, baresip):
     # three or more refreshes, one OPTIONS
     assert len(a.registers('alice')) >= 3
     assert len(a.requests(method='OPTIONS')) == 1
-    assert bs.status()['current'] == 0
+    st = bs.status()
+    assert st['current'] == 0 and st['mem']['watches'] == 0, st
 
 
 class Callee:
