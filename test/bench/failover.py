@@ -112,11 +112,7 @@ class Run:
         errors = []
         for k in self.regs:
             try:
-                k.thaw()
-                if k.running:
-                    k.set_reply(None)
-                elif k.proc is not None:
-                    k.start()
+                k.heal()
             except rig.RigError as e:
                 errors.append('heal %s: %s' % (k.name, e))
         if self.bs is not None:

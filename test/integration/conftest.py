@@ -115,11 +115,7 @@ class RigSession:
         # a dead or mute UDP registrar would hold quit for 32 s
         for k in self.kamailios:
             try:
-                k.thaw()
-                if k.running:
-                    k.set_reply(None)
-                elif k.proc is not None:
-                    k.start()
+                k.heal()
             except rig.RigError:
                 pass
         for p in self.peers:

@@ -656,6 +656,16 @@ class Kamailio(_Child):
             self._signal(signal.SIGCONT)
         self.frozen = False
 
+    def heal(self):
+        """Healthy again whatever was done to it: thawed, faults
+        cleared, started again on its port if it was stopped (a
+        registrar never started is left alone)."""
+        self.thaw()
+        if self.running:
+            self.set_reply(None)
+        elif self.proc is not None:
+            self.start()
+
     def restart(self, timeout=KAMAILIO_START_TIMEOUT):
         """stop() then start() on the same port: a fresh registrar
         (no bindings, normal answers)."""
