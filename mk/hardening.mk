@@ -53,12 +53,12 @@ FUZZ_OPTS  ?= -rss_limit_mb=1024 -timeout=10 -print_final_stats=1
 	integration-valgrind-ci fuzz fuzz-long fuzz-build asan-module \
 	fuzz-corpus
 
-build/asan/mod/%.o: %.c $(wildcard include/*.h) Makefile mk/serreg.mk \
+build/asan/mod/%.o: %.c $(wildcard include/*.h modules/serreg/*.h) Makefile mk/serreg.mk \
 		    mk/hardening.mk
 	@mkdir -p $(dir $@)
 	$(SAN_CC) $(MOD_CFLAGS) $(SAN_FLAGS) -c $< -o $@
 
-build/asan/test/%.o: %.c $(wildcard include/*.h) $(wildcard test/unit/*.h) \
+build/asan/test/%.o: %.c $(wildcard include/*.h modules/serreg/*.h) $(wildcard test/unit/*.h) \
 		     mk/hardening.mk
 	@mkdir -p $(dir $@)
 	$(SAN_CC) $(CFLAGS) $(SAN_FLAGS) -Itest/unit -c $< -o $@
@@ -96,12 +96,12 @@ integration-valgrind-ci: $(MOD)
 
 # Coverage feedback from the code under test only (fuzzer-no-link), so
 # the corpus holds what reaches new code in engine.c and params.c
-build/fuzz/obj/%.o: %.c $(wildcard include/*.h) mk/hardening.mk
+build/fuzz/obj/%.o: %.c $(wildcard include/*.h modules/serreg/*.h) mk/hardening.mk
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@
 
 build/fuzz/%: test/fuzz/%.c $(PURE_SRCS:%.c=build/fuzz/obj/%.o) \
-	      $(wildcard include/*.h) mk/hardening.mk
+	      $(wildcard include/*.h modules/serreg/*.h) mk/hardening.mk
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CFLAGS) $(FUZZ_SAN) -c $< -o $@.o
 	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $@.o \

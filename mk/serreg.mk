@@ -15,7 +15,7 @@ endif
 
 include $(LIBRE_MK)
 
-CFLAGS    += -I$(LIBRE_INC) -Iinclude -Wextra -Wno-unused-parameter
+CFLAGS    += -I$(LIBRE_INC) -Iinclude -Imodules/serreg -Wextra -Wno-unused-parameter
 MOD_CFLAGS = $(CFLAGS) -fvisibility=hidden
 
 # Where Debian's baresip looks for modules

@@ -8,18 +8,36 @@
  * depend on the number of accounts, only a move touches the accounts of
  * the two tiers involved.
  *
+ * Every decision is taken here, the glue only executes actions: which
+ * account may register (HOLD inside baresip's REGISTERING otherwise),
+ * the TLS gate before a REGISTER, the requests and what each is for,
+ * the watch of a connection and the check when it closes, which account
+ * is baresip's current UA, and the repair of a binding that a late
+ * un-REGISTER may have removed.
+ *
  * Copyright (C) 2026 The serreg developers
  */
 
 #include <string.h>
 #include <re.h>
-#include "serreg_engine.h"
+#include "engine.h"
 
 
 enum {
-	BACKOFF_SHIFT_MAX = 20,
-	FIRST_PROBE_MAX   = 1000,  /* [ms] spread of the first probes */
-	RETRY_AFTER_MAX   = 3600,  /* [s] longest Retry-After honoured */
+	PER_MILLE          = 1000,
+	BACKOFF_SHIFT_MAX  = 20,
+	BACKOFF_JITTER_MIN = 500,   /* per mille: waits are 50-100 % (R4) */
+	PROBE_JITTER_MIN   = 800,   /* per mille: probes at 80-100 % (R6) */
+	CHECK_JITTER_MIN   = 800,   /* per mille: checks at 80-100 % (R20) */
+	FIRST_PROBE_SPREAD = 1000,  /* [ms] spread of the first probes    */
+	RETRY_AFTER_MAX    = 3600,  /* [s] longest Retry-After honoured   */
+
+	/*
+	 * [ms] once the registrar answers again, a late un-REGISTER to it
+	 * is answered at its next retransmission: UDP retransmits at most
+	 * T2 = 4 s apart (RFC 3261 17.1.2.2), plus a margin
+	 */
+	UNREG_LAST_RETRANS = 4000 + 1000,
 };
 
 
@@ -27,6 +45,7 @@ enum {
 struct sr_tier {
 	struct le le;             /**< in sr_engine.tierl, by prio      */
 	struct list accl;         /**< struct sr_account                */
+	struct list regl;         /**< accounts in SR_ACC_REGISTERED    */
 	uint32_t prio;
 	uint32_t n;               /**< number of accounts               */
 	uint32_t cnt[SR_ACC_STATE_COUNT];  /**< accounts per state     */
@@ -38,17 +57,26 @@ struct sr_tier {
 
 struct sr_account {
 	struct le le;             /**< in sr_tier.accl                  */
+	struct le rle;            /**< in sr_tier.regl while registered */
 	struct sr_engine *eng;
 	struct sr_tier *tier;
 	void *ref;
 	uint32_t fbregint;        /**< [s], 0 = no probing              */
+	unsigned flags;           /**< enum sr_acc_flag                 */
 	enum sr_acc_state state;
+	enum sr_request req;      /**< request in flight, what it is for */
+	enum sr_flow flow;        /**< transport of its last answer     */
 	uint32_t good;            /**< consecutive good probes          */
 	bool ready;
 	bool busy;                /**< its UA has a call               */
+	bool watched;             /**< its connection is watched (R21)  */
 	bool check_failed;        /**< failed its check: probed with the
 				       check's OPTIONS until it registers */
+	bool repair;              /**< re-send the binding at its timer */
+	uint64_t unreg_until;     /**< a late un-REGISTER may arrive until
+				       then [ms] (see acc_park)          */
 	struct sr_answer last;
+	bool last_ok;             /**< last was a good answer           */
 	uint64_t last_time;       /**< when last was received [ms]      */
 };
 
@@ -56,13 +84,16 @@ struct sr_engine {
 	struct list tierl;        /**< struct sr_tier, best first       */
 	struct sr_config cfg;
 	sr_action_h *acth;
+	sr_trace_h *traceh;
 	sr_rand_h *randh;
 	void *arg;
 	enum sr_state state;
+	const char *cause;        /**< the event being handled (trace)  */
 	struct sr_tier *cur;      /**< tier in use, NULL when none      */
 	struct sr_tier *target;   /**< better tier being registered     */
 	enum sr_reason target_reason;  /**< why it is being registered  */
-	struct sr_account *curacc;  /**< last account made current     */
+	struct sr_answer target_ans;   /**< the answer that chose it    */
+	struct sr_account *curacc;  /**< baresip's current UA           */
 	uint64_t round;           /**< id of the running round          */
 	uint32_t nrounds_failed;  /**< consecutive rounds without success */
 	uint64_t backoff_until;
@@ -90,6 +121,20 @@ enum sr_event {
 	EV_COUNT
 };
 
+static const char *const event_names[EV_COUNT] = {
+	[EV_START]         = "start",
+	[EV_TIER_OK]       = "tier ok",
+	[EV_TIER_FAILED]   = "tier failed",
+	[EV_BETTER_READY]  = "better tier ready",
+	[EV_TARGET_OK]     = "target ok",
+	[EV_TARGET_FAILED] = "target failed",
+	[EV_BACKOFF]       = "backoff over",
+	[EV_STANDBY_ALIVE] = "standby alive",
+	[EV_ADDED_BETTER]  = "better account added",
+	[EV_EMPTY]         = "empty",
+	[EV_CALLS_ENDED]   = "calls ended",
+};
+
 /** Context of one engine event */
 struct sr_ctx {
 	struct sr_tier *tier;        /**< the tier the event is about  */
@@ -104,11 +149,12 @@ typedef enum sr_state (sr_trans_h)(struct sr_engine *eng,
 
 
 /*
- * Actions
+ * Actions and traces
  */
 
-static void emit(struct sr_engine *eng, enum sr_action_kind kind,
-		 struct sr_account *acc, uint64_t delay)
+static void emit_req(struct sr_engine *eng, enum sr_action_kind kind,
+		     struct sr_account *acc, uint64_t delay,
+		     enum sr_request req)
 {
 	struct sr_action act;
 
@@ -117,17 +163,24 @@ static void emit(struct sr_engine *eng, enum sr_action_kind kind,
 	act.acc   = acc;
 	act.ref   = acc ? acc->ref : NULL;
 	act.delay = delay;
+	act.req   = req;
 	act.from  = -1;
 	act.to    = -1;
-	act.options = acc && acc->check_failed;
 
 	eng->acth(&act, eng->arg);
 }
 
 
+static void emit(struct sr_engine *eng, enum sr_action_kind kind,
+		 struct sr_account *acc, uint64_t delay)
+{
+	emit_req(eng, kind, acc, delay, SR_REQ_NONE);
+}
+
+
 static void emit_move(struct sr_engine *eng, const struct sr_tier *from,
 		      const struct sr_tier *to, enum sr_reason reason,
-		      const struct sr_ctx *ctx)
+		      const struct sr_answer *ans, uint64_t now)
 {
 	struct sr_action act;
 
@@ -136,23 +189,47 @@ static void emit_move(struct sr_engine *eng, const struct sr_tier *from,
 	act.from   = from ? (int)from->prio : -1;
 	act.to     = to ? (int)to->prio : -1;
 	act.reason = reason;
-	if (ctx->ans)
-		act.ans = *ctx->ans;
+	if (ans)
+		act.ans = *ans;
 
 	eng->last_reason = reason;
-	eng->last_move   = ctx->now;
+	eng->last_move   = now;
 
 	eng->acth(&act, eng->arg);
 }
 
 
-/* uniform in [lo, hi] per mille of val */
-static uint64_t jitter(struct sr_engine *eng, uint64_t val,
-		       uint32_t lo, uint32_t hi)
+static void trace(struct sr_engine *eng, const struct sr_account *acc,
+		  int from, int to)
 {
-	uint32_t r = eng->randh(eng->arg) % (hi - lo + 1);
+	struct sr_trace tr;
 
-	return val * (lo + r) / 1000;
+	if (!eng->traceh || from == to)
+		return;
+
+	tr.acc   = acc;
+	tr.from  = from;
+	tr.to    = to;
+	tr.event = eng->cause ? eng->cause : "?";
+
+	eng->traceh(&tr, eng->arg);
+}
+
+
+/** The one setter of the engine's state */
+static void set_state(struct sr_engine *eng, enum sr_state st)
+{
+	trace(eng, NULL, eng->state, st);
+	eng->state = st;
+}
+
+
+/* uniform in [lo, PER_MILLE] per mille of val */
+static uint64_t jitter(struct sr_engine *eng, uint64_t val, uint32_t lo)
+{
+	uint32_t r = eng->randh(eng->arg) % (PER_MILLE - lo + 1);
+
+	return val * (lo + r) / PER_MILLE;
 }
 
 
@@ -180,11 +257,17 @@ static bool tier_is_dead(const struct sr_tier *t)
 }
 
 
-static void acc_update_ready(struct sr_account *acc)
+/*
+ * Ready for a failback: alive for failback_hold probes in a row, and no
+ * un-REGISTER of its last departure can still reach its registrar (it
+ * would remove the binding of the return: see acc_park)
+ */
+static void acc_update_ready(struct sr_account *acc, uint64_t now)
 {
 	const struct sr_engine *eng = acc->eng;
 	bool ready = acc->state == SR_ACC_ALIVE &&
-		acc->good >= eng->cfg.failback_hold;
+		acc->good >= eng->cfg.failback_hold &&
+		now >= acc->unreg_until;
 
 	if (ready == acc->ready)
 		return;
@@ -197,16 +280,69 @@ static void acc_update_ready(struct sr_account *acc)
 }
 
 
+/** The one setter of an account's state; keeps the tier's counters */
 static void acc_set_state(struct sr_account *acc, enum sr_acc_state st)
 {
-	--acc->tier->cnt[acc->state];
-	++acc->tier->cnt[st];
+	struct sr_tier *t = acc->tier;
+
+	trace(acc->eng, acc, acc->state, st);
+
+	--t->cnt[acc->state];
+	++t->cnt[st];
+
+	if (acc->state == SR_ACC_REGISTERED)
+		list_unlink(&acc->rle);
+	if (st == SR_ACC_REGISTERED)
+		list_append(&t->regl, &acc->rle, acc);
+
 	acc->state = st;
 
-	if (st != SR_ACC_ALIVE)
+	if (st != SR_ACC_ALIVE) {
 		acc->good = 0;
+		acc_update_ready(acc, 0);
+	}
+}
 
-	acc_update_ready(acc);
+
+/** Record an answer: what serreg shows, what a park follows */
+static void acc_answer_set(struct sr_account *acc,
+			   const struct sr_answer *ans, bool ok, uint64_t now)
+{
+	acc->last      = *ans;
+	acc->last_ok   = ok;
+	acc->last_time = now;
+
+	/* the registrar answers: a late un-REGISTER to it is answered at
+	   its next retransmission at the latest */
+	if (!ans->err && acc->unreg_until > now + UNREG_LAST_RETRANS)
+		acc->unreg_until = now + UNREG_LAST_RETRANS;
+}
+
+
+static void acc_request(struct sr_account *acc, enum sr_request req)
+{
+	acc->req = req;
+	emit_req(acc->eng, SR_ACT_REQUEST, acc, 0, req);
+}
+
+
+static void acc_request_cancel(struct sr_account *acc)
+{
+	if (acc->req == SR_REQ_NONE)
+		return;
+
+	acc->req = SR_REQ_NONE;
+	emit(acc->eng, SR_ACT_REQUEST_CANCEL, acc, 0);
+}
+
+
+static void acc_unwatch(struct sr_account *acc)
+{
+	if (!acc->watched)
+		return;
+
+	acc->watched = false;
+	emit(acc->eng, SR_ACT_UNWATCH, acc, 0);
 }
 
 
@@ -225,15 +361,25 @@ static bool check_passed(const struct sr_answer *ans)
 }
 
 
-/* next liveness check of a registered account (R20), jittered 80-100 % */
-static void acc_schedule_check(struct sr_account *acc)
+static bool answer_2xx(const struct sr_answer *ans)
+{
+	return !ans->err && ans->scode >= 200 && ans->scode < 300;
+}
+
+
+/* next liveness check of a registered account (R20), jittered; a
+   repair that is due first keeps the timer (its handler checks next) */
+static void acc_schedule_check(struct sr_account *acc, uint64_t now)
 {
 	struct sr_engine *eng = acc->eng;
 
-	if (eng->cfg.check_interval)
+	if (acc->repair)
+		emit(eng, SR_ACT_TIMER, acc,
+		     acc->unreg_until > now ? acc->unreg_until - now : 0);
+	else if (eng->cfg.check_interval)
 		emit(eng, SR_ACT_TIMER, acc,
 		     jitter(eng, eng->cfg.check_interval * 1000ULL,
-			    800, 1000));
+			    CHECK_JITTER_MIN));
 }
 
 
@@ -242,13 +388,82 @@ static uint64_t probe_interval(struct sr_account *acc,
 			       const struct sr_answer *ans)
 {
 	uint64_t delay = jitter(acc->eng, acc->fbregint * 1000ULL,
-				800, 1000);
+				PROBE_JITTER_MIN);
 
 	if (ans && ans->retry_after)
 		delay = max(delay, min(ans->retry_after,
 				       (uint32_t)RETRY_AFTER_MAX) * 1000ULL);
 
 	return delay;
+}
+
+
+/** An account of a chosen tier: verify its registrar, or register */
+static void acc_activate(struct sr_account *acc)
+{
+	struct sr_engine *eng = acc->eng;
+
+	if (is_probing(acc))
+		emit(eng, SR_ACT_TIMER_CANCEL, acc, 0);
+
+	acc_request_cancel(acc);
+
+	/* the TLS gate belongs to the choice of the tier, not to each
+	   REGISTER of baresip's */
+	if (acc->flags & SR_ACC_F_GATE) {
+		acc_set_state(acc, SR_ACC_VERIFYING);
+		acc_request(acc, SR_REQ_GATE);
+		return;
+	}
+
+	acc_set_state(acc, SR_ACC_REGISTERING);
+	emit(eng, SR_ACT_REGISTER, acc, 0);
+}
+
+
+/**
+ * Take an account off its registrar and put it on probes.  Its state
+ * follows its last answer: a tier that failed is dead; a tier left
+ * without failure keeps what each account last heard (a failed
+ * REGISTER is dead, a good answer alive, none unknown).
+ *
+ * libre 1.1.0 cannot end a registration without an un-REGISTER.  To a
+ * registrar that stopped answering, over UDP, it is retransmitted until
+ * Timer F: if the registrar comes back meanwhile, it can remove the
+ * binding of the account's return.  Until it is over (unreg_until) the
+ * account is not ready for a failback, and a registration made in that
+ * time is repaired once it is over.
+ */
+static void acc_park(struct sr_account *acc, bool failed, uint64_t now)
+{
+	struct sr_engine *eng = acc->eng;
+	bool alive;
+	enum sr_acc_state st;
+
+	acc_unwatch(acc);
+	acc_request_cancel(acc);
+	acc->repair = false;
+	emit(eng, SR_ACT_UNREGISTER, acc, 0);
+
+	if (failed && acc->last.err && acc->flow != SR_FLOW_STREAM)
+		acc->unreg_until = now + SR_UNREG_LINGER * 1000ULL;
+
+	alive = acc->last_ok && acc->state != SR_ACC_FAILED;
+
+	if (failed || acc->state == SR_ACC_FAILED)
+		st = SR_ACC_DEAD;
+	else if (!acc->last_time)
+		st = SR_ACC_UNKNOWN;
+	else if (!alive)
+		st = SR_ACC_DEAD;
+	else
+		st = is_probing(acc) ? SR_ACC_ALIVE : SR_ACC_UNKNOWN;
+
+	acc_set_state(acc, st);
+
+	/* a failed account's last answer may carry a Retry-After */
+	acc_schedule_probe(acc, probe_interval(acc,
+					       failed ? &acc->last : NULL));
 }
 
 
@@ -259,45 +474,18 @@ static void tier_activate(struct sr_engine *eng, struct sr_tier *t)
 
 	t->round = eng->round;
 
-	for (le = t->accl.head; le; le = le->next) {
-		struct sr_account *acc = le->data;
-
-		if (is_probing(acc)) {
-			emit(eng, SR_ACT_TIMER_CANCEL, acc, 0);
-			emit(eng, SR_ACT_PROBE_CANCEL, acc, 0);
-		}
-
-		acc_set_state(acc, SR_ACC_REGISTERING);
-		emit(eng, SR_ACT_REGISTER, acc, 0);
-	}
+	for (le = t->accl.head; le; le = le->next)
+		acc_activate(le->data);
 }
 
 
 /** Take a tier off its registrars and put its accounts on probes */
-static void tier_park(struct sr_engine *eng, struct sr_tier *t, bool failed)
+static void tier_park(struct sr_tier *t, bool failed, uint64_t now)
 {
 	struct le *le;
 
-	for (le = t->accl.head; le; le = le->next) {
-		struct sr_account *acc = le->data;
-
-		emit(eng, SR_ACT_UNREGISTER, acc, 0);
-
-		if (failed)
-			acc_set_state(acc, SR_ACC_DEAD);
-		else if (is_probing(acc))
-			acc_set_state(acc, SR_ACC_ALIVE);
-		else
-			acc_set_state(acc, SR_ACC_UNKNOWN);
-
-		if (eng->curacc == acc)
-			eng->curacc = NULL;
-
-		/* a failed account's last answer may carry a Retry-After */
-		acc_schedule_probe(acc, probe_interval(acc,
-						       failed ? &acc->last
-						       : NULL));
-	}
+	for (le = t->accl.head; le; le = le->next)
+		acc_park(le->data, failed, now);
 }
 
 
@@ -326,18 +514,10 @@ static bool tier_sort_h(struct le *le1, struct le *le2, void *arg)
 }
 
 
+/** A registered account of the tier, O(1) */
 static struct sr_account *tier_registered_acc(const struct sr_tier *t)
 {
-	struct le *le;
-
-	for (le = t->accl.head; le; le = le->next) {
-		struct sr_account *acc = le->data;
-
-		if (acc->state == SR_ACC_REGISTERED)
-			return acc;
-	}
-
-	return NULL;
+	return list_ledata(list_head(&t->regl));
 }
 
 
@@ -396,8 +576,23 @@ static struct sr_tier *tier_better_ready(const struct sr_engine *eng)
 }
 
 
-static void set_current(struct sr_engine *eng, struct sr_account *acc)
+/**
+ * The one place that chooses baresip's current UA: if any account of
+ * the tier in use is registered, one of them is current.  Called after
+ * every event, so failure, removal and move all end here.
+ */
+static void current_update(struct sr_engine *eng)
 {
+	struct sr_account *acc;
+
+	if (!eng->cur)
+		return;
+
+	if (eng->curacc && eng->curacc->tier == eng->cur &&
+	    eng->curacc->state == SR_ACC_REGISTERED)
+		return;
+
+	acc = tier_registered_acc(eng->cur);
 	if (!acc)
 		return;
 
@@ -418,7 +613,7 @@ static enum sr_state enter_waiting(struct sr_engine *eng,
 
 	wait = min((uint64_t)eng->cfg.backoff_max,
 		   (uint64_t)eng->cfg.backoff_base << shift) * 1000;
-	wait = jitter(eng, wait, 500, 1000);
+	wait = jitter(eng, wait, BACKOFF_JITTER_MIN);
 
 	++eng->nrounds_failed;
 	eng->backoff_until = ctx->now + wait;
@@ -449,7 +644,7 @@ static enum sr_state round_start(struct sr_engine *eng,
 
 	eng->cur = t;
 	tier_activate(eng, t);
-	emit_move(eng, prev, t, ctx->reason, ctx);
+	emit_move(eng, prev, t, ctx->reason, ctx->ans, ctx->now);
 
 	return SR_TRYING;
 }
@@ -458,8 +653,9 @@ static enum sr_state round_start(struct sr_engine *eng,
 /** An account of the tier being tried registered */
 static enum sr_state tier_ok(struct sr_engine *eng, const struct sr_ctx *ctx)
 {
+	(void)ctx;
+
 	eng->nrounds_failed = 0;
-	set_current(eng, ctx->acc);
 
 	return SR_REGISTERED;
 }
@@ -470,7 +666,6 @@ static enum sr_state tier_failed(struct sr_engine *eng,
 				 const struct sr_ctx *ctx)
 {
 	struct sr_tier *from = eng->cur;
-	struct sr_account *acc;
 	struct sr_tier *next;
 
 	if (eng->state != SR_TRYING) {
@@ -478,7 +673,7 @@ static enum sr_state tier_failed(struct sr_engine *eng,
 		from->round = eng->round;
 	}
 
-	tier_park(eng, from, true);
+	tier_park(from, true, ctx->now);
 
 	if (eng->target) {
 		next = eng->target;
@@ -492,17 +687,16 @@ static enum sr_state tier_failed(struct sr_engine *eng,
 
 	eng->cur = next;
 	emit_move(eng, from, next,
-		  next ? ctx->reason : SR_REASON_ALL_FAILED, ctx);
+		  next ? ctx->reason : SR_REASON_ALL_FAILED, ctx->ans,
+		  ctx->now);
 
 	if (!next)
 		return enter_waiting(eng, ctx);
 
 	/* the target may be registered already, its move held by a call
 	   on the failed tier (R34): no REGISTER_OK will come again */
-	acc = tier_registered_acc(next);
-	if (acc) {
+	if (tier_registered_acc(next)) {
 		eng->nrounds_failed = 0;
-		set_current(eng, acc);
 		return SR_REGISTERED;
 	}
 
@@ -523,11 +717,14 @@ static enum sr_state promote(struct sr_engine *eng, const struct sr_ctx *ctx)
 		if (t->prio >= eng->target->prio)
 			return eng->state;
 
-		tier_park(eng, eng->target, false);
+		tier_park(eng->target, false, ctx->now);
 	}
 
 	eng->target = t;
 	eng->target_reason = ctx->reason;
+	memset(&eng->target_ans, 0, sizeof(eng->target_ans));
+	if (ctx->ans)
+		eng->target_ans = *ctx->ans;
 	tier_activate(eng, t);
 
 	return SR_PROMOTING;
@@ -547,9 +744,9 @@ static enum sr_state target_ok(struct sr_engine *eng,
 	eng->cur = eng->target;
 	eng->target = NULL;
 
-	tier_park(eng, from, false);
-	set_current(eng, ctx->acc);
-	emit_move(eng, from, eng->cur, eng->target_reason, ctx);
+	tier_park(from, false, ctx->now);
+	emit_move(eng, from, eng->cur, eng->target_reason, &eng->target_ans,
+		  ctx->now);
 
 	return SR_REGISTERED;
 }
@@ -558,7 +755,7 @@ static enum sr_state target_ok(struct sr_engine *eng,
 static enum sr_state target_failed(struct sr_engine *eng,
 				   const struct sr_ctx *ctx)
 {
-	tier_park(eng, eng->target, true);
+	tier_park(eng->target, true, ctx->now);
 	eng->target = NULL;
 
 	return SR_REGISTERED;
@@ -579,15 +776,10 @@ static enum sr_state calls_ended(struct sr_engine *eng,
 static enum sr_state target_resume(struct sr_engine *eng,
 				   const struct sr_ctx *ctx)
 {
-	struct sr_ctx next = *ctx;
-
-	next.acc = tier_registered_acc(eng->target);
-	if (!next.acc)
+	if (!tier_registered_acc(eng->target))
 		return SR_PROMOTING;
 
-	next.reason = eng->target_reason;
-
-	return target_ok(eng, &next);
+	return target_ok(eng, ctx);
 }
 
 
@@ -596,12 +788,12 @@ static enum sr_state restart(struct sr_engine *eng, const struct sr_ctx *ctx)
 {
 	struct sr_tier *from = eng->cur;
 
-	tier_park(eng, from, false);
+	tier_park(from, false, ctx->now);
 
 	++eng->round;
 	eng->cur = ctx->tier;
 	tier_activate(eng, eng->cur);
-	emit_move(eng, from, eng->cur, ctx->reason, ctx);
+	emit_move(eng, from, eng->cur, ctx->reason, ctx->ans, ctx->now);
 
 	return SR_TRYING;
 }
@@ -618,7 +810,7 @@ static enum sr_state empty(struct sr_engine *eng, const struct sr_ctx *ctx)
 	eng->backoff_until = 0;
 
 	if (from)
-		emit_move(eng, from, NULL, ctx->reason, ctx);
+		emit_move(eng, from, NULL, ctx->reason, ctx->ans, ctx->now);
 
 	return SR_IDLE;
 }
@@ -664,12 +856,15 @@ static void fire(struct sr_engine *eng, enum sr_event ev,
 		 const struct sr_ctx *ctx)
 {
 	sr_trans_h *h = fsm[eng->state][ev];
+	const char *cause = eng->cause;
 	struct sr_ctx next;
 
 	if (!h)
 		return;
 
-	eng->state = h(eng, ctx);
+	eng->cause = event_names[ev];
+	set_state(eng, h(eng, ctx));
+	eng->cause = cause;
 
 	/* settled on a tier: is a better one already waiting? (not after
 	   a failback that a call holds: that would only repeat it) */
@@ -702,6 +897,136 @@ static void fire_acc(struct sr_account *acc, enum sr_event ev,
 }
 
 
+/* Begin and end of every public event: the trace's cause, the rule of
+   the current UA */
+static void event_begin(struct sr_engine *eng, const char *cause)
+{
+	eng->cause = cause;
+}
+
+
+static void event_end(struct sr_engine *eng)
+{
+	current_update(eng);
+	eng->cause = NULL;
+}
+
+
+/*
+ * Account events (the parts shared by several public events)
+ */
+
+/** The account's registration failed, or its check, gate or repair */
+static void acc_failed(struct sr_account *acc, const struct sr_answer *ans,
+		       uint64_t now)
+{
+	struct sr_engine *eng = acc->eng;
+	struct sr_tier *t = acc->tier;
+
+	acc_answer_set(acc, ans, false, now);
+
+	if (acc->state == SR_ACC_FAILED)
+		return;
+
+	acc_unwatch(acc);
+	acc->repair = false;
+	acc_set_state(acc, SR_ACC_FAILED);
+
+	/* the tier fails only when every account has failed (R2) */
+	if (t->cnt[SR_ACC_FAILED] < t->n)
+		return;
+
+	fire_acc(acc, t == eng->cur ? EV_TIER_FAILED : EV_TARGET_FAILED,
+		 SR_REASON_TIER_FAILED, ans, now);
+}
+
+
+/** A probe of a standby account was answered, or failed */
+static void acc_probed(struct sr_account *acc, enum sr_request req,
+		       const struct sr_answer *ans, uint64_t now)
+{
+	struct sr_engine *eng = acc->eng;
+	bool was_alive, ok;
+
+	was_alive = acc->state == SR_ACC_ALIVE;
+	ok = req == SR_REQ_PROBE_CHECK ? check_passed(ans) : answer_2xx(ans);
+
+	acc_answer_set(acc, ans, ok, now);
+
+	if (ok) {
+		acc_set_state(acc, SR_ACC_ALIVE);
+		++acc->good;
+	}
+	else {
+		acc_set_state(acc, SR_ACC_DEAD);
+	}
+
+	acc_update_ready(acc, now);
+	acc_schedule_probe(acc, probe_interval(acc, ans));
+
+	if (ok && !was_alive && eng->state == SR_WAITING)
+		fire_acc(acc, EV_STANDBY_ALIVE, SR_REASON_ALIVE, ans, now);
+	else if (acc->ready && eng->cur && acc->tier->prio < eng->cur->prio)
+		fire_acc(acc, EV_BETTER_READY, SR_REASON_FAILBACK, ans, now);
+}
+
+
+/**
+ * A liveness check of a registered account was answered (R20): any final
+ * answer but 408 and 503 means alive; no answer, a transport error, 408
+ * or 503 is a failure of the account, as a failed REGISTER.
+ */
+static void acc_checked(struct sr_account *acc, const struct sr_answer *ans,
+			uint64_t now)
+{
+	if (acc->state != SR_ACC_REGISTERED)
+		return;
+
+	if (!check_passed(ans)) {
+		/* its REGISTER probes could say alive at once: a registrar
+		   that fails the check is probed with it (no flapping) */
+		acc->check_failed = true;
+		acc_failed(acc, ans, now);
+		return;
+	}
+
+	acc_answer_set(acc, ans, true, now);
+	acc_schedule_check(acc, now);
+}
+
+
+/** The TLS gate answered: any answer from a verified registrar lets the
+ *  account register; none, or a failed verification, fails it */
+static void acc_gated(struct sr_account *acc, const struct sr_answer *ans,
+		      uint64_t now)
+{
+	if (acc->state != SR_ACC_VERIFYING)
+		return;
+
+	if (ans->err) {
+		acc_failed(acc, ans, now);
+		return;
+	}
+
+	acc_answer_set(acc, ans, true, now);
+	acc_set_state(acc, SR_ACC_REGISTERING);
+	emit(acc->eng, SR_ACT_REGISTER, acc, 0);
+}
+
+
+/** Watch the connection of a registered account's answers (R21) */
+static void acc_watch_update(struct sr_account *acc)
+{
+	if (acc->watched || acc->flow != SR_FLOW_STREAM ||
+	    acc->state != SR_ACC_REGISTERED ||
+	    !tier_is_active(acc->eng, acc->tier))
+		return;
+
+	acc->watched = true;
+	emit(acc->eng, SR_ACT_WATCH, acc, 0);
+}
+
+
 /*
  * Public API
  */
@@ -714,6 +1039,7 @@ static void engine_destructor(void *arg)
 	for (le = eng->tierl.head; le; le = le->next) {
 		struct sr_tier *t = le->data;
 
+		list_clear(&t->regl);
 		list_flush(&t->accl);
 	}
 
@@ -728,7 +1054,7 @@ static void engine_destructor(void *arg)
  * @param cfg   Settings (copied)
  * @param acth  Action handler, called synchronously
  * @param randh Random number source
- * @param arg   Argument of both handlers
+ * @param arg   Argument of the handlers
  *
  * @return 0 if success, otherwise errorcode
  */
@@ -755,6 +1081,14 @@ int sr_engine_alloc(struct sr_engine **engp, const struct sr_config *cfg,
 }
 
 
+/** Trace every state transition, of the engine and of each account */
+void sr_engine_set_trace(struct sr_engine *eng, sr_trace_h *traceh)
+{
+	if (eng)
+		eng->traceh = traceh;
+}
+
+
 void sr_engine_set_config(struct sr_engine *eng, const struct sr_config *cfg)
 {
 	if (!eng || !cfg)
@@ -762,7 +1096,8 @@ void sr_engine_set_config(struct sr_engine *eng, const struct sr_config *cfg)
 
 	eng->cfg = *cfg;
 	eng->cfg.failback_hold = max(eng->cfg.failback_hold, 1U);
-	eng->cfg.backoff_base  = max(eng->cfg.backoff_base, 1U);
+	if (!eng->cfg.backoff_base)
+		eng->cfg.backoff_base = SR_BACKOFF_BASE;
 	eng->cfg.backoff_max   = max(eng->cfg.backoff_max, 1U);
 }
 
@@ -781,6 +1116,8 @@ void sr_engine_start(struct sr_engine *eng, uint64_t now)
 
 	eng->started = true;
 
+	event_begin(eng, "engine start");
+
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.reason = SR_REASON_START;
 	ctx.now    = now;
@@ -796,10 +1133,16 @@ void sr_engine_start(struct sr_engine *eng, uint64_t now)
 		for (ale = t->accl.head; ale; ale = ale->next) {
 			struct sr_account *acc = ale->data;
 
-			acc_schedule_probe(acc, jitter(eng, FIRST_PROBE_MAX,
-						       0, 1000));
+			/* adopted after a late load: it may hold a binding */
+			if (acc->flags & SR_ACC_F_LIVE)
+				emit(eng, SR_ACT_UNREGISTER, acc, 0);
+
+			acc_schedule_probe(acc, jitter(eng,
+						       FIRST_PROBE_SPREAD, 0));
 		}
 	}
+
+	event_end(eng);
 }
 
 
@@ -811,11 +1154,15 @@ void sr_engine_timer(struct sr_engine *eng, uint64_t now)
 	if (!eng)
 		return;
 
+	event_begin(eng, "round timer");
+
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.reason = SR_REASON_ROUND;
 	ctx.now    = now;
 
 	fire(eng, EV_BACKOFF, &ctx);
+
+	event_end(eng);
 }
 
 
@@ -823,6 +1170,7 @@ static void account_destructor(void *arg)
 {
 	struct sr_account *acc = arg;
 
+	list_unlink(&acc->rle);
 	list_unlink(&acc->le);
 }
 
@@ -835,12 +1183,14 @@ static void account_destructor(void *arg)
  * @param ref      Glue object, handed back in actions
  * @param prio     Tier
  * @param fbregint Probe interval while standby [s], 0 = none
+ * @param flags    enum sr_acc_flag
  * @param now      Current time [ms]
  *
  * @return 0 if success, otherwise errorcode
  */
 int sr_account_add(struct sr_engine *eng, struct sr_account **accp,
-		   void *ref, uint32_t prio, uint32_t fbregint, uint64_t now)
+		   void *ref, uint32_t prio, uint32_t fbregint,
+		   unsigned flags, uint64_t now)
 {
 	struct sr_account *acc;
 	struct sr_tier *t;
@@ -870,6 +1220,7 @@ int sr_account_add(struct sr_engine *eng, struct sr_account **accp,
 	acc->tier     = t;
 	acc->ref      = ref;
 	acc->fbregint = fbregint;
+	acc->flags    = flags;
 	acc->state    = SR_ACC_UNKNOWN;
 
 	list_append(&t->accl, &acc->le, acc);
@@ -884,6 +1235,8 @@ int sr_account_add(struct sr_engine *eng, struct sr_account **accp,
 	if (!eng->started)
 		return 0;
 
+	event_begin(eng, "account added");
+
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.tier   = t;
 	ctx.acc    = acc;
@@ -895,8 +1248,7 @@ int sr_account_add(struct sr_engine *eng, struct sr_account **accp,
 		fire(eng, EV_START, &ctx);
 	}
 	else if (tier_is_active(eng, t)) {
-		acc_set_state(acc, SR_ACC_REGISTERING);
-		emit(eng, SR_ACT_REGISTER, acc, 0);
+		acc_activate(acc);
 	}
 	else if (eng->state == SR_WAITING ||
 		 (eng->cur && t->prio < eng->cur->prio)) {
@@ -905,7 +1257,9 @@ int sr_account_add(struct sr_engine *eng, struct sr_account **accp,
 	}
 
 	if (!tier_is_active(eng, t))
-		acc_schedule_probe(acc, jitter(eng, FIRST_PROBE_MAX, 0, 1000));
+		acc_schedule_probe(acc, jitter(eng, FIRST_PROBE_SPREAD, 0));
+
+	event_end(eng);
 
 	return 0;
 }
@@ -930,6 +1284,8 @@ void sr_account_remove(struct sr_account *acc, uint64_t now)
 	t   = acc->tier;
 	active = tier_is_active(eng, t);
 	acc_was_busy = acc->busy;
+
+	event_begin(eng, "account removed");
 
 	if (acc->ready)
 		--t->nready;
@@ -958,10 +1314,6 @@ void sr_account_remove(struct sr_account *acc, uint64_t now)
 		fire(eng, t == eng->cur ? EV_TIER_FAILED : EV_TARGET_FAILED,
 		     &ctx);
 	}
-	else if (t == eng->cur && !eng->curacc &&
-		 eng->state != SR_TRYING) {
-		set_current(eng, tier_registered_acc(t));
-	}
 
 	if (t == eng->cur && acc_was_busy && !t->nbusy)
 		fire(eng, EV_CALLS_ENDED, &ctx);
@@ -970,6 +1322,29 @@ void sr_account_remove(struct sr_account *acc, uint64_t now)
 		list_unlink(&t->le);
 		mem_deref(t);
 	}
+
+	event_end(eng);
+}
+
+
+/**
+ * baresip is about to register the account (its REGISTERING event):
+ * an account that may not register now is held (no binding)
+ */
+void sr_account_registering(struct sr_account *acc, uint64_t now)
+{
+	(void)now;
+
+	if (!acc)
+		return;
+
+	/* chosen and past its gate: baresip registers it (start, a net
+	   change, serreg's own REGISTER) */
+	if (tier_is_active(acc->eng, acc->tier) &&
+	    acc->state != SR_ACC_VERIFYING)
+		return;
+
+	emit(acc->eng, SR_ACT_HOLD, acc, 0);
 }
 
 
@@ -978,39 +1353,50 @@ void sr_account_registered(struct sr_account *acc, uint16_t scode,
 			   uint64_t now)
 {
 	struct sr_engine *eng;
+	struct sr_answer ans;
 
 	if (!acc)
 		return;
 
 	eng = acc->eng;
 
-	/* a tier that was left never counts as registered (R5) */
-	if (!tier_is_active(eng, acc->tier))
+	/* a tier that was left never counts as registered (R5), nor an
+	   account whose registrar is not verified yet */
+	if (!tier_is_active(eng, acc->tier) ||
+	    acc->state == SR_ACC_VERIFYING)
 		return;
 
-	acc->last.err = 0;
-	acc->last.scode = scode;
-	acc->last.retry_after = 0;
-	acc->last_time = now;
+	event_begin(eng, "registered");
 
-	if (acc->state == SR_ACC_REGISTERED)
-		return;
+	memset(&ans, 0, sizeof(ans));
+	ans.scode = scode;
+	acc_answer_set(acc, &ans, true, now);
 
-	acc_set_state(acc, SR_ACC_REGISTERED);
-	acc->check_failed = false;
-	acc_schedule_check(acc);
+	if (acc->state != SR_ACC_REGISTERED) {
+		acc_set_state(acc, SR_ACC_REGISTERED);
+		acc->check_failed = false;
 
-	if (acc->tier != eng->cur) {
-		fire_acc(acc, EV_TARGET_OK, SR_REASON_FAILBACK, NULL, now);
-		return;
+		/* a late un-REGISTER of its last departure may still
+		   remove this binding: repair it when that is over */
+		acc->repair = now < acc->unreg_until;
+		acc_schedule_check(acc, now);
+
+		if (acc->tier != eng->cur)
+			fire_acc(acc, EV_TARGET_OK, SR_REASON_FAILBACK, NULL,
+				 now);
+		else
+			fire_acc(acc, EV_TIER_OK, SR_REASON_START, NULL,
+				 now);
 	}
 
-	/* the tier in use lost its current UA (removed while the others
-	   were still registering): this one takes over (R3) */
-	if (eng->state != SR_TRYING && !eng->curacc)
-		set_current(eng, acc);
+	/* its connection: watched if known, else found (R21) */
+	acc_watch_update(acc);
+	if (!acc->watched && acc->flow != SR_FLOW_DGRAM &&
+	    acc->req == SR_REQ_NONE && acc->state == SR_ACC_REGISTERED &&
+	    tier_is_active(eng, acc->tier))
+		acc_request(acc, SR_REQ_FLOW);
 
-	fire_acc(acc, EV_TIER_OK, SR_REASON_START, NULL, now);
+	event_end(eng);
 }
 
 
@@ -1018,101 +1404,95 @@ void sr_account_registered(struct sr_account *acc, uint16_t scode,
 void sr_account_reg_failed(struct sr_account *acc,
 			   const struct sr_answer *ans, uint64_t now)
 {
-	struct sr_engine *eng;
-	struct sr_tier *t;
-
-	if (!acc || !ans)
+	if (!acc || !ans || !tier_is_active(acc->eng, acc->tier))
 		return;
 
-	eng = acc->eng;
-	t   = acc->tier;
-
-	if (!tier_is_active(eng, t))
-		return;
-
-	acc->last = *ans;
-	acc->last_time = now;
-
-	if (acc->state == SR_ACC_FAILED)
-		return;
-
-	acc_set_state(acc, SR_ACC_FAILED);
-	if (eng->curacc == acc)
-		eng->curacc = NULL;
-
-	/* the tier fails only when every account has failed (R2) */
-	if (t->cnt[SR_ACC_FAILED] < t->n)
-		return;
-
-	if (t == eng->cur)
-		fire_acc(acc, EV_TIER_FAILED, SR_REASON_TIER_FAILED, ans, now);
-	else
-		fire_acc(acc, EV_TARGET_FAILED, SR_REASON_TIER_FAILED, ans,
-			 now);
-}
-
-
-/** A probe of a standby account was answered, or failed */
-void sr_account_probed(struct sr_account *acc, const struct sr_answer *ans,
-		       uint64_t now)
-{
-	struct sr_engine *eng;
-	bool was_alive, ok;
-
-	if (!acc || !ans || !is_probing(acc))
-		return;
-
-	eng = acc->eng;
-
-	/* a stale answer of an account that is registering now */
-	if (tier_is_active(eng, acc->tier))
-		return;
-
-	acc->last = *ans;
-	acc->last_time = now;
-
-	was_alive = acc->state == SR_ACC_ALIVE;
-	ok = acc->check_failed ? check_passed(ans) :
-		!ans->err && ans->scode >= 200 && ans->scode < 300;
-
-	if (ok) {
-		++acc->good;
-		acc_set_state(acc, SR_ACC_ALIVE);
-	}
-	else {
-		acc_set_state(acc, SR_ACC_DEAD);
-	}
-
-	acc_schedule_probe(acc, probe_interval(acc, ans));
-
-	if (ok && !was_alive && eng->state == SR_WAITING)
-		fire_acc(acc, EV_STANDBY_ALIVE, SR_REASON_ALIVE, ans, now);
-	else if (acc->ready && eng->cur && acc->tier->prio < eng->cur->prio)
-		fire_acc(acc, EV_BETTER_READY, SR_REASON_FAILBACK, ans, now);
+	event_begin(acc->eng, "register failed");
+	acc_failed(acc, ans, now);
+	event_end(acc->eng);
 }
 
 
 /**
- * A liveness check of a registered account was answered (R20): any final
- * answer but 408 and 503 means alive; no answer, a transport error, 408
- * or 503 is a failure of the account, as a failed REGISTER.
+ * The outcome of the request serreg sent for the account (the last
+ * SR_ACT_REQUEST): the engine knows what it was for
  */
-void sr_account_checked(struct sr_account *acc, const struct sr_answer *ans,
-			uint64_t now)
+void sr_account_answer(struct sr_account *acc, const struct sr_answer *ans,
+		       uint64_t now)
 {
-	if (!acc || !ans || !tier_is_active(acc->eng, acc->tier) ||
-	    acc->state != SR_ACC_REGISTERED)
+	struct sr_engine *eng;
+	enum sr_request req;
+	bool active;
+
+	if (!acc || !ans || acc->req == SR_REQ_NONE)
 		return;
 
-	if (!check_passed(ans)) {
-		/* its REGISTER probes could say alive at once: a registrar
-		   that fails the check is probed with it (no flapping) */
-		acc->check_failed = true;
-		sr_account_reg_failed(acc, ans, now);
-		return;
+	eng = acc->eng;
+	req = acc->req;
+	acc->req = SR_REQ_NONE;
+	active = tier_is_active(eng, acc->tier);
+
+	event_begin(eng, sr_request_name(req));
+
+	if (ans->flow != SR_FLOW_UNKNOWN)
+		acc->flow = ans->flow;
+
+	switch (req) {
+
+	case SR_REQ_PROBE:
+	case SR_REQ_PROBE_CHECK:
+		if (!active && is_probing(acc))
+			acc_probed(acc, req, ans, now);
+		break;
+
+	case SR_REQ_CHECK:
+		if (active)
+			acc_checked(acc, ans, now);
+		break;
+
+	case SR_REQ_GATE:
+		if (active)
+			acc_gated(acc, ans, now);
+		break;
+
+	case SR_REQ_REPAIR:
+		if (active && acc->state == SR_ACC_REGISTERED &&
+		    !answer_2xx(ans))
+			acc_failed(acc, ans, now);
+		break;
+
+	default:
+		break;
 	}
 
-	acc_schedule_check(acc);
+	acc_watch_update(acc);
+
+	event_end(eng);
+}
+
+
+/**
+ * The watched connection of a registered account closed (R21).  A
+ * registrar may close an idle connection, and a dead one closes it too:
+ * a check on a new connection tells them apart at once.
+ */
+void sr_account_flow_closed(struct sr_account *acc, int err, uint64_t now)
+{
+	(void)err;
+	(void)now;
+
+	if (!acc || !acc->watched)
+		return;
+
+	event_begin(acc->eng, "connection closed");
+
+	acc->watched = false;
+
+	if (tier_is_active(acc->eng, acc->tier) &&
+	    acc->state == SR_ACC_REGISTERED)
+		acc_request(acc, SR_REQ_CHECK);
+
+	event_end(acc->eng);
 }
 
 
@@ -1143,6 +1523,8 @@ void sr_account_calls(struct sr_account *acc, uint32_t ncalls, uint64_t now)
 	if (t != acc->eng->cur || t->nbusy)
 		return;
 
+	event_begin(acc->eng, "calls ended");
+
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.tier   = t;
 	ctx.acc    = acc;
@@ -1150,26 +1532,44 @@ void sr_account_calls(struct sr_account *acc, uint32_t ncalls, uint64_t now)
 	ctx.now    = now;
 
 	fire(acc->eng, EV_CALLS_ENDED, &ctx);
+
+	event_end(acc->eng);
 }
 
 
-/** The account's timer (armed by SR_ACT_TIMER) fired: probe or check */
+/** The account's timer (armed by SR_ACT_TIMER) fired: probe, check or
+ *  repair */
 void sr_account_timer(struct sr_account *acc, uint64_t now)
 {
-	(void)now;
+	struct sr_engine *eng;
 
 	if (!acc)
 		return;
 
-	if (tier_is_active(acc->eng, acc->tier)) {
-		if (acc->state == SR_ACC_REGISTERED &&
-		    acc->eng->cfg.check_interval)
-			emit(acc->eng, SR_ACT_CHECK, acc, 0);
-		return;
+	eng = acc->eng;
+	event_begin(eng, "timer");
+
+	if (!tier_is_active(eng, acc->tier)) {
+		if (is_probing(acc))
+			acc_request(acc, acc->check_failed ?
+				    SR_REQ_PROBE_CHECK : SR_REQ_PROBE);
+	}
+	else if (acc->state != SR_ACC_REGISTERED) {
+		/* nothing: registering, verifying or failed */
+	}
+	else if (acc->repair && now >= acc->unreg_until) {
+		acc->repair = false;
+		acc_request(acc, SR_REQ_REPAIR);
+		acc_schedule_check(acc, now);
+	}
+	else if (acc->repair) {
+		acc_schedule_check(acc, now);
+	}
+	else if (eng->cfg.check_interval) {
+		acc_request(acc, SR_REQ_CHECK);
 	}
 
-	if (is_probing(acc))
-		emit(acc->eng, SR_ACT_PROBE, acc, 0);
+	event_end(eng);
 }
 
 
@@ -1220,6 +1620,13 @@ int sr_engine_current_tier(const struct sr_engine *eng)
 int sr_engine_target_tier(const struct sr_engine *eng)
 {
 	return eng && eng->target ? (int)eng->target->prio : -1;
+}
+
+
+/** baresip's current UA as the engine chose it, NULL if none */
+const struct sr_account *sr_engine_current(const struct sr_engine *eng)
+{
+	return eng ? eng->curacc : NULL;
 }
 
 
@@ -1275,6 +1682,13 @@ enum sr_acc_state sr_account_state(const struct sr_account *acc)
 }
 
 
+/** What the account's request in flight is for */
+enum sr_request sr_account_request(const struct sr_account *acc)
+{
+	return acc ? acc->req : SR_REQ_NONE;
+}
+
+
 uint32_t sr_account_prio(const struct sr_account *acc)
 {
 	return acc ? acc->tier->prio : 0;
@@ -1326,6 +1740,7 @@ const char *sr_acc_state_name(enum sr_acc_state st)
 		[SR_ACC_UNKNOWN]     = "unknown",
 		[SR_ACC_ALIVE]       = "alive",
 		[SR_ACC_DEAD]        = "dead",
+		[SR_ACC_VERIFYING]   = "verifying",
 		[SR_ACC_REGISTERING] = "registering",
 		[SR_ACC_REGISTERED]  = "registered",
 		[SR_ACC_FAILED]      = "failed",
@@ -1367,4 +1782,42 @@ const char *sr_reason_name(enum sr_reason r)
 	case SR_REASON_ALL_FAILED:  return "all tiers failed";
 	default:                    return "?";
 	}
+}
+
+
+const char *sr_request_name(enum sr_request req)
+{
+	static const char *const names[SR_REQ_COUNT] = {
+		[SR_REQ_NONE]        = "none",
+		[SR_REQ_PROBE]       = "probe",
+		[SR_REQ_PROBE_CHECK] = "probe",
+		[SR_REQ_CHECK]       = "check",
+		[SR_REQ_FLOW]        = "flow request",
+		[SR_REQ_GATE]        = "TLS check",
+		[SR_REQ_REPAIR]      = "repair",
+	};
+
+	return req < SR_REQ_COUNT ? names[req] : "?";
+}
+
+
+const char *sr_action_name(enum sr_action_kind kind)
+{
+	static const char *const names[SR_ACT_COUNT] = {
+		[SR_ACT_REGISTER]       = "REGISTER",
+		[SR_ACT_UNREGISTER]     = "UNREGISTER",
+		[SR_ACT_HOLD]           = "HOLD",
+		[SR_ACT_REQUEST]        = "REQUEST",
+		[SR_ACT_REQUEST_CANCEL] = "REQUEST_CANCEL",
+		[SR_ACT_WATCH]          = "WATCH",
+		[SR_ACT_UNWATCH]        = "UNWATCH",
+		[SR_ACT_TIMER]          = "TIMER",
+		[SR_ACT_TIMER_CANCEL]   = "TIMER_CANCEL",
+		[SR_ACT_ROUND_TIMER]    = "ROUND_TIMER",
+		[SR_ACT_ROUND_CANCEL]   = "ROUND_CANCEL",
+		[SR_ACT_CURRENT]        = "CURRENT",
+		[SR_ACT_MOVE]           = "MOVE",
+	};
+
+	return kind < SR_ACT_COUNT ? names[kind] : "?";
 }

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <re.h>
-#include "serreg_params.h"
+#include "params.h"
 
 
 enum {

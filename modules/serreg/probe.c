@@ -27,7 +27,7 @@
 #include <string.h>
 #include <re.h>
 #include "baresip.h"
-#include "serreg_engine.h"
+#include "engine.h"
 #include "serreg_probe.h"
 #include "serreg_verify.h"
 #include "serreg.h"

@@ -20,8 +20,8 @@
 #include <string.h>
 #include <re.h>
 #include "baresip.h"
-#include "serreg_params.h"
-#include "serreg_engine.h"
+#include "params.h"
+#include "engine.h"
 #include "serreg_probe.h"
 #include "serreg_watch.h"
 #include "serreg_verify.h"

@@ -10,7 +10,7 @@
 #include <malloc.h>
 #endif
 #include "baresip.h"
-#include "serreg_engine.h"
+#include "engine.h"
 #include "serreg_verify.h"
 #include "serreg.h"
 

@@ -42,7 +42,7 @@
 #include <errno.h>
 #include <sys/stat.h>
 #include <re.h>
-#include "serreg_engine.h"
+#include "engine.h"
 
 
 enum {

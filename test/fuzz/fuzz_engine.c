@@ -32,7 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <re.h>
-#include "serreg_engine.h"
+#include "engine.h"
 
 
 enum {

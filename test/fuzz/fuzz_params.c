@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <re.h>
-#include "serreg_params.h"
+#include "params.h"
 
 
 #define CHECK(cond, ...)						\

@@ -6,7 +6,7 @@
 
 #include <string.h>
 #include <re.h>
-#include "serreg_engine.h"
+#include "engine.h"
 #include "sim.h"
 
 
@@ -29,8 +29,8 @@ static uint32_t rand_h(void *arg)
 }
 
 
-static void schedule(struct sim *s, int idx, bool probe, uint64_t delay,
-		     bool check, bool options)
+static struct sim_event *schedule(struct sim *s, int idx, bool probe,
+				  uint64_t delay, bool check, bool options)
 {
 	size_t i;
 
@@ -40,6 +40,7 @@ static void schedule(struct sim *s, int idx, bool probe, uint64_t delay,
 		if (ev->used)
 			continue;
 
+		memset(ev, 0, sizeof(*ev));
 		ev->used  = true;
 		ev->due   = s->now + delay;
 		ev->idx   = idx;
@@ -47,14 +48,90 @@ static void schedule(struct sim *s, int idx, bool probe, uint64_t delay,
 		ev->check = check;
 		ev->options = options;
 		ev->gen   = s->gen[idx];
-		return;
+		return ev;
 	}
+
+	return NULL;
 }
 
 
 static uint64_t answer_delay(const struct sim_acc *a, uint64_t tmo)
 {
 	return a->code ? SIM_RTT : tmo;
+}
+
+
+/* A request serreg sends itself: its answer comes back as an event */
+static void request(struct sim *s, struct sim_acc *a, int idx,
+		    enum sr_request req)
+{
+	struct sim_event *ev;
+
+	a->probing = true;
+
+	switch (req) {
+
+	case SR_REQ_PROBE:
+	case SR_REQ_PROBE_CHECK:
+		if (a->nprobe < ARRAY_SIZE(a->probe_at))
+			a->probe_at[a->nprobe] = s->now;
+		++a->nprobe;
+		if (req == SR_REQ_PROBE_CHECK)
+			++a->noptions;
+		schedule(s, idx, true, answer_delay(a, SIM_TIMEOUT), false,
+			 req == SR_REQ_PROBE_CHECK);
+		break;
+
+	case SR_REQ_CHECK:
+		++a->ncheck;
+		schedule(s, idx, true, answer_delay(a, SIM_TIMEOUT), true,
+			 true);
+		break;
+
+	case SR_REQ_FLOW:
+	case SR_REQ_GATE:
+		if (req == SR_REQ_FLOW)
+			++a->nflow;
+		else
+			++a->ngate;
+		schedule(s, idx, true, answer_delay(a, SIM_TIMEOUT), false,
+			 true);
+		break;
+
+	case SR_REQ_REPAIR:
+		++a->nrepair;
+		ev = schedule(s, idx, true, answer_delay(a, SIM_TIMEOUT),
+			      false, false);
+		if (ev)
+			ev->repair = true;
+		break;
+
+	default:
+		break;
+	}
+}
+
+
+/*
+ * libre ends a registration with an un-REGISTER.  To a silent registrar
+ * it is retransmitted (T1 doubling up to T2) until Timer F: if the
+ * registrar answers again meanwhile, it removes the binding there.
+ */
+static void unregister(struct sim *s, struct sim_acc *a, int idx)
+{
+	struct sim_event *ev;
+
+	a->bound = false;
+	if (a->code)
+		return;
+
+	a->unreg_end = s->now + SIM_REG_TMO;
+	ev = schedule(s, idx, false, SIM_T1, false, false);
+	if (!ev)
+		return;
+
+	ev->unreg = true;
+	ev->rto   = SIM_T1;
 }
 
 
@@ -80,29 +157,27 @@ static void action_h(const struct sr_action *act, void *arg)
 		++a->nunregister;
 		++s->gen[idx];   /* libre drops the request in flight */
 		a->registering = false;
-		a->bound = false;
+		unregister(s, a, idx);
 		break;
 
-	case SR_ACT_PROBE:
-		if (a->nprobe < ARRAY_SIZE(a->probe_at))
-			a->probe_at[a->nprobe] = s->now;
-		++a->nprobe;
-		if (act->options)
-			++a->noptions;
-		a->probing = true;
-		schedule(s, idx, true, answer_delay(a, SIM_TIMEOUT), false,
-			 act->options);
+	case SR_ACT_HOLD:
+		++a->nhold;
 		break;
 
-	case SR_ACT_CHECK:
-		++a->ncheck;
-		a->probing = true;
-		schedule(s, idx, true, answer_delay(a, SIM_TIMEOUT), true,
-			 true);
+	case SR_ACT_REQUEST:
+		request(s, a, idx, act->req);
 		break;
 
-	case SR_ACT_PROBE_CANCEL:
+	case SR_ACT_REQUEST_CANCEL:
 		a->probing = false;
+		break;
+
+	case SR_ACT_WATCH:
+		a->watched = true;
+		break;
+
+	case SR_ACT_UNWATCH:
+		a->watched = false;
 		break;
 
 	case SR_ACT_TIMER:
@@ -133,6 +208,10 @@ static void action_h(const struct sr_action *act, void *arg)
 		s->move_from = act->from;
 		s->move_to = act->to;
 		s->move_reason = act->reason;
+		s->move_ans = act->ans;
+		break;
+
+	default:
 		break;
 	}
 }
@@ -173,6 +252,14 @@ void sim_close(struct sim *s)
 /** Add an account whose registrar answers 200; returns its index */
 int sim_add(struct sim *s, uint32_t prio, uint32_t fbregint)
 {
+	return sim_add_flags(s, prio, fbregint, 0);
+}
+
+
+/** The same, with enum sr_acc_flag flags */
+int sim_add_flags(struct sim *s, uint32_t prio, uint32_t fbregint,
+		  unsigned flags)
+{
 	size_t i;
 
 	for (i = 0; i < SIM_ACCOUNTS; i++) {
@@ -188,7 +275,7 @@ int sim_add(struct sim *s, uint32_t prio, uint32_t fbregint)
 		a->code = 200;
 
 		if (sr_account_add(s->eng, &a->sra, a, prio, fbregint,
-				   s->now))
+				   flags, s->now))
 			return -1;
 
 		return (int)i;
@@ -236,7 +323,7 @@ void sim_set(struct sim *s, int idx, uint16_t code, uint32_t retry_after)
 void sim_refresh_fails(struct sim *s, int idx)
 {
 	struct sim_acc *a = &s->accv[idx];
-	struct sr_answer ans = {0, 0, 0};
+	struct sr_answer ans = {0, 0, 0, SR_FLOW_DGRAM};
 
 	if (a->code) {
 		ans.scode = a->code;
@@ -260,19 +347,57 @@ void sim_fail(struct sim *s, int idx, uint16_t code)
 }
 
 
+/* An un-REGISTER retransmission: it arrives if the registrar answers */
+static void deliver_unreg(struct sim *s, struct sim_event *ev)
+{
+	struct sim_acc *a = &s->accv[ev->idx];
+	struct sim_event *next;
+	uint64_t rto = min(ev->rto * 2, (uint64_t)SIM_T2);
+
+	if (!a->used)
+		return;
+
+	if (a->code) {
+		if (a->bound)
+			++a->nlate_unbind;
+		a->bound = false;
+		a->unreg_end = 0;
+		return;
+	}
+
+	if (s->now + rto >= a->unreg_end)
+		return;
+
+	next = schedule(s, ev->idx, false, rto, false, false);
+	if (!next)
+		return;
+
+	next->unreg = true;
+	next->rto   = rto;
+	next->gen   = 0;
+}
+
+
 static void deliver(struct sim *s, struct sim_event *ev)
 {
 	struct sim_acc *a = &s->accv[ev->idx];
-	struct sr_answer ans = {0, 0, 0};
+	struct sr_answer ans = {0, 0, 0, SR_FLOW_DGRAM};
 	uint16_t code = a->code;
 	bool ok = code >= 200 && code < 300;
 
 	ev->used = false;
 
+	if (ev->unreg) {
+		deliver_unreg(s, ev);
+		return;
+	}
+
 	if (!a->used || ev->gen != s->gen[ev->idx])
 		return;
 
 	if (!ev->probe && a->reg_code)
+		code = a->reg_code;
+	else if (ev->repair && a->reg_code)
 		code = a->reg_code;
 	else if (ev->options && a->options_code)
 		code = a->options_code;
@@ -291,10 +416,9 @@ static void deliver(struct sim *s, struct sim_event *ev)
 			return;
 
 		a->probing = false;
-		if (ev->check)
-			sr_account_checked(a->sra, &ans, s->now);
-		else
-			sr_account_probed(a->sra, &ans, s->now);
+		if (ev->repair && ok)
+			a->bound = true;
+		sr_account_answer(a->sra, &ans, s->now);
 	}
 	else {
 		a->registering = false;

@@ -13,7 +13,7 @@
 #define SERREG_SIM_H
 
 #include <re.h>
-#include "serreg_engine.h"
+#include "engine.h"
 
 enum {
 	SIM_ACCOUNTS  = 64,
@@ -21,6 +21,8 @@ enum {
 	SIM_RTT       = 20,     /* [ms] answer time of a live registrar */
 	SIM_TIMEOUT   = 5000,   /* [ms] probe timeout                  */
 	SIM_REG_TMO   = 32000,  /* [ms] REGISTER timeout (Timer F)     */
+	SIM_T1        = 500,    /* [ms] retransmissions over UDP ...   */
+	SIM_T2        = 4000,   /* [ms] ... T1 doubling up to T2       */
 };
 
 /** One account and its registrar */
@@ -43,6 +45,13 @@ struct sim_acc {
 	unsigned nprobe;        /**< probes sent                       */
 	unsigned ncheck;        /**< liveness checks sent              */
 	unsigned noptions;      /**< probes sent as OPTIONS            */
+	unsigned nflow;         /**< flow requests (OPTIONS) sent      */
+	unsigned ngate;         /**< TLS gates (OPTIONS) sent          */
+	unsigned nrepair;       /**< repair REGISTERs sent             */
+	unsigned nhold;         /**< HOLD actions                      */
+	unsigned nlate_unbind;  /**< bindings a late un-REGISTER removed */
+	uint64_t unreg_end;     /**< an un-REGISTER retransmits until  */
+	bool watched;           /**< WATCH without UNWATCH             */
 	uint64_t probe_at[256]; /**< when each probe was sent          */
 
 	/* glue */
@@ -60,6 +69,9 @@ struct sim_event {
 	bool probe;             /**< else a REGISTER answer           */
 	bool check;             /**< a check's answer                  */
 	bool options;           /**< an OPTIONS answer (check or probe) */
+	bool repair;            /**< a repair REGISTER's answer        */
+	bool unreg;             /**< an un-REGISTER retransmission     */
+	uint64_t rto;           /**< its retransmission interval       */
 	unsigned gen;           /**< cancelled if it changed          */
 };
 
@@ -80,12 +92,15 @@ struct sim {
 	unsigned nmoves;
 	int move_from, move_to;
 	enum sr_reason move_reason;
+	struct sr_answer move_ans; /**< the answer behind the last move */
 	unsigned nactions;
 };
 
 int  sim_init(struct sim *s, uint32_t hold, uint32_t backoff_max);
 void sim_close(struct sim *s);
 int  sim_add(struct sim *s, uint32_t prio, uint32_t fbregint);
+int  sim_add_flags(struct sim *s, uint32_t prio, uint32_t fbregint,
+		   unsigned flags);
 void sim_remove(struct sim *s, int idx);
 void sim_start(struct sim *s);
 void sim_set_check(struct sim *s, uint32_t interval);

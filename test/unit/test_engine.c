@@ -10,7 +10,7 @@
 
 #include <string.h>
 #include <re.h>
-#include "serreg_engine.h"
+#include "engine.h"
 #include "sim.h"
 #include "test.h"
 
@@ -662,14 +662,14 @@ SIM_TEST(test_engine_stale_probe_answer, HOLD, BACKOFF_MAX)
 {
 	int a0 = sim_add(s, 0, 10);
 	int a1 = sim_add(s, 1, 10);
-	struct sr_answer ok = {0, 200, 0};
+	struct sr_answer ok = {0, 200, 0, SR_FLOW_UNKNOWN};
 
 	sim_start(s);
 	sim_run(s, 1000);
 	sim_fail(s, a0, 503);
 
 	/* a late probe answer for the now-active tier 1 changes nothing */
-	sr_account_probed(s->accv[a1].sra, &ok, s->now);
+	sr_account_answer(s->accv[a1].sra, &ok, s->now);
 	TEST_EQ(SR_ACC_REGISTERED, sr_account_state(s->accv[a1].sra));
 
 	return 0;
@@ -1033,6 +1033,229 @@ SIM_TEST(test_engine_r31_remove_current_while_other_registers, HOLD,
 	sim_run(s, SIM_REG_TMO + 1000);
 	TEST_ASSERT(is_current(s, 0));
 	TEST_EQ(b0, s->current);
+
+	return 0;
+}
+
+
+/*
+ * Issue 9, bug 0: a failback must not lose the binding it makes.  The
+ * tier left when its registrar went silent was taken off with an
+ * un-REGISTER that libre retransmits until Timer F; the registrar comes
+ * back 5 s later.  The failback waits until that un-REGISTER is over,
+ * and the binding then holds for a full refresh interval.
+ */
+SIM_TEST(test_engine_bug0_failback_keeps_binding, 1, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 5);
+	int a1 = sim_add(s, 1, 5);
+	uint64_t t;
+
+	sim_start(s);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 0));
+
+	/* the primary dies; its refresh times out (Timer F) */
+	sim_set(s, a0, 0, 0);
+	sim_run(s, SIM_REG_TMO);
+	sim_refresh_fails(s, a0);
+	sim_run(s, 100);
+	TEST_ASSERT(is_current(s, 1));
+
+	/* back inside the un-REGISTER's Timer F, between two of its
+	   retransmissions (0.5, 1.5, 3.5, 7.5 s) and before the first
+	   probe (4-5 s): on the probe's answer the tier is ready */
+	sim_run(s, 3800);
+	sim_set(s, a0, 200, 0);
+	TEST_ASSERT(sim_run_until(s, MIN, tier_current, 0));
+
+	/* the binding holds for a refresh interval (30 s) */
+	for (t = 0; t < 30000; t += 100) {
+		sim_run(s, 100);
+		TEST_ASSERT(s->accv[a0].bound);
+	}
+
+	TEST_EQ(0, s->accv[a0].nlate_unbind);
+	TEST_ASSERT(!s->accv[a1].bound);
+
+	return 0;
+}
+
+
+/*
+ * Bug 0, the other half: a registration made while a late un-REGISTER
+ * may still arrive (here: serial mode, the next round registers the
+ * tier again within Timer F) is repaired once that is over.
+ */
+SIM_TEST(test_engine_bug0_repair_after_late_unregister, HOLD, 4)
+{
+	int a0 = sim_add(s, 0, 0);
+	int a1 = sim_add(s, 1, 0);
+
+	sim_start(s);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 0));
+
+	/* tier 0 goes silent and fails; tier 1 refuses */
+	s->accv[a1].reg_code = 503;
+	sim_set(s, a0, 0, 0);
+	sim_refresh_fails(s, a0);
+
+	/* tier 0 answers again before the next round (2-4 s) */
+	sim_run(s, 1600);
+	sim_set(s, a0, 200, 0);
+	TEST_ASSERT(sim_run_until(s, 10000, tier_current, 0));
+
+	/* the late un-REGISTER removed the new binding (the case this
+	   test is about), the repair restored it */
+	sim_run(s, SR_UNREG_LINGER * 1000);
+	TEST_EQ(1, s->accv[a0].nlate_unbind);
+	TEST_EQ(1, s->accv[a0].nrepair);
+	TEST_ASSERT(s->accv[a0].bound);
+	TEST_ASSERT(is_current(s, 0));
+
+	/* a registration without a late un-REGISTER needs no repair */
+	sim_run(s, 5 * MIN);
+	TEST_EQ(1, s->accv[a0].nrepair);
+
+	return 0;
+}
+
+
+/*
+ * Bug 1: when baresip's current UA fails in a tier that still works,
+ * another registered account of the tier becomes current
+ */
+SIM_TEST(test_engine_bug1_current_follows_failure, HOLD, BACKOFF_MAX)
+{
+	int a = sim_add(s, 0, 0);
+	int b = sim_add(s, 0, 0);
+	int c = sim_add(s, 1, 0);
+	unsigned moves;
+
+	sim_start(s);
+	sim_run(s, 1000);
+	TEST_EQ(a, s->current);
+	moves = s->nmoves;
+
+	sim_fail(s, a, 503);
+	TEST_ASSERT(is_current(s, 0));
+	TEST_EQ(b, s->current);
+	TEST_EQ(moves, s->nmoves);
+	TEST_EQ(0, s->accv[c].nregister);
+
+	/* a registers again: b stays current (no needless switch) */
+	sim_set(s, a, 200, 0);
+	sr_account_registered(s->accv[a].sra, 200, s->now);
+	TEST_EQ(b, s->current);
+
+	/* b is removed: a takes over */
+	sim_remove(s, b);
+	TEST_EQ(a, s->current);
+	TEST_ASSERT(s->accv[a].sra == sr_engine_current(s->eng));
+
+	return 0;
+}
+
+
+/*
+ * Bug 2: a tier left without failure is parked; each account's state
+ * follows its last answer (a REGISTER that failed is dead, not alive)
+ */
+SIM_TEST(test_engine_bug2_park_follows_last_answer, 1, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 10);
+	int a1 = sim_add(s, 1, 10);
+	int b1 = sim_add(s, 1, 60);
+	const struct sr_answer *last;
+
+	s->accv[b1].reg_code = 503;
+
+	sim_start(s);
+	sim_run(s, 1000);
+	sim_fail(s, a0, 503);
+	TEST_ASSERT(is_current(s, 1));
+	TEST_EQ(SR_ACC_REGISTERED, sr_account_state(s->accv[a1].sra));
+	TEST_EQ(SR_ACC_FAILED, sr_account_state(s->accv[b1].sra));
+
+	/* tier 0 is back: the failback parks tier 1 without failure */
+	sim_set(s, a0, 200, 0);
+	TEST_ASSERT(sim_run_until(s, MIN, tier_current, 0));
+
+	TEST_EQ(SR_ACC_ALIVE, sr_account_state(s->accv[a1].sra));
+	TEST_EQ(SR_ACC_DEAD, sr_account_state(s->accv[b1].sra));
+	last = sr_account_last(s->accv[b1].sra, NULL);
+	TEST_ASSERT(last != NULL);
+	TEST_EQ(503, last->scode);
+
+	/* the move says which answer allowed it */
+	TEST_EQ(SR_REASON_FAILBACK, s->move_reason);
+	TEST_EQ(200, s->move_ans.scode);
+
+	return 0;
+}
+
+
+/*
+ * Bug 3: the TLS gate belongs to the choice of the tier: one gate, then
+ * baresip's own REGISTERs (refreshes, a net change) pass untouched
+ */
+SIM_TEST(test_engine_bug3_gate_once_per_choice, HOLD, BACKOFF_MAX)
+{
+	int a = sim_add_flags(s, 0, 0, SR_ACC_F_GATE);
+	int b = sim_add_flags(s, 1, 10, SR_ACC_F_GATE);
+	int i;
+
+	/* loading: every UA is held until the engine starts */
+	sr_account_registering(s->accv[a].sra, s->now);
+	TEST_EQ(1, s->accv[a].nhold);
+
+	sim_start(s);
+	TEST_EQ(1, s->accv[a].ngate);
+	TEST_EQ(0, s->accv[a].nregister);
+	TEST_EQ(SR_ACC_VERIFYING, sr_account_state(s->accv[a].sra));
+
+	/* baresip registers it on its own meanwhile: held */
+	sr_account_registering(s->accv[a].sra, s->now);
+	TEST_EQ(2, s->accv[a].nhold);
+
+	sim_run(s, 1000);
+	TEST_EQ(1, s->accv[a].nregister);
+	TEST_ASSERT(is_current(s, 0));
+
+	/* refreshes and a net change: no gate, no hold */
+	for (i = 0; i < 5; i++) {
+		sr_account_registering(s->accv[a].sra, s->now);
+		sr_account_registered(s->accv[a].sra, 200, s->now);
+		sim_run(s, MIN);
+	}
+
+	TEST_EQ(1, s->accv[a].ngate);
+	TEST_EQ(2, s->accv[a].nhold);
+	TEST_EQ(0, s->accv[b].ngate);
+
+	/* a failover chooses tier 1: its gate now, once */
+	sim_fail(s, a, 503);
+	TEST_ASSERT(is_current(s, 1));
+	TEST_EQ(1, s->accv[b].ngate);
+	TEST_EQ(1, s->accv[b].nregister);
+
+	return 0;
+}
+
+
+/* Bug 3: a registrar that fails the gate fails the account, no REGISTER */
+SIM_TEST(test_engine_bug3_gate_fails, HOLD, BACKOFF_MAX)
+{
+	int a = sim_add_flags(s, 0, 0, SR_ACC_F_GATE);
+	int b = sim_add(s, 1, 0);
+
+	sim_set(s, a, 0, 0);
+	sim_start(s);
+	TEST_ASSERT(sim_run_until(s, MIN, tier_current, 1));
+	TEST_EQ(0, s->accv[a].nregister);
+	TEST_EQ(1, s->accv[a].ngate);
+	TEST_EQ(b, s->current);
 
 	return 0;
 }

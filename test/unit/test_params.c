@@ -10,7 +10,7 @@
 
 #include <string.h>
 #include <re.h>
-#include "serreg_params.h"
+#include "params.h"
 #include "test.h"
 
 

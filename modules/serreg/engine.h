@@ -1,11 +1,13 @@
 /**
- * @file serreg_engine.h  Policy engine of serial fallback registration
+ * @file engine.h  Policy engine of serial fallback registration
  *
- * The engine decides which tier is registered, which accounts probe their
- * registrar and when to move.  It is pure: events come in as function calls
- * with the current time, decisions go out as actions through one handler.
- * It makes no baresip call, no network call and reads no clock, so unit
- * tests drive it with virtual time.
+ * The engine takes every decision of serreg: which tier is registered,
+ * which account may register, which one is baresip's current UA, which
+ * request goes out for what, when to check, watch, probe and move.  It
+ * is pure: events come in as function calls with the current time,
+ * decisions go out as actions through one handler.  It makes no baresip
+ * call, no network call and reads no clock, so unit tests drive it with
+ * virtual time.
  *
  * Actions may be emitted from inside any sr_* event function; the handler
  * must not call back into the engine synchronously (queue instead).
@@ -23,17 +25,40 @@ struct sr_account;
 /** Engine settings (all times in seconds) */
 struct sr_config {
 	uint32_t failback_hold;  /**< good probes before moving back, >= 1 */
-	uint32_t backoff_base;   /**< first wait after a failed round      */
+	uint32_t backoff_base;   /**< first wait after a failed round,
+				      0 = SR_BACKOFF_BASE                  */
 	uint32_t backoff_max;    /**< cap of the wait between rounds       */
 	uint32_t check_interval; /**< liveness check of the tier in use, 0 = off */
+};
+
+enum {
+	SR_BACKOFF_BASE = 30,    /**< [s] first wait after a failed round (R4) */
+
+	/**
+	 * [s] how long an un-REGISTER sent to a registrar that stopped
+	 * answering may live on: a non-INVITE transaction ends at Timer F,
+	 * 64 x T1 = 32 s (RFC 3261 17.1.2.2), plus a margin for the answer
+	 */
+	SR_UNREG_LINGER = 32 + 2,
+};
+
+
+/** Flags of an account, given when it is added */
+enum sr_acc_flag {
+	SR_ACC_F_GATE = 1 << 0,  /**< its registrar is verified (TLS)
+				      before its first REGISTER          */
+	SR_ACC_F_LIVE = 1 << 1,  /**< baresip registers it already (a UA
+				      adopted after a late load)         */
 };
 
 
 /** State of one account, as shown to the user */
 enum sr_acc_state {
 	SR_ACC_UNKNOWN = 0,   /**< standby, nothing known              */
-	SR_ACC_ALIVE,         /**< standby, last probe answered 2xx    */
-	SR_ACC_DEAD,          /**< standby, last probe/register failed */
+	SR_ACC_ALIVE,         /**< standby, last answer was good       */
+	SR_ACC_DEAD,          /**< standby, last answer was a failure  */
+	SR_ACC_VERIFYING,     /**< chosen, its TLS registrar is being
+				   verified before the REGISTER         */
 	SR_ACC_REGISTERING,   /**< asked to register, no answer yet    */
 	SR_ACC_REGISTERED,    /**< registered                          */
 	SR_ACC_FAILED,        /**< in the tier in use, registration failed */
@@ -67,11 +92,37 @@ enum sr_reason {
 };
 
 
+/** How an answer reached serreg */
+enum sr_flow {
+	SR_FLOW_UNKNOWN = 0,
+	SR_FLOW_STREAM,       /**< TCP or TLS: a connection to watch   */
+	SR_FLOW_DGRAM,        /**< UDP: nothing to watch               */
+};
+
+
 /** An answer from a registrar: err (errno) or a SIP status code */
 struct sr_answer {
 	int err;               /**< transport error or ETIMEDOUT, else 0 */
 	uint16_t scode;        /**< SIP status code when err is 0        */
 	uint32_t retry_after;  /**< [s] from a Retry-After header, 0 = none */
+	enum sr_flow flow;     /**< transport of the answer, if any      */
+};
+
+
+/** What a request that serreg sends itself is for */
+enum sr_request {
+	SR_REQ_NONE = 0,
+	SR_REQ_PROBE,         /**< REGISTER expires=0 of a standby account */
+	SR_REQ_PROBE_CHECK,   /**< OPTIONS probe of an account that failed
+				   its check (judged as the check)      */
+	SR_REQ_CHECK,         /**< OPTIONS liveness check (R20)         */
+	SR_REQ_FLOW,          /**< OPTIONS that finds the connection (R21) */
+	SR_REQ_GATE,          /**< OPTIONS that verifies a TLS registrar
+				   before the account's REGISTER        */
+	SR_REQ_REPAIR,        /**< REGISTER that restores a binding a late
+				   un-REGISTER may have removed         */
+
+	SR_REQ_COUNT
 };
 
 
@@ -79,15 +130,19 @@ struct sr_answer {
 enum sr_action_kind {
 	SR_ACT_REGISTER = 0,  /**< register the account (make it active)   */
 	SR_ACT_UNREGISTER,    /**< take it off its registrar, no refresh    */
-	SR_ACT_PROBE,         /**< send one probe now                       */
-	SR_ACT_CHECK,         /**< check a registered account's registrar   */
-	SR_ACT_PROBE_CANCEL,  /**< drop the probe in flight, if any         */
+	SR_ACT_HOLD,          /**< inside its REGISTERING: no binding       */
+	SR_ACT_REQUEST,       /**< send request `req` now                   */
+	SR_ACT_REQUEST_CANCEL,/**< drop the request in flight, if any       */
+	SR_ACT_WATCH,         /**< watch the connection of its last answer  */
+	SR_ACT_UNWATCH,       /**< stop watching its connection             */
 	SR_ACT_TIMER,         /**< (re)arm the account's timer: delay ms    */
 	SR_ACT_TIMER_CANCEL,  /**< cancel the account's timer               */
 	SR_ACT_ROUND_TIMER,   /**< (re)arm the engine's timer: delay ms     */
 	SR_ACT_ROUND_CANCEL,  /**< cancel the engine's timer                */
 	SR_ACT_CURRENT,       /**< make the account baresip's current UA    */
 	SR_ACT_MOVE,          /**< the tier in use changed (log, event)     */
+
+	SR_ACT_COUNT
 };
 
 /** One action; acc and ref are NULL for engine-wide actions */
@@ -96,11 +151,11 @@ struct sr_action {
 	struct sr_account *acc;
 	void *ref;              /**< the glue object of the account     */
 	uint64_t delay;         /**< [ms], timers only                   */
+	enum sr_request req;    /**< REQUEST: what it is for             */
 	int from;               /**< MOVE: previous tier, -1 for none    */
 	int to;                 /**< MOVE: new tier, -1 for none         */
 	enum sr_reason reason;  /**< MOVE                                */
 	struct sr_answer ans;   /**< MOVE: the answer behind it, if any  */
-	bool options;           /**< PROBE: ask with the check's OPTIONS */
 };
 
 typedef void (sr_action_h)(const struct sr_action *act, void *arg);
@@ -108,27 +163,38 @@ typedef void (sr_action_h)(const struct sr_action *act, void *arg);
 /** Uniform random 32-bit number (injected so tests are reproducible) */
 typedef uint32_t (sr_rand_h)(void *arg);
 
+/** One state transition, engine (acc NULL) or account */
+struct sr_trace {
+	const struct sr_account *acc;  /**< NULL: the engine's state */
+	int from;                      /**< enum sr_state / sr_acc_state */
+	int to;
+	const char *event;             /**< what caused it           */
+};
+
+typedef void (sr_trace_h)(const struct sr_trace *tr, void *arg);
+
 
 /* Engine */
 int  sr_engine_alloc(struct sr_engine **engp, const struct sr_config *cfg,
 		     sr_action_h *acth, sr_rand_h *randh, void *arg);
+void sr_engine_set_trace(struct sr_engine *eng, sr_trace_h *traceh);
 void sr_engine_start(struct sr_engine *eng, uint64_t now);
 void sr_engine_timer(struct sr_engine *eng, uint64_t now);
 void sr_engine_set_config(struct sr_engine *eng, const struct sr_config *cfg);
 
-/* Accounts */
+/* Accounts: the events */
 int  sr_account_add(struct sr_engine *eng, struct sr_account **accp,
 		    void *ref, uint32_t prio, uint32_t fbregint,
-		    uint64_t now);
+		    unsigned flags, uint64_t now);
 void sr_account_remove(struct sr_account *acc, uint64_t now);
+void sr_account_registering(struct sr_account *acc, uint64_t now);
 void sr_account_registered(struct sr_account *acc, uint16_t scode,
 			   uint64_t now);
 void sr_account_reg_failed(struct sr_account *acc,
 			   const struct sr_answer *ans, uint64_t now);
-void sr_account_probed(struct sr_account *acc, const struct sr_answer *ans,
+void sr_account_answer(struct sr_account *acc, const struct sr_answer *ans,
 		       uint64_t now);
-void sr_account_checked(struct sr_account *acc, const struct sr_answer *ans,
-			uint64_t now);
+void sr_account_flow_closed(struct sr_account *acc, int err, uint64_t now);
 void sr_account_calls(struct sr_account *acc, uint32_t ncalls,
 		      uint64_t now);
 void sr_account_timer(struct sr_account *acc, uint64_t now);
@@ -140,6 +206,7 @@ const struct sr_account *sr_engine_apply(const struct sr_engine *eng,
 enum sr_state sr_engine_state(const struct sr_engine *eng);
 int  sr_engine_current_tier(const struct sr_engine *eng);
 int  sr_engine_target_tier(const struct sr_engine *eng);
+const struct sr_account *sr_engine_current(const struct sr_engine *eng);
 uint32_t sr_engine_naccounts(const struct sr_engine *eng);
 uint64_t sr_engine_backoff_until(const struct sr_engine *eng);
 enum sr_reason sr_engine_last_reason(const struct sr_engine *eng);
@@ -147,6 +214,7 @@ uint64_t sr_engine_last_move(const struct sr_engine *eng);
 bool sr_engine_failback_held(const struct sr_engine *eng);
 bool sr_account_active(const struct sr_account *acc);
 enum sr_acc_state sr_account_state(const struct sr_account *acc);
+enum sr_request sr_account_request(const struct sr_account *acc);
 uint32_t sr_account_prio(const struct sr_account *acc);
 uint32_t sr_account_fbregint(const struct sr_account *acc);
 const struct sr_answer *sr_account_last(const struct sr_account *acc,
@@ -157,5 +225,7 @@ const char *sr_state_name(enum sr_state st);
 const char *sr_acc_state_name(enum sr_acc_state st);
 const char *sr_reason_name(enum sr_reason r);
 const char *sr_reason_token(enum sr_reason r);
+const char *sr_request_name(enum sr_request req);
+const char *sr_action_name(enum sr_action_kind kind);
 
 #endif
