@@ -33,11 +33,13 @@ enum {
 	RETRY_AFTER_MAX    = 3600,  /* [s] longest Retry-After honoured   */
 
 	/*
-	 * [ms] once the registrar answers again, a late un-REGISTER to it
-	 * is answered at its next retransmission: UDP retransmits at most
-	 * T2 = 4 s apart (RFC 3261 17.1.2.2), plus a margin
+	 * [ms] a non-INVITE request over UDP is retransmitted T1, 2 T1,
+	 * 4 T1 .. T2 apart (RFC 3261 17.1.2.2, libre's ctrans.c): once the
+	 * registrar answers again, a late un-REGISTER to it is answered at
+	 * its next retransmission (SIP_T1, SIP_T2 from libre's re_sip.h);
+	 * the margin covers the way back
 	 */
-	UNREG_LAST_RETRANS = 4000 + 1000,
+	UNREG_MARGIN = 500,
 };
 
 
@@ -73,8 +75,11 @@ struct sr_account {
 	bool check_failed;        /**< failed its check: probed with the
 				       check's OPTIONS until it registers */
 	bool repair;              /**< re-send the binding at its timer */
-	uint64_t unreg_until;     /**< a late un-REGISTER may arrive until
-				       then [ms] (see acc_park)          */
+	bool asked;               /**< REGISTER emitted since its tier was
+				       chosen: baresip's answers count   */
+	uint64_t unreg_start;     /**< its last un-REGISTER was sent [ms] */
+	uint64_t unreg_until;     /**< ... and may arrive until then
+				       (see acc_park)                    */
 	struct sr_answer last;
 	bool last_ok;             /**< last was a good answer           */
 	uint64_t last_time;       /**< when last was received [ms]      */
@@ -304,6 +309,22 @@ static void acc_set_state(struct sr_account *acc, enum sr_acc_state st)
 }
 
 
+/* When libre sends the account's last un-REGISTER again after `now` */
+static uint64_t unreg_next_send(const struct sr_account *acc, uint64_t now)
+{
+	uint64_t t = acc->unreg_start, rto = SIP_T1;
+	unsigned i;
+
+	/* bounded: Timer F is 64 T1, at most 11 sends */
+	for (i = 0; t <= now && i < 64; i++) {
+		t += rto;
+		rto = min(rto * 2, (uint64_t)SIP_T2);
+	}
+
+	return t;
+}
+
+
 /** Record an answer: what serreg shows, what a park follows */
 static void acc_answer_set(struct sr_account *acc,
 			   const struct sr_answer *ans, bool ok, uint64_t now)
@@ -313,9 +334,11 @@ static void acc_answer_set(struct sr_account *acc,
 	acc->last_time = now;
 
 	/* the registrar answers: a late un-REGISTER to it is answered at
-	   its next retransmission at the latest */
-	if (!ans->err && acc->unreg_until > now + UNREG_LAST_RETRANS)
-		acc->unreg_until = now + UNREG_LAST_RETRANS;
+	   its next retransmission */
+	if (!ans->err && acc->unreg_until > now)
+		acc->unreg_until = min(acc->unreg_until,
+				       unreg_next_send(acc, now) +
+				       UNREG_MARGIN);
 }
 
 
@@ -417,6 +440,7 @@ static void acc_activate(struct sr_account *acc)
 	}
 
 	acc_set_state(acc, SR_ACC_REGISTERING);
+	acc->asked = true;
 	emit(eng, SR_ACT_REGISTER, acc, 0);
 }
 
@@ -443,10 +467,13 @@ static void acc_park(struct sr_account *acc, bool failed, uint64_t now)
 	acc_unwatch(acc);
 	acc_request_cancel(acc);
 	acc->repair = false;
+	acc->asked  = false;
 	emit(eng, SR_ACT_UNREGISTER, acc, 0);
 
-	if (failed && acc->last.err && acc->flow != SR_FLOW_STREAM)
+	if (failed && acc->last.err && acc->flow != SR_FLOW_STREAM) {
+		acc->unreg_start = now;
 		acc->unreg_until = now + SR_UNREG_LINGER * 1000ULL;
+	}
 
 	alive = acc->last_ok && acc->state != SR_ACC_FAILED;
 
@@ -1010,6 +1037,7 @@ static void acc_gated(struct sr_account *acc, const struct sr_answer *ans,
 
 	acc_answer_set(acc, ans, true, now);
 	acc_set_state(acc, SR_ACC_REGISTERING);
+	acc->asked = true;
 	emit(acc->eng, SR_ACT_REGISTER, acc, 0);
 }
 
@@ -1340,8 +1368,7 @@ void sr_account_registering(struct sr_account *acc, uint64_t now)
 
 	/* chosen and past its gate: baresip registers it (start, a net
 	   change, serreg's own REGISTER) */
-	if (tier_is_active(acc->eng, acc->tier) &&
-	    acc->state != SR_ACC_VERIFYING)
+	if (tier_is_active(acc->eng, acc->tier) && acc->asked)
 		return;
 
 	emit(acc->eng, SR_ACT_HOLD, acc, 0);
@@ -1361,9 +1388,9 @@ void sr_account_registered(struct sr_account *acc, uint16_t scode,
 	eng = acc->eng;
 
 	/* a tier that was left never counts as registered (R5), nor an
-	   account whose registrar is not verified yet */
-	if (!tier_is_active(eng, acc->tier) ||
-	    acc->state == SR_ACC_VERIFYING)
+	   account not asked to register (the 200 to the un-REGISTER that
+	   HOLD made while its registrar is verified) */
+	if (!tier_is_active(eng, acc->tier) || !acc->asked)
 		return;
 
 	event_begin(eng, "registered");
@@ -1404,7 +1431,10 @@ void sr_account_registered(struct sr_account *acc, uint16_t scode,
 void sr_account_reg_failed(struct sr_account *acc,
 			   const struct sr_answer *ans, uint64_t now)
 {
-	if (!acc || !ans || !tier_is_active(acc->eng, acc->tier))
+	/* (not asked to register: the answer is to the REGISTER that HOLD
+	   made an un-REGISTER while its registrar is verified) */
+	if (!acc || !ans || !tier_is_active(acc->eng, acc->tier) ||
+	    !acc->asked)
 		return;
 
 	event_begin(acc->eng, "register failed");

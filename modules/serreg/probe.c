@@ -28,8 +28,6 @@
 #include <re.h>
 #include "baresip.h"
 #include "engine.h"
-#include "serreg_probe.h"
-#include "serreg_verify.h"
 #include "serreg.h"
 
 
@@ -45,6 +43,7 @@ struct probe {
 	char *cuser;              /**< Contact user, as the UA's */
 	char *host;               /**< next hop, for TLS         */
 	uint32_t timeout;         /**< [s]                       */
+	uint32_t expires;         /**< REGISTER: 0 for a probe   */
 	const char *met;          /**< REGISTER, or OPTIONS      */
 	probe_h *resph;
 	void *arg;
@@ -53,7 +52,6 @@ struct probe {
 	bool answered;
 	bool done;
 };
-
 
 static void destructor(void *arg)
 {
@@ -71,7 +69,6 @@ static void destructor(void *arg)
 	mem_deref(pr->host);
 	serreg_mem_freed(SERREG_OBJ_PROBE, sizeof(*pr));
 }
-
 
 /* Deadline, or the report of an answer outside libre's call stack */
 static void tmr_handler(void *arg)
@@ -91,7 +88,6 @@ static void tmr_handler(void *arg)
 	pr->done = true;
 	pr->resph(&pr->ans, pr->arg);
 }
-
 
 /*
  * Retry-After = delta-seconds [ comment ] *( SEMI retry-param ), RFC 3261
@@ -115,7 +111,6 @@ static uint32_t retry_after(const struct pl *val)
 	return (uint32_t)v;
 }
 
-
 static void answer_set(struct probe *pr, int err, const struct sip_msg *msg)
 {
 	const struct sip_hdr *hdr;
@@ -137,7 +132,6 @@ static void answer_set(struct probe *pr, int err, const struct sip_msg *msg)
 	pr->msg = mem_ref((struct sip_msg *)msg);
 }
 
-
 /* The owner is told from a 0 ms timer: it may free the probe there */
 static void report(struct probe *pr)
 {
@@ -145,9 +139,7 @@ static void report(struct probe *pr)
 	tmr_start(&pr->tmr, 0, tmr_handler, pr);
 }
 
-
 static int request(struct probe *pr);
-
 
 /* The verdict on the TLS registrar whose answer is held */
 static void verify_handler(int err, void *arg)
@@ -178,7 +170,6 @@ static void verify_handler(int err, void *arg)
 	report(pr);
 }
 
-
 static int verify_start(struct probe *pr, const struct sip_msg *msg)
 {
 	if (!pr->host)
@@ -187,7 +178,6 @@ static int verify_start(struct probe *pr, const struct sip_msg *msg)
 	return serreg_verify(&pr->ver, &msg->src, pr->host, pr->timeout,
 			     verify_handler, pr);
 }
-
 
 static int send_handler(enum sip_transp tp, const struct sa *src,
 			const struct sa *dst, struct mbuf *mb, void *arg)
@@ -198,10 +188,10 @@ static int send_handler(enum sip_transp tp, const struct sa *src,
 	if (strcmp(pr->met, "REGISTER"))
 		return 0;
 
-	return mbuf_printf(mb, "Contact: <sip:%s@%J%s>;expires=0\r\n",
-			   pr->cuser, src, sip_transp_param(tp));
+	return mbuf_printf(mb, "Contact: <sip:%s@%J%s>;expires=%u\r\n",
+			   pr->cuser, src, sip_transp_param(tp),
+			   pr->expires);
 }
-
 
 static void resp_handler(int err, const struct sip_msg *msg, void *arg)
 {
@@ -250,19 +240,22 @@ static void resp_handler(int err, const struct sip_msg *msg, void *arg)
 	report(pr);
 }
 
-
 static int request(struct probe *pr)
 {
-	bool reg = !strcmp(pr->met, "REGISTER");
+	if (strcmp(pr->met, "REGISTER"))
+		return sip_drequestf(&pr->req, uag_sip(), true, pr->met,
+				     pr->dlg, 0, pr->auth, send_handler,
+				     resp_handler, pr,
+				     "Content-Length: 0\r\n"
+				     "\r\n");
 
 	return sip_drequestf(&pr->req, uag_sip(), true, pr->met, pr->dlg,
 			     0, pr->auth, send_handler, resp_handler, pr,
-			     "%s"
+			     "Expires: %u\r\n"
 			     "Content-Length: 0\r\n"
 			     "\r\n",
-			     reg ? "Expires: 0\r\n" : "");
+			     pr->expires);
 }
-
 
 static int auth_handler(char **username, char **password,
 			const char *realm, void *arg)
@@ -270,21 +263,23 @@ static int auth_handler(char **username, char **password,
 	return account_auth(arg, username, password, realm);
 }
 
-
 /**
  * Send one probe for a UA's account
  *
  * @param prp     Pointer to allocated probe; freeing it abandons the probe
  * @param ua      User agent whose registrar is probed
- * @param met     "REGISTER" (a probe, expires=0) or "OPTIONS" (a check)
+ * @param met     "REGISTER" or "OPTIONS" (a check)
+ * @param expires REGISTER: 0 for a probe, else the binding's expiry [s]
  * @param timeout Deadline for an answer [s]
  * @param resph   Outcome handler, called once (never after freeing)
  * @param arg     Handler argument
  *
- * @return 0 if success, otherwise errorcode (nothing was sent)
+ * @return 0 if success (a request that could not be sent is reported
+ *         as its outcome), otherwise errorcode (no probe)
  */
 int probe_send(struct probe **prp, struct ua *ua, const char *met,
-	       uint32_t timeout, probe_h *resph, void *arg)
+	       uint32_t expires, uint32_t timeout, probe_h *resph,
+	       void *arg)
 {
 	struct account *acc;
 	struct probe *pr;
@@ -333,10 +328,16 @@ int probe_send(struct probe **prp, struct ua *ua, const char *met,
 	/* the name a TLS registrar's certificate must match */
 	(void)serreg_verify_host(&pr->host, acc);
 	pr->timeout = timeout;
+	pr->expires = expires;
 
+	/* not sent (no route, no transport...): that is its outcome */
 	err = request(pr);
-	if (err)
+	if (err) {
+		answer_set(pr, err, NULL);
+		report(pr);
+		err = 0;
 		goto out;
+	}
 
 	tmr_start(&pr->tmr, timeout * 1000ULL, tmr_handler, pr);
 
@@ -350,7 +351,6 @@ int probe_send(struct probe **prp, struct ua *ua, const char *met,
 
 	return err;
 }
-
 
 /**
  * The final answer of a probe, for its owner's outcome handler

@@ -1,17 +1,9 @@
 /**
  * @file serreg.c  serreg: serial fallback registration for baresip 1.0.0
  *
- * The glue between baresip and the policy engine (engine.c): module entry,
- * the UA event hook, the account table and the execution of the engine's
- * actions.  It decides nothing itself.
- *
- * How standby accounts are kept off their registrars: the module is loaded
- * with "module serreg.so", before account.so, so it sees the REGISTERING
- * event of every UA.  For a UA that must not register, it sets the
- * account's regint to 0 inside that event: baresip then sends one REGISTER
- * with expires=0 (no binding) and nothing else, and net changes do not
- * re-register it.  To activate it, the regint is restored and ua_register()
- * called.
+ * Module entry, settings, commands, and the translation of baresip's UA
+ * events into engine events.  Every decision is the engine's (engine.c);
+ * its actions are executed by exec.c and member.c.
  *
  * Copyright (C) 2026 The serreg developers
  */
@@ -22,105 +14,72 @@
 #include "baresip.h"
 #include "params.h"
 #include "engine.h"
-#include "serreg_probe.h"
-#include "serreg_watch.h"
-#include "serreg_verify.h"
 #include "serreg.h"
 
 
 enum {
-	HASH_SIZE    = 4096,
-	BACKOFF_BASE = 30,   /* [s] first wait after a failed round (R4) */
-	ERRBUF_SIZE  = 256,
-};
-
-
-/** What a request of probe.c is for */
-enum request_kind {
-	REQ_PROBE = 0,   /**< REGISTER expires=0 of a standby account    */
-	REQ_CHECK,       /**< OPTIONS liveness check (R20)               */
-	REQ_FLOW,        /**< OPTIONS that finds the connection (R21)    */
-	REQ_GATE,        /**< OPTIONS before a TLS account's REGISTER    */
-	REQ_PROBE_CHECK, /**< OPTIONS probe of an account that failed
-			      its check (judged as the check)          */
-};
-
-/** How the account reaches its registrar, as far as known */
-enum flow {
-	FLOW_UNKNOWN = 0,
-	FLOW_STREAM,     /**< TCP or TLS: a connection to watch          */
-	FLOW_DGRAM,      /**< UDP: nothing to watch                      */
-};
-
-/** A UA taking part in fallback registration */
-struct account {
-	struct le he;              /**< in serreg.accounts, by UA pointer */
-	struct ua *ua;
-	struct sr_account *sra;    /**< the engine's view                */
-	struct probe *probe;       /**< request in flight, if any        */
-	enum request_kind req;     /**< what it is for                   */
-	struct watch *watch;       /**< connection of a registered account */
-	enum flow flow;
-	struct tmr tmr;            /**< the engine's account timer       */
-	uint32_t regint;           /**< configured regint, kept while parked */
-	bool parked;               /**< regint set to 0 by serreg        */
-	bool verified;             /**< its TLS registrar passed the gate */
-	bool gone;                 /**< removed; queued actions skip it  */
-};
-
-/** An action of the engine waiting to be executed */
-struct pending {
-	struct le le;
-	struct sr_action act;
-	struct account *acc;       /**< referenced                       */
+	ERRBUF_SIZE = 256,
 };
 
 
 static struct {
 	struct sr_engine *eng;
-	struct hash *accounts;
-	struct list pendl;         /**< struct pending                   */
-	struct tmr round_tmr;
 	struct tmr start_tmr;
 	struct tmr quit_tmr;       /**< bounds quit (R32)                */
 	struct serreg_settings set;
-	struct ua *registering;    /**< UA in its REGISTERING event      */
-	struct ua *activating;     /**< UA serreg is calling ua_register on */
-	struct ua *unregistering;  /**< UA serreg is calling ua_unregister on */
-	bool draining;
 	bool adopt;                /**< UAs existed before serreg loaded */
 	bool closing;              /**< baresip is shutting down         */
 } serreg;
 
 
-static uint64_t now(void)
+uint64_t serreg_now(void)
 {
 	return tmr_jiffies();
 }
 
 
-/*
- * Account table
- */
-
-static bool ua_cmp_h(struct le *le, void *arg)
+struct sr_engine *serreg_engine(void)
 {
-	const struct account *acc = le->data;
-
-	return acc->ua == arg;
+	return serreg.eng;
 }
 
 
-static uint32_t ua_key(const struct ua *ua)
+const struct serreg_settings *serreg_settings(void)
 {
-	return hash_fast((const char *)&ua, sizeof(ua));
+	return &serreg.set;
 }
 
 
-static struct account *account_find(const struct ua *ua)
+bool serreg_closing(void)
 {
-	return list_ledata(hash_lookup(serreg.accounts, ua_key(ua),
-				       ua_cmp_h, (void *)ua));
+	return serreg.closing;
+}
+
+
+static uint32_t rand_h(void *arg)
+{
+	(void)arg;
+
+	return rand_u32();
+}
+
+
+/* Every state transition of the engine, with baresip -v (debug) */
+static void trace_h(const struct sr_trace *tr, void *arg)
+{
+	(void)arg;
+
+	if (!tr->acc) {
+		debug("serreg: engine %s -> %s (%s)\n",
+		      sr_state_name(tr->from), sr_state_name(tr->to),
+		      tr->event);
+		return;
+	}
+
+	debug("serreg: %s: %s -> %s (%s)\n",
+	      ua_aor(serreg_view_ua(tr->acc)),
+	      sr_acc_state_name(tr->from), sr_acc_state_name(tr->to),
+	      tr->event);
 }
 
 
@@ -139,329 +98,6 @@ static bool ua_exists(const struct ua *ua)
 }
 
 
-static void account_destructor(void *arg)
-{
-	struct account *acc = arg;
-
-	tmr_cancel(&acc->tmr);
-	hash_unlink(&acc->he);
-	mem_deref(acc->probe);
-	mem_deref(acc->watch);
-	serreg_mem_freed(SERREG_OBJ_ACCOUNT, sizeof(*acc));
-}
-
-
-/** Forget a UA: its probe and timer stop, the ladder re-evaluates (R31) */
-static void account_remove(struct account *acc)
-{
-	struct sr_account *sra = acc->sra;
-
-	acc->gone = true;
-	acc->sra  = NULL;
-	acc->probe = mem_deref(acc->probe);
-	acc->watch = mem_deref(acc->watch);
-	tmr_cancel(&acc->tmr);
-	hash_unlink(&acc->he);
-
-	sr_account_remove(sra, now());
-
-	mem_deref(acc);
-}
-
-
-/*
- * Executing the engine's actions
- */
-
-static void drain(void);
-
-
-static void pending_destructor(void *arg)
-{
-	struct pending *p = arg;
-
-	list_unlink(&p->le);
-	mem_deref(p->acc);
-	serreg_mem_freed(SERREG_OBJ_PENDING, sizeof(*p));
-}
-
-
-static void action_h(const struct sr_action *act, void *arg)
-{
-	struct pending *p;
-	(void)arg;
-
-	p = mem_zalloc(sizeof(*p), pending_destructor);
-	if (!p) {
-		warning("serreg: out of memory, action %d lost\n", act->kind);
-		return;
-	}
-
-	serreg_mem_alloced(SERREG_OBJ_PENDING, sizeof(*p));
-
-	p->act = *act;
-	p->acc = mem_ref(act->ref);
-
-	list_append(&serreg.pendl, &p->le, p);
-}
-
-
-static uint32_t rand_h(void *arg)
-{
-	(void)arg;
-
-	return rand_u32();
-}
-
-
-/** Park: no binding, no refresh, no re-registration on net change */
-static void park(struct account *acc)
-{
-	struct account *a = ua_account(acc->ua);
-
-	acc->watch = mem_deref(acc->watch);
-
-	if (acc->req == REQ_GATE)
-		acc->probe = mem_deref(acc->probe);
-
-	if (!acc->parked) {
-		uint32_t regint = account_regint(a);
-
-		if (regint)
-			acc->regint = regint;
-	}
-
-	/* inside its own REGISTERING the reg client does not exist yet:
-	   regint 0 makes baresip send one expires=0 REGISTER and stop */
-	if (acc->ua != serreg.registering) {
-		serreg.unregistering = acc->ua;
-		ua_unregister(acc->ua);
-		serreg.unregistering = NULL;
-	}
-
-	(void)account_set_regint(a, 0);
-	acc->parked = true;
-}
-
-
-static void probe(struct account *acc, enum request_kind req);
-
-
-/*
- * A TLS registrar is verified before the account's first REGISTER: an
- * OPTIONS whose answer counts only once the certificate is verified
- * (probe.c, verify.c).  Any answer then activates the account; no
- * answer or a failed verification fails it, and nothing is registered.
- */
-static bool gate(struct account *acc)
-{
-	if (acc->verified || !serreg_verify_tls(ua_account(acc->ua)))
-		return false;
-
-	if (!acc->probe || acc->req != REQ_GATE)
-		probe(acc, REQ_GATE);
-
-	return true;
-}
-
-
-static void activate(struct account *acc)
-{
-	int err;
-
-	/*
-	 * Not parked: baresip is registering it already (its REGISTERING
-	 * event, or a UA adopted after a late load).  A second ua_register
-	 * would send an un-REGISTER of the old Call-ID that can overtake
-	 * the new binding.
-	 */
-	if (!acc->parked || gate(acc))
-		return;
-
-	(void)account_set_regint(ua_account(acc->ua), acc->regint);
-	acc->parked = false;
-
-	if (acc->ua == serreg.registering)
-		return;
-
-	serreg.activating = acc->ua;
-	err = ua_register(acc->ua);
-	serreg.activating = NULL;
-
-	if (err) {
-		struct sr_answer ans = {err, 0, 0};
-
-		warning("serreg: %s: register failed (%m)\n",
-			ua_aor(acc->ua), err);
-		sr_account_reg_failed(acc->sra, &ans, now());
-	}
-}
-
-
-static void account_tmr_h(void *arg)
-{
-	struct account *acc = arg;
-
-	sr_account_timer(acc->sra, now());
-	drain();
-}
-
-
-static void round_tmr_h(void *arg)
-{
-	(void)arg;
-
-	sr_engine_timer(serreg.eng, now());
-	drain();
-}
-
-
-/*
- * The connection of a registered account is gone (R21).  A registrar
- * may close an idle connection, and a dead one closes it too: a check
- * on a new connection tells them apart at once.  Refused, silent,
- * 408 or 503 fails the account (R20); any other answer watches the new
- * connection.
- */
-static void watch_closed_h(int err, void *arg)
-{
-	struct account *acc = arg;
-
-	acc->watch = mem_deref(acc->watch);
-
-	if (!sr_account_active(acc->sra) ||
-	    sr_account_state(acc->sra) != SR_ACC_REGISTERED ||
-	    serreg.closing)
-		return;
-
-	info("serreg: %s: connection to the registrar closed (%m),"
-	     " checking it\n", ua_aor(acc->ua), err);
-
-	probe(acc, REQ_CHECK);
-	drain();
-}
-
-
-/* Learn the account's transport from an answer; watch a connection */
-static void flow_update(struct account *acc, const struct sip_msg *msg)
-{
-	int err;
-
-	if (!msg)
-		return;
-
-	acc->flow = watch_flow(msg) ? FLOW_STREAM : FLOW_DGRAM;
-
-	if (acc->flow != FLOW_STREAM || acc->watch ||
-	    !sr_account_active(acc->sra) ||
-	    sr_account_state(acc->sra) != SR_ACC_REGISTERED)
-		return;
-
-	err = watch_start(&acc->watch, msg, serreg.set.check_interval,
-			  watch_closed_h, acc);
-	if (err)
-		debug("serreg: %s: connection not watched (%m)\n",
-		      ua_aor(acc->ua), err);
-}
-
-
-/* The gate's answer: register, or fail without a REGISTER */
-static void gate_answer(struct account *acc, const struct sr_answer *ans)
-{
-	char why[128];
-
-	if (!ans->err) {
-		acc->verified = true;
-		activate(acc);
-		acc->verified = false;
-		return;
-	}
-
-	serreg_answer_print(why, sizeof(why), ans);
-	info("serreg: %s: not registered: %s\n", ua_aor(acc->ua), why);
-	sr_account_reg_failed(acc->sra, ans, now());
-}
-
-
-static void probe_answer_h(const struct sr_answer *ans, void *arg)
-{
-	struct account *acc = arg;
-	const struct sr_answer answer = *ans;   /* ans lives in the probe */
-
-	flow_update(acc, probe_msg(acc->probe));
-	acc->probe = mem_deref(acc->probe);
-
-	switch (acc->req) {
-
-	case REQ_PROBE:
-	case REQ_PROBE_CHECK:
-		sr_account_probed(acc->sra, &answer, now());
-		break;
-
-	case REQ_CHECK:
-		sr_account_checked(acc->sra, &answer, now());
-		break;
-
-	case REQ_FLOW:
-		break;
-
-	case REQ_GATE:
-		gate_answer(acc, &answer);
-		break;
-	}
-
-	drain();
-}
-
-
-/* A probe (REGISTER, expires=0), a liveness check or a flow request
-   (OPTIONS) */
-static void probe(struct account *acc, enum request_kind req)
-{
-	static const char *namev[] = {"probe", "check", "flow request",
-				      "TLS check", "probe"};
-	struct sr_answer ans;
-	int err;
-
-	acc->probe = mem_deref(acc->probe);
-	acc->req = req;
-
-	err = probe_send(&acc->probe, acc->ua,
-			 req == REQ_PROBE ? "REGISTER" : "OPTIONS",
-			 serreg.set.probe_timeout, probe_answer_h, acc);
-	if (!err)
-		return;
-
-	debug("serreg: %s: %s not sent (%m)\n", ua_aor(acc->ua),
-	      namev[req], err);
-
-	memset(&ans, 0, sizeof(ans));
-	ans.err = err;
-
-	if (req == REQ_PROBE || req == REQ_PROBE_CHECK)
-		sr_account_probed(acc->sra, &ans, now());
-	else if (req == REQ_CHECK)
-		sr_account_checked(acc->sra, &ans, now());
-	else if (req == REQ_GATE)
-		sr_account_reg_failed(acc->sra, &ans, now());
-}
-
-
-/*
- * A registered account whose transport is not known yet: one OPTIONS
- * finds the connection its REGISTERs use (libre keeps one per address),
- * so that it can be watched.  Over UDP this happens once per account.
- */
-static void flow_find(struct account *acc)
-{
-	if (acc->flow == FLOW_DGRAM || acc->watch || acc->probe ||
-	    serreg.closing)
-		return;
-
-	probe(acc, REQ_FLOW);
-}
-
-
 /* The number of calls of a UA, without one that is closing */
 static uint32_t ua_ncalls(const struct ua *ua, const struct call *closing)
 {
@@ -474,197 +110,6 @@ static uint32_t ua_ncalls(const struct ua *ua, const struct call *closing)
 	}
 
 	return n;
-}
-
-
-static void move(const struct sr_action *act)
-{
-	char tier[2][16];
-	char why[128] = "";
-	struct ua *ua;
-	int i;
-
-	for (i = 0; i < 2; i++) {
-		int prio = i ? act->to : act->from;
-
-		if (prio < 0)
-			str_ncpy(tier[i], "none", sizeof(tier[i]));
-		else
-			re_snprintf(tier[i], sizeof(tier[i]), "%d", prio);
-	}
-
-	serreg_answer_print(why, sizeof(why), &act->ans);
-
-	info("serreg: tier %s -> %s (%s%s%s)\n", tier[0], tier[1],
-	     sr_reason_name(act->reason), why[0] ? ": " : "", why);
-
-	/* baresip 1.0.0 has no module event: UA_EVENT_MAX reaches ctrl_tcp
-	   clients as type "?", class "other" (R41) */
-	ua = uag_current();
-	ua_event(ua, UA_EVENT_MAX, NULL,
-		 "serreg move from=%s to=%s reason=%s answer=\"%s\"",
-		 tier[0], tier[1], sr_reason_token(act->reason), why);
-}
-
-
-static void execute(const struct sr_action *act, struct account *acc)
-{
-	/* baresip is quitting: no new request, no new timer (R32) */
-	if (serreg.closing && act->kind != SR_ACT_PROBE_CANCEL &&
-	    act->kind != SR_ACT_TIMER_CANCEL &&
-	    act->kind != SR_ACT_ROUND_CANCEL)
-		return;
-
-	switch (act->kind) {
-
-	case SR_ACT_REGISTER:
-		activate(acc);
-		break;
-
-	case SR_ACT_UNREGISTER:
-		park(acc);
-		break;
-
-	case SR_ACT_PROBE:
-		probe(acc, act->options ? REQ_PROBE_CHECK : REQ_PROBE);
-		break;
-
-	case SR_ACT_CHECK:
-		probe(acc, REQ_CHECK);
-		break;
-
-	case SR_ACT_PROBE_CANCEL:
-		acc->probe = mem_deref(acc->probe);
-		break;
-
-	case SR_ACT_TIMER:
-		tmr_start(&acc->tmr, act->delay, account_tmr_h, acc);
-		break;
-
-	case SR_ACT_TIMER_CANCEL:
-		tmr_cancel(&acc->tmr);
-		break;
-
-	case SR_ACT_ROUND_TIMER:
-		tmr_start(&serreg.round_tmr, act->delay, round_tmr_h, NULL);
-		break;
-
-	case SR_ACT_ROUND_CANCEL:
-		tmr_cancel(&serreg.round_tmr);
-		break;
-
-	case SR_ACT_CURRENT:
-		uag_current_set(acc->ua);
-		break;
-
-	case SR_ACT_MOVE:
-		move(act);
-		break;
-	}
-}
-
-
-/**
- * Execute the queued actions.  Executing one may raise baresip events
- * that feed the engine again; their actions are queued behind.
- */
-static void drain(void)
-{
-	if (serreg.draining)
-		return;
-
-	serreg.draining = true;
-
-	while (!list_isempty(&serreg.pendl)) {
-		struct pending *p = list_ledata(list_head(&serreg.pendl));
-
-		list_unlink(&p->le);
-
-		if (!p->act.ref || (p->acc && !p->acc->gone))
-			execute(&p->act, p->acc);
-
-		mem_deref(p);
-	}
-
-	serreg.draining = false;
-}
-
-
-/*
- * UA events
- */
-
-static int account_add(struct account **accp, struct ua *ua)
-{
-	struct account *a = ua_account(ua);
-	struct serreg_acc_params prm;
-	char errbuf[ERRBUF_SIZE];
-	struct account *acc;
-	int err;
-
-	err = serreg_acc_params_decode(&prm, &account_laddr(a)->params,
-				       errbuf, sizeof(errbuf));
-	if (err) {
-		warning("serreg: account %s: %s; left out of the ladder\n",
-			account_aor(a), errbuf);
-		return err;
-	}
-
-	acc = mem_zalloc(sizeof(*acc), account_destructor);
-	if (!acc)
-		return ENOMEM;
-
-	serreg_mem_alloced(SERREG_OBJ_ACCOUNT, sizeof(*acc));
-
-	acc->ua     = ua;
-	acc->regint = account_regint(a);
-
-	err = sr_account_add(serreg.eng, &acc->sra, acc, prm.prio,
-			     prm.fbregint, now());
-	if (err) {
-		mem_deref(acc);
-		return err;
-	}
-
-	hash_append(serreg.accounts, ua_key(ua), &acc->he, acc);
-
-	debug("serreg: %s: tier %u, fbregint %u\n", account_aor(a),
-	      prm.prio, prm.fbregint);
-
-	*accp = acc;
-
-	return 0;
-}
-
-
-static void registering(struct ua *ua)
-{
-	struct account *acc = account_find(ua);
-
-	if (ua == serreg.activating)
-		return;
-
-	serreg.registering = ua;
-
-	if (!acc) {
-		/* regint=0 accounts do not take part */
-		if (!account_regint(ua_account(ua)) || account_add(&acc, ua))
-			goto out;
-	}
-
-	drain();
-
-	if (!sr_account_active(acc->sra)) {
-		park(acc);
-	}
-	else if (!acc->parked && serreg_verify_tls(ua_account(ua))) {
-		/* its REGISTER waits for the TLS registrar's gate */
-		park(acc);
-		activate(acc);
-	}
-
- out:
-	serreg.registering = NULL;
 }
 
 
@@ -707,25 +152,39 @@ static void quit_tmr_h(void *arg)
 }
 
 
+/* baresip is about to register a UA: a new one joins the ladder (R30,
+   R33), and the engine says whether it may register now */
+static void registering(struct ua *ua)
+{
+	struct member *m = member_find(ua);
+
+	/* regint=0 accounts do not take part */
+	if (!m && (!account_regint(ua_account(ua)) || member_add(&m, ua, 0)))
+		return;
+
+	sr_account_registering(member_sra(m), serreg_now());
+}
+
+
 static void ua_event_handler(struct ua *ua, enum ua_event ev,
 			     struct call *call, const char *prm, void *arg)
 {
-	struct account *acc;
+	struct member *m;
 	struct sr_answer ans;
 	(void)arg;
 
 	if (!ua || !serreg.eng)
 		return;
 
+	m = member_find(ua);
+
 	/* a call event: a failback waits while the UA has calls (R34) */
 	if (call && ev != UA_EVENT_VU_TX && ev != UA_EVENT_VU_RX) {
-		acc = account_find(ua);
-		if (acc) {
-			sr_account_calls(acc->sra, ua_ncalls(ua,
+		if (m)
+			sr_account_calls(member_sra(m), ua_ncalls(ua,
 				ev == UA_EVENT_CALL_CLOSED ? call : NULL),
-					 now());
-			drain();
-		}
+					 serreg_now());
+		exec_drain();
 		return;
 	}
 
@@ -736,36 +195,29 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 		break;
 
 	case UA_EVENT_REGISTER_OK:
-		acc = account_find(ua);
-		if (!acc)
+		if (!m)
 			break;
 
 		answer_decode(&ans, prm);
-		sr_account_registered(acc->sra, ans.scode ? ans.scode : 200,
-				      now());
-		if (sr_account_active(acc->sra))
-			flow_find(acc);
+		sr_account_registered(member_sra(m),
+				      ans.scode ? ans.scode : 200,
+				      serreg_now());
 		break;
 
 	case UA_EVENT_REGISTER_FAIL:
-		acc = account_find(ua);
-
 		/* another reg client of the UA is still registered */
-		if (!acc || ua_isregistered(ua))
+		if (!m || ua_isregistered(ua))
 			break;
 
 		answer_decode(&ans, prm);
-		sr_account_reg_failed(acc->sra, &ans, now());
+		sr_account_reg_failed(member_sra(m), &ans, serreg_now());
 		break;
 
 	case UA_EVENT_UNREGISTERING:
-		/* from the UA's destructor (uadel): it is unlinked already */
-		if (ua == serreg.unregistering)
-			break;
-
-		acc = account_find(ua);
-		if (acc && !ua_exists(ua))
-			account_remove(acc);
+		/* from the UA's destructor (uadel): it is unlinked already;
+		   serreg's own ua_unregister() leaves it in the list */
+		if (m && !ua_exists(ua))
+			member_remove(m);
 		break;
 
 	case UA_EVENT_SHUTDOWN:
@@ -774,16 +226,14 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 				  serreg.set.probe_timeout * 1000ULL,
 				  quit_tmr_h, NULL);
 		serreg.closing = true;
-		acc = account_find(ua);
-		if (acc)
-			account_remove(acc);
+		member_remove(m);
 		break;
 
 	default:
 		return;
 	}
 
-	drain();
+	exec_drain();
 }
 
 
@@ -830,7 +280,8 @@ static void config_read(void)
 /*
  * Start once every module is loaded: with "module serreg.so" all accounts
  * of the accounts file are known by now.  UAs that registered before
- * serreg was loaded (module_app after account.so) are adopted.
+ * serreg was loaded (module_app after account.so) are adopted: the
+ * engine takes the binding of those it does not choose off.
  */
 static void start_h(void *arg)
 {
@@ -840,12 +291,12 @@ static void start_h(void *arg)
 	for (le = serreg.adopt ? list_head(uag_list()) : NULL; le;
 	     le = le->next) {
 		struct ua *ua = le->data;
-		struct account *acc;
+		struct member *m;
 
-		if (account_find(ua) || !account_regint(ua_account(ua)))
+		if (member_find(ua) || !account_regint(ua_account(ua)))
 			continue;
 
-		if (account_add(&acc, ua))
+		if (member_add(&m, ua, SR_ACC_F_LIVE))
 			continue;
 
 		info("serreg: %s: adopted after registration started "
@@ -853,16 +304,8 @@ static void start_h(void *arg)
 		     ua_aor(ua));
 	}
 
-	sr_engine_start(serreg.eng, now());
-	drain();
-
-	/* adopted standby UAs may hold a binding: take it off */
-	for (le = list_head(uag_list()); le; le = le->next) {
-		struct account *acc = account_find(le->data);
-
-		if (acc && !acc->parked && !sr_account_active(acc->sra))
-			park(acc);
-	}
+	sr_engine_start(serreg.eng, serreg_now());
+	exec_drain();
 }
 
 
@@ -877,7 +320,7 @@ static int cmd_serreg(struct re_printf *pf, void *arg)
 	struct serreg_view view;
 
 	view.eng = serreg.eng;
-	view.now = now();
+	view.now = serreg_now();
 	view.probe_timeout = serreg.set.probe_timeout;
 	view.check_interval = serreg.set.check_interval;
 	view.ua_h = serreg_view_ua;
@@ -889,15 +332,6 @@ static int cmd_serreg(struct re_printf *pf, void *arg)
 		return re_hprintf(pf, "usage: serreg [json]\n");
 
 	return serreg_status_print(pf, &view);
-}
-
-
-/** The UA of an engine account (for the status view) */
-struct ua *serreg_view_ua(const struct sr_account *sra)
-{
-	const struct account *acc = sr_account_ref(sra);
-
-	return acc ? acc->ua : NULL;
 }
 
 
@@ -915,18 +349,16 @@ static int module_init(void)
 	config_read();
 
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.failback_hold = serreg.set.failback_hold;
-	cfg.backoff_base  = BACKOFF_BASE;
-	cfg.backoff_max   = serreg.set.backoff_max;
+	cfg.failback_hold  = serreg.set.failback_hold;
+	cfg.backoff_max    = serreg.set.backoff_max;
 	cfg.check_interval = serreg.set.check_interval;
 
-	err = sr_engine_alloc(&serreg.eng, &cfg, action_h, rand_h, NULL);
+	err = sr_engine_alloc(&serreg.eng, &cfg, exec_action_h, rand_h,
+			      NULL);
 	if (err)
 		return err;
 
-	err = hash_alloc(&serreg.accounts, HASH_SIZE);
-	if (err)
-		return err;
+	sr_engine_set_trace(serreg.eng, trace_h);
 
 	err = uag_event_register(ua_event_handler, NULL);
 	if (err)
@@ -957,13 +389,11 @@ static int module_close(void)
 		cmd_unregister(baresip_commands(), cmdv);
 
 	tmr_cancel(&serreg.start_tmr);
-	tmr_cancel(&serreg.round_tmr);
 	tmr_cancel(&serreg.quit_tmr);
 
 	/* no UA exists any more: free without asking the engine */
-	list_flush(&serreg.pendl);
-	hash_flush(serreg.accounts);
-	serreg.accounts = mem_deref(serreg.accounts);
+	exec_close();
+	member_table_close();
 	serreg.eng = mem_deref(serreg.eng);
 	serreg_verify_close();
 	memset(&serreg, 0, sizeof(serreg));

@@ -11,9 +11,7 @@
 #endif
 #include "baresip.h"
 #include "engine.h"
-#include "serreg_verify.h"
 #include "serreg.h"
-
 
 /** Live objects of the module (libre's mem_get_stat is ENOSYS without
  *  MEM_DEBUG, as in Debian's libre), shown as "mem" by "serreg json" */
@@ -23,14 +21,12 @@ static struct {
 	uint64_t allocs;           /**< allocated since loading        */
 } mem;
 
-
 struct print_ctx {
 	struct re_printf *pf;
 	const struct serreg_view *v;
 	int err;
 	bool first;
 };
-
 
 /** An object of the module was allocated */
 void serreg_mem_alloced(enum serreg_obj kind, size_t size)
@@ -43,7 +39,6 @@ void serreg_mem_alloced(enum serreg_obj kind, size_t size)
 	++mem.allocs;
 }
 
-
 /** An object of the module was freed */
 void serreg_mem_freed(enum serreg_obj kind, size_t size)
 {
@@ -53,7 +48,6 @@ void serreg_mem_freed(enum serreg_obj kind, size_t size)
 	--mem.live[kind];
 	mem.bytes -= min(mem.bytes, (uint64_t)size);
 }
-
 
 /* bytes in use on the process's malloc heap, 0 if unknown */
 static uint64_t heap_used(void)
@@ -71,7 +65,6 @@ static uint64_t heap_used(void)
 	return 0;
 #endif
 }
-
 
 static int json_mem(struct re_printf *pf, const struct sr_engine *eng)
 {
@@ -93,7 +86,6 @@ static int json_mem(struct re_printf *pf, const struct sr_engine *eng)
 			  mem.live[SERREG_OBJ_WATCH], heap_used());
 }
 
-
 /** A registrar's answer in words: "200", "503", the errno text, or why
  *  a TLS registrar failed verification */
 void serreg_answer_print(char *buf, size_t sz, const struct sr_answer *ans)
@@ -114,7 +106,6 @@ void serreg_answer_print(char *buf, size_t sz, const struct sr_answer *ans)
 		re_snprintf(buf, sz, "%u", ans->scode);
 }
 
-
 static const char *role(const struct sr_engine *eng,
 			const struct sr_account *acc)
 {
@@ -127,7 +118,6 @@ static const char *role(const struct sr_engine *eng,
 	return "current";
 }
 
-
 static const char *aor(const struct serreg_view *v,
 		       const struct sr_account *acc)
 {
@@ -136,12 +126,10 @@ static const char *aor(const struct serreg_view *v,
 	return ua ? ua_aor(ua) : "?";
 }
 
-
 static uint64_t age(const struct serreg_view *v, uint64_t when)
 {
 	return v->now > when ? (v->now - when) / 1000 : 0;
 }
-
 
 static bool print_acc_h(const struct sr_account *acc, void *arg)
 {
@@ -180,7 +168,6 @@ static bool print_acc_h(const struct sr_account *acc, void *arg)
 	return ctx->err != 0;
 }
 
-
 static int print_tier(struct re_printf *pf, int prio)
 {
 	if (prio < 0)
@@ -188,7 +175,6 @@ static int print_tier(struct re_printf *pf, int prio)
 
 	return re_hprintf(pf, "%d", prio);
 }
-
 
 /** Print the ladder for a person */
 int serreg_status_print(struct re_printf *pf, const struct serreg_view *v)
@@ -228,7 +214,6 @@ int serreg_status_print(struct re_printf *pf, const struct serreg_view *v)
 	return ctx.err;
 }
 
-
 static bool json_acc_h(const struct sr_account *acc, void *arg)
 {
 	struct print_ctx *ctx = arg;
@@ -263,7 +248,6 @@ static bool json_acc_h(const struct sr_account *acc, void *arg)
 
 	return ctx->err != 0;
 }
-
 
 /** Print the ladder as one JSON object, for programs */
 int serreg_status_json(struct re_printf *pf, const struct serreg_view *v)

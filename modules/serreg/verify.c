@@ -28,7 +28,9 @@
 #include <openssl/x509.h>
 #include <re.h>
 #include "baresip.h"
-#include "serreg_verify.h"
+#include "engine.h"
+#include "serreg.h"
+
 
 
 enum {

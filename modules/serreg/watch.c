@@ -13,8 +13,9 @@
 
 #include <re.h>
 #include "baresip.h"
-#include "serreg_watch.h"
+#include "engine.h"
 #include "serreg.h"
+
 
 
 struct watch {

@@ -273,15 +273,14 @@ static void world_action(struct bench *b, const struct sr_action *act)
 		++a->rgen;
 		break;
 
-	case SR_ACT_PROBE:
-		push(b, up ? RTT : PROBE_TMO, WK_PROBE, idx, ++a->pgen);
+	case SR_ACT_REQUEST:
+		push(b, up ? RTT : PROBE_TMO,
+		     act->req == SR_REQ_PROBE ||
+		     act->req == SR_REQ_PROBE_CHECK ? WK_PROBE : WK_CHECK,
+		     idx, ++a->pgen);
 		break;
 
-	case SR_ACT_CHECK:
-		push(b, up ? RTT : PROBE_TMO, WK_CHECK, idx, ++a->pgen);
-		break;
-
-	case SR_ACT_PROBE_CANCEL:
+	case SR_ACT_REQUEST_CANCEL:
 		++a->pgen;
 		break;
 
@@ -382,7 +381,7 @@ static int setup(struct bench *b, unsigned n, bool record,
 		/* round robin over the tiers; probe every 60, 120, 180 s */
 		a->tier = i % NTIERS;
 		err = sr_account_add(b->eng, &a->sra, a, a->tier,
-				     60 * (1 + i % 3), b->now);
+				     60 * (1 + i % 3), 0, b->now);
 		if (err)
 			return err;
 	}
@@ -418,7 +417,7 @@ static void teardown(struct bench *b)
 static void feed(struct bench *b, enum ev_kind kind, uint32_t idx,
 		 uint16_t scode)
 {
-	struct sr_answer ans = {0, 0, 0};
+	struct sr_answer ans = {0, 0, 0, SR_FLOW_DGRAM};
 	uint64_t nact0 = b->nact;
 	struct tev *t;
 
@@ -449,11 +448,11 @@ static void feed(struct bench *b, enum ev_kind kind, uint32_t idx,
 		break;
 
 	case EV_PROBED:
-		sr_account_probed(b->accv[idx].sra, &ans, b->now);
+		sr_account_answer(b->accv[idx].sra, &ans, b->now);
 		break;
 
 	case EV_CHECKED:
-		sr_account_checked(b->accv[idx].sra, &ans, b->now);
+		sr_account_answer(b->accv[idx].sra, &ans, b->now);
 		break;
 
 	case EV_REGISTERED:
@@ -617,7 +616,7 @@ void replay_events(struct bench *b, const struct tev *tv, size_t n)
 	for (i = 0; i < n; i++) {
 		const struct tev *t = &tv[i];
 		struct sr_account *sra = b->accv[t->idx].sra;
-		struct sr_answer ans = {0, 0, 0};
+		struct sr_answer ans = {0, 0, 0, SR_FLOW_DGRAM};
 
 		if (t->scode)
 			ans.scode = t->scode;
@@ -635,11 +634,11 @@ void replay_events(struct bench *b, const struct tev *tv, size_t n)
 			break;
 
 		case EV_PROBED:
-			sr_account_probed(sra, &ans, t->now);
+			sr_account_answer(sra, &ans, t->now);
 			break;
 
 		case EV_CHECKED:
-			sr_account_checked(sra, &ans, t->now);
+			sr_account_answer(sra, &ans, t->now);
 			break;
 
 		case EV_REGISTERED:

@@ -51,7 +51,8 @@ struct slot {
 	bool reg;                  /**< REGISTER without UNREGISTER since */
 	bool timer;
 	uint64_t timer_at;
-	bool probing;              /**< probe or check in flight          */
+	bool probing;              /**< a request in flight               */
+	bool gate;                 /**< added with SR_ACC_F_GATE          */
 	uint32_t retry_max;        /**< largest Retry-After given [s]     */
 	bool busy;                 /**< its UA has a call (R34)           */
 };
@@ -207,18 +208,6 @@ static bool tier_busy(const struct world *w, int prio)
 }
 
 
-static const char *kind_name(enum sr_action_kind k)
-{
-	static const char *const names[] = {
-		"REGISTER", "UNREGISTER", "PROBE", "CHECK", "PROBE_CANCEL",
-		"TIMER", "TIMER_CANCEL", "ROUND_TIMER", "ROUND_CANCEL",
-		"CURRENT", "MOVE",
-	};
-
-	return (size_t)k < ARRAY_SIZE(names) ? names[k] : "?";
-}
-
-
 static void action_h(const struct sr_action *act, void *arg)
 {
 	struct world *w = arg;
@@ -226,9 +215,11 @@ static void action_h(const struct sr_action *act, void *arg)
 	struct slot *s = NULL;
 	uint64_t bound;
 
-	hist(w, "    -> %s id=%u delay=%llu from=%d to=%d",
-	     kind_name(act->kind), id, (unsigned long long)act->delay,
-	     act->from, act->to);
+	hist(w, "    -> %s%s%s id=%u delay=%llu from=%d to=%d",
+	     sr_action_name(act->kind),
+	     act->kind == SR_ACT_REQUEST ? " " : "",
+	     act->kind == SR_ACT_REQUEST ? sr_request_name(act->req) : "",
+	     id, (unsigned long long)act->delay, act->from, act->to);
 
 	switch (act->kind) {
 
@@ -241,9 +232,9 @@ static void action_h(const struct sr_action *act, void *arg)
 	default:
 		s = slot_by_id(w, id);
 		CHECK(w, s != NULL, "%s for account id %u, removed or unknown",
-		      kind_name(act->kind), id);
+		      sr_action_name(act->kind), id);
 		CHECK(w, act->acc == s->sra, "%s: acc %p is not id %u's %p",
-		      kind_name(act->kind), (void *)act->acc, id,
+		      sr_action_name(act->kind), (void *)act->acc, id,
 		      (void *)s->sra);
 		break;
 	}
@@ -255,34 +246,66 @@ static void action_h(const struct sr_action *act, void *arg)
 		break;
 
 	case SR_ACT_UNREGISTER:
-		CHECK(w, s->reg, "UNREGISTER of id %u never registered", id);
 		s->reg = false;
 		s->probing = false;
 		break;
 
-	case SR_ACT_PROBE:
-		CHECK(w, s->fbregint > 0, "PROBE of id %u, fbregint 0", id);
-		CHECK(w, !s->reg, "PROBE of id %u holding a registration",
-		      id);
+	case SR_ACT_HOLD:
+		CHECK(w, !s->reg, "HOLD of id %u, asked to register", id);
+		break;
+
+	case SR_ACT_REQUEST:
+		switch (act->req) {
+
+		case SR_REQ_PROBE:
+		case SR_REQ_PROBE_CHECK:
+			CHECK(w, s->fbregint > 0, "PROBE of id %u, fbregint 0",
+			      id);
+			CHECK(w, !s->reg,
+			      "PROBE of id %u holding a registration", id);
+			break;
+
+		case SR_REQ_GATE:
+			CHECK(w, s->gate, "GATE of id %u, not TLS", id);
+			CHECK(w, !s->reg, "GATE of id %u, registering", id);
+			break;
+
+		case SR_REQ_CHECK:
+		case SR_REQ_FLOW:
+		case SR_REQ_REPAIR:
+			CHECK(w, s->reg, "%s of id %u, not registered",
+			      sr_request_name(act->req), id);
+			break;
+
+		default:
+			CHECK(w, false, "REQUEST %d of id %u", act->req, id);
+			break;
+		}
 		s->probing = true;
 		break;
 
-	case SR_ACT_CHECK:
-		CHECK(w, s->reg, "CHECK of id %u, not registered", id);
-		s->probing = true;
-		break;
-
-	case SR_ACT_PROBE_CANCEL:
+	case SR_ACT_REQUEST_CANCEL:
 		s->probing = false;
 		break;
 
+	case SR_ACT_WATCH:
+		CHECK(w, s->reg, "WATCH of id %u, not registered", id);
+		break;
+
+	case SR_ACT_UNWATCH:
+		break;
+
 	case SR_ACT_TIMER:
-		CHECK(w, s->fbregint > 0 || w->check_max_seen > 0,
-		      "TIMER for id %u: no probing, no check", id);
-		/* a Retry-After counts up to an hour only */
-		bound = max(max((uint64_t)s->fbregint,
-				min((uint64_t)s->retry_max, 3600ULL)),
-			    max((uint64_t)w->check_max_seen, 1ULL)) * 1000;
+		CHECK(w, s->fbregint > 0 || w->check_max_seen > 0 ||
+		      (s->reg && act->delay <= SR_UNREG_LINGER * 1000ULL),
+		      "TIMER for id %u: no probing, no check, no repair",
+		      id);
+		/* a Retry-After counts up to an hour only; a repair waits
+		   for a late un-REGISTER at most SR_UNREG_LINGER */
+		bound = max(max(max((uint64_t)s->fbregint,
+				    min((uint64_t)s->retry_max, 3600ULL)),
+				max((uint64_t)w->check_max_seen, 1ULL)),
+			    (uint64_t)SR_UNREG_LINGER) * 1000;
 		CHECK(w, act->delay <= bound,
 		      "TIMER for id %u: %llu ms > %llu ms", id,
 		      (unsigned long long)act->delay,
@@ -324,6 +347,9 @@ static void action_h(const struct sr_action *act, void *arg)
 		      "failback MOVE from tier %d with a call (R34)",
 		      act->from);
 		w->moved_to = act->to;
+		break;
+
+	default:
 		break;
 	}
 }
@@ -368,24 +394,30 @@ static bool walk_h(const struct sr_account *acc, void *arg)
 	CHECK(w, active || !s->reg,
 	      "standby id %u (prio %u, %s) holds a registration", id, prio,
 	      sr_acc_state_name(st));
-	CHECK(w, !w->started || !active || s->reg,
+	CHECK(w, !w->started || !active || s->reg ||
+	      (s->gate && (st == SR_ACC_VERIFYING || st == SR_ACC_FAILED)),
 	      "active id %u (prio %u) was never asked to register", id,
 	      prio);
 	CHECK(w, active == ((int)prio == k->cur || (int)prio == k->target),
 	      "id %u active=%d, prio %u, tiers %d/%d", id, active, prio,
 	      k->cur, k->target);
 	CHECK(w, active || (st != SR_ACC_REGISTERING &&
-			    st != SR_ACC_REGISTERED && st != SR_ACC_FAILED),
+			    st != SR_ACC_REGISTERED && st != SR_ACC_FAILED &&
+			    st != SR_ACC_VERIFYING),
 	      "standby id %u in state %s", id, sr_acc_state_name(st));
 	CHECK(w, !active || st == SR_ACC_REGISTERING ||
-	      st == SR_ACC_REGISTERED || st == SR_ACC_FAILED,
+	      st == SR_ACC_REGISTERED || st == SR_ACC_FAILED ||
+	      st == SR_ACC_VERIFYING,
 	      "active id %u in state %s", id, sr_acc_state_name(st));
-	CHECK(w, !s->probing || s->reg || s->fbregint,
+	CHECK(w, st != SR_ACC_VERIFYING || s->gate,
+	      "id %u verifying, not TLS", id);
+	CHECK(w, !s->probing || s->reg || s->fbregint ||
+	      st == SR_ACC_VERIFYING,
 	      "id %u has a probe in flight without fbregint", id);
 
 	if ((int)prio == k->cur) {
 		++k->cur_n;
-		if (st == SR_ACC_REGISTERING)
+		if (st == SR_ACC_REGISTERING || st == SR_ACC_VERIFYING)
 			++k->cur_registering;
 		if (st == SR_ACC_REGISTERED)
 			++k->cur_registered;
@@ -457,12 +489,17 @@ static void check_world(struct world *w)
 		      k.cur_registered + k.cur_registering > 0,
 		      "%s, tier %d: none registered or registering",
 		      sr_state_name(st), k.cur);
+		/* if any account of the tier in use is registered, the
+		   current account is one of them */
 		cura = slot_by_id(w, w->current_id);
 		CHECK(w, !k.cur_registered ||
-		      (cura && (int)cura->prio == k.cur),
+		      (cura && (int)cura->prio == k.cur &&
+		       sr_account_state(cura->sra) == SR_ACC_REGISTERED &&
+		       sr_engine_current(w->eng) == cura->sra),
 		      "%s, tier %d registered, but the current UA is id %u "
 		      "(%s)", sr_state_name(st), k.cur, w->current_id,
-		      cura ? "another tier" : "removed");
+		      !cura ? "removed" : (int)cura->prio != k.cur ?
+		      "another tier" : "not registered");
 		CHECK(w, st != SR_PROMOTING || k.target_n > 0,
 		      "promoting to an empty tier %d", k.target);
 		break;
@@ -487,6 +524,7 @@ static void answer(struct world *w, struct sr_answer *ans, struct slot *s)
 	uint8_t b = byte(w);
 
 	memset(ans, 0, sizeof(*ans));
+	ans->flow = (enum sr_flow)(b % 3);
 
 	if (b < 24) {
 		static const int errs[] = {ETIMEDOUT, ECONNREFUSED, ENOMEM,
@@ -552,12 +590,14 @@ static void op_add(struct world *w)
 	s->id = ++w->next_id;
 	s->prio = prio;
 	s->fbregint = fbregint;
+	s->gate = (b / 5) & 1;     /* a TLS registrar, gated */
 
-	hist(w, "%u add id=%u prio=%u fbregint=%u", w->step, s->id, prio,
-	     fbregint);
+	hist(w, "%u add id=%u prio=%u fbregint=%u gate=%d", w->step, s->id,
+	     prio, fbregint, s->gate);
 
 	err = sr_account_add(w->eng, &s->sra, (void *)(uintptr_t)s->id,
-			     prio, fbregint, w->now);
+			     prio, fbregint, s->gate ? SR_ACC_F_GATE : 0,
+			     w->now);
 	CHECK(w, !err, "sr_account_add: %d", err);
 }
 
@@ -652,21 +692,25 @@ static void step(struct world *w)
 		if (!s)
 			break;
 		answer(w, &ans, s);
-		hist(w, "%u probed id=%u err=%d %u ra=%u", w->step, s->id,
+		hist(w, "%u answer id=%u (%s) err=%d %u ra=%u", w->step,
+		     s->id, sr_request_name(sr_account_request(s->sra)),
 		     ans.err, ans.scode, ans.retry_after);
 		s->probing = false;
-		sr_account_probed(s->sra, &ans, w->now);
+		sr_account_answer(s->sra, &ans, w->now);
 		break;
 
 	case 9:
 		s = pick(w);
 		if (!s)
 			break;
-		answer(w, &ans, s);
-		hist(w, "%u checked id=%u err=%d %u ra=%u", w->step, s->id,
-		     ans.err, ans.scode, ans.retry_after);
-		s->probing = false;
-		sr_account_checked(s->sra, &ans, w->now);
+		if (byte(w) & 1) {
+			hist(w, "%u registering id=%u", w->step, s->id);
+			sr_account_registering(s->sra, w->now);
+		}
+		else {
+			hist(w, "%u flow closed id=%u", w->step, s->id);
+			sr_account_flow_closed(s->sra, ECONNRESET, w->now);
+		}
 		break;
 
 	case 10:

@@ -1,0 +1,515 @@
+/**
+ * @file member.c  The managed UAs: table, baresip calls, request outcomes
+ *
+ * A member is one UA taking part in fallback registration: the glue's
+ * side of an engine account.  This file keeps the table of members (by
+ * UA pointer), makes the baresip calls of the engine's actions for one
+ * member, sends its requests (probe.c), watches its connection
+ * (watch.c), and turns their outcomes into engine events.  It decides
+ * nothing: whether a member may register, what a request is for and
+ * when to watch are the engine's.
+ *
+ * How a member is kept off its registrar: the module is loaded with
+ * "module serreg.so", before account.so, so it sees the REGISTERING
+ * event of every UA.  For a UA that may not register, the engine says
+ * HOLD inside that event: the account's regint is set to 0, and baresip
+ * sends one REGISTER with expires=0 (no binding) and nothing else, and
+ * net changes do not re-register it.  To register it, the regint is
+ * restored and ua_register() called.  "Parked" is thus no flag of ours:
+ * it is the account's regint being 0.
+ *
+ * Copyright (C) 2026 The serreg developers
+ */
+
+#include <string.h>
+#include <re.h>
+#include "baresip.h"
+#include "engine.h"
+#include "params.h"
+#include "serreg.h"
+
+
+enum {
+	HASH_SIZE   = 4096,
+	ERRBUF_SIZE = 256,
+};
+
+
+/** A queued registration change: the last one asked for wins */
+enum member_reg {
+	MEMBER_REG_NONE = 0,
+	MEMBER_REG_REGISTER,
+	MEMBER_REG_UNREGISTER,
+};
+
+struct member {
+	struct le he;              /**< in members.table, by UA pointer */
+	struct le qle;             /**< in exec's queue while queued    */
+	struct ua *ua;
+	struct sr_account *sra;    /**< the engine's view                */
+	struct probe *probe;       /**< request in flight, if any        */
+	struct watch *watch;       /**< its connection, if watched       */
+	struct sip_msg *msg;       /**< its last answer (for a watch)    */
+	struct tmr tmr;            /**< the engine's account timer       */
+	struct tmr fail_tmr;       /**< reports what could not be sent   */
+	struct sr_answer fail;     /**< ... and its error                */
+	bool fail_reg;             /**< ... a REGISTER, not a request    */
+	uint32_t regint;           /**< configured regint, kept while parked */
+
+	/* actions waiting in exec's queue (no allocation: none is lost) */
+	enum member_reg qreg;
+	enum sr_request qreq;
+	bool qwatch;
+};
+
+
+static struct {
+	struct hash *table;
+	uint32_t n;
+} members;
+
+
+static bool ua_cmp_h(struct le *le, void *arg)
+{
+	const struct member *m = le->data;
+
+	return m->ua == arg;
+}
+
+
+static uint32_t ua_key(const struct ua *ua)
+{
+	return hash_fast((const char *)&ua, sizeof(ua));
+}
+
+
+/* Nothing queued any more (it ran, or the member goes) */
+static void queue_clear(struct member *m)
+{
+	if (m->qle.list)
+		serreg_mem_freed(SERREG_OBJ_PENDING, 0);
+
+	list_unlink(&m->qle);
+	m->qreg   = MEMBER_REG_NONE;
+	m->qreq   = SR_REQ_NONE;
+	m->qwatch = false;
+}
+
+
+static void destructor(void *arg)
+{
+	struct member *m = arg;
+
+	tmr_cancel(&m->tmr);
+	tmr_cancel(&m->fail_tmr);
+	hash_unlink(&m->he);
+	queue_clear(m);
+	mem_deref(m->probe);
+	mem_deref(m->watch);
+	mem_deref(m->msg);
+	--members.n;
+	serreg_mem_freed(SERREG_OBJ_ACCOUNT, sizeof(*m));
+}
+
+
+/*
+ * Outcomes: every one reaches the engine from libre's main loop, never
+ * from inside the execution of an action
+ */
+
+static void fail_tmr_h(void *arg)
+{
+	struct member *m = arg;
+	struct sr_answer ans = m->fail;
+
+	if (m->fail_reg)
+		sr_account_reg_failed(m->sra, &ans, serreg_now());
+	else
+		sr_account_answer(m->sra, &ans, serreg_now());
+
+	exec_drain();
+}
+
+
+/* What could not be sent is reported as its outcome, a moment later */
+static void fail_later(struct member *m, int err, bool reg)
+{
+	memset(&m->fail, 0, sizeof(m->fail));
+	m->fail.err = err;
+	m->fail_reg = reg;
+	tmr_start(&m->fail_tmr, 0, fail_tmr_h, m);
+}
+
+
+static void probe_answer_h(const struct sr_answer *ans, void *arg)
+{
+	struct member *m = arg;
+	struct sr_answer answer = *ans;   /* ans lives in the probe */
+	const struct sip_msg *msg = probe_msg(m->probe);
+
+	if (msg) {
+		mem_deref(m->msg);
+		m->msg = mem_ref((struct sip_msg *)msg);
+		answer.flow = watch_flow(msg) ? SR_FLOW_STREAM :
+			SR_FLOW_DGRAM;
+	}
+
+	m->probe = mem_deref(m->probe);
+
+	sr_account_answer(m->sra, &answer, serreg_now());
+	exec_drain();
+}
+
+
+static void watch_closed_h(int err, void *arg)
+{
+	struct member *m = arg;
+
+	m->watch = mem_deref(m->watch);
+
+	info("serreg: %s: connection to the registrar closed (%m)\n",
+	     ua_aor(m->ua), err);
+
+	sr_account_flow_closed(m->sra, err, serreg_now());
+	exec_drain();
+}
+
+
+static void timer_h(void *arg)
+{
+	struct member *m = arg;
+
+	sr_account_timer(m->sra, serreg_now());
+	exec_drain();
+}
+
+
+/*
+ * The engine's actions for one member
+ */
+
+/** Make baresip register it */
+void member_register(struct member *m)
+{
+	struct account *a = ua_account(m->ua);
+	int err;
+
+	/* not parked: baresip is registering it already (in its
+	   REGISTERING, or a UA adopted after a late load).  A second
+	   ua_register would send an un-REGISTER of the old Call-ID that
+	   can overtake the new binding. */
+	if (account_regint(a))
+		return;
+
+	(void)account_set_regint(a, m->regint);
+
+	err = ua_register(m->ua);
+	if (err) {
+		warning("serreg: %s: register failed (%m)\n",
+			ua_aor(m->ua), err);
+		fail_later(m, err, true);
+	}
+}
+
+
+/** Take it off its registrar: no binding, no refresh, no re-registration
+ *  on a net change */
+void member_unregister(struct member *m)
+{
+	member_unwatch(m);
+	ua_unregister(m->ua);
+	(void)account_set_regint(ua_account(m->ua), 0);
+}
+
+
+/** Inside its REGISTERING: the reg client does not exist yet, regint 0
+ *  makes baresip send one expires=0 REGISTER and stop */
+void member_hold(struct member *m)
+{
+	(void)account_set_regint(ua_account(m->ua), 0);
+}
+
+
+/** Send the request the engine asked for; its outcome goes back */
+void member_request(struct member *m, enum sr_request req)
+{
+	static const struct {
+		const char *met;
+		bool binding;    /* REGISTER with the account's regint */
+	} reqv[SR_REQ_COUNT] = {
+		[SR_REQ_PROBE]       = {"REGISTER", false},
+		[SR_REQ_PROBE_CHECK] = {"OPTIONS",  false},
+		[SR_REQ_CHECK]       = {"OPTIONS",  false},
+		[SR_REQ_FLOW]        = {"OPTIONS",  false},
+		[SR_REQ_GATE]        = {"OPTIONS",  false},
+		[SR_REQ_REPAIR]      = {"REGISTER", true},
+	};
+	int err;
+
+	m->probe = mem_deref(m->probe);
+
+	if (req <= SR_REQ_NONE || req >= SR_REQ_COUNT)
+		return;
+
+	if (req == SR_REQ_REPAIR)
+		info("serreg: %s: repairing the binding (an un-REGISTER of "
+		     "its last departure may have removed it)\n",
+		     ua_aor(m->ua));
+
+	err = probe_send(&m->probe, m->ua, reqv[req].met,
+			 reqv[req].binding ? m->regint : 0,
+			 serreg_settings()->probe_timeout, probe_answer_h, m);
+	if (err) {
+		warning("serreg: %s: %s not sent (%m)\n", ua_aor(m->ua),
+			sr_request_name(req), err);
+		fail_later(m, err, false);
+	}
+}
+
+
+void member_request_cancel(struct member *m)
+{
+	m->qreq  = SR_REQ_NONE;
+	m->probe = mem_deref(m->probe);
+	tmr_cancel(&m->fail_tmr);
+}
+
+
+/** Watch the connection its last answer came over (R21) */
+void member_watch(struct member *m)
+{
+	int err;
+
+	if (m->watch)
+		return;
+
+	err = watch_start(&m->watch, m->msg,
+			  serreg_settings()->check_interval,
+			  watch_closed_h, m);
+	if (err)
+		warning("serreg: %s: connection not watched (%m)\n",
+			ua_aor(m->ua), err);
+}
+
+
+void member_unwatch(struct member *m)
+{
+	m->qwatch = false;
+	m->watch  = mem_deref(m->watch);
+}
+
+
+void member_timer(struct member *m, uint64_t delay)
+{
+	tmr_start(&m->tmr, delay, timer_h, m);
+}
+
+
+void member_timer_cancel(struct member *m)
+{
+	tmr_cancel(&m->tmr);
+}
+
+
+/**
+ * Queue an action that makes baresip calls (they raise UA events, which
+ * feed the engine again).  The member itself holds what is queued: the
+ * last registration change and the last request asked for win, as
+ * executing them in order would leave the same.  Nothing is allocated,
+ * so no action can be lost.
+ *
+ * @param m     Member
+ * @param act   REGISTER, UNREGISTER, REQUEST or WATCH
+ * @param queue exec's queue; the member is appended if not in it yet
+ */
+void member_queue(struct member *m, const struct sr_action *act,
+		  struct list *queue)
+{
+	switch (act->kind) {
+
+	case SR_ACT_REGISTER:
+		m->qreg = MEMBER_REG_REGISTER;
+		break;
+
+	case SR_ACT_UNREGISTER:
+		m->qreg = MEMBER_REG_UNREGISTER;
+		m->qwatch = false;
+		break;
+
+	case SR_ACT_REQUEST:
+		m->qreq = act->req;
+		break;
+
+	case SR_ACT_WATCH:
+		m->qwatch = true;
+		break;
+
+	default:
+		return;
+	}
+
+	if (m->qle.list)
+		return;
+
+	list_append(queue, &m->qle, m);
+	serreg_mem_alloced(SERREG_OBJ_PENDING, 0);
+}
+
+
+/** Execute what is queued for the member */
+void member_execute(struct member *m)
+{
+	enum member_reg reg = m->qreg;
+	enum sr_request req = m->qreq;
+	bool watch = m->qwatch;
+
+	queue_clear(m);
+
+	if (reg == MEMBER_REG_UNREGISTER)
+		member_unregister(m);
+	else if (reg == MEMBER_REG_REGISTER)
+		member_register(m);
+
+	if (req != SR_REQ_NONE)
+		member_request(m, req);
+
+	if (watch)
+		member_watch(m);
+}
+
+
+/*
+ * The table
+ */
+
+/**
+ * Add a UA to the ladder; its account parameters are checked first
+ *
+ * @param mp    Pointer to the new member
+ * @param ua    The UA (regint > 0)
+ * @param flags enum sr_acc_flag, besides the TLS gate found here
+ *
+ * @return 0 if success, otherwise errorcode (logged, naming the account)
+ */
+int member_add(struct member **mp, struct ua *ua, unsigned flags)
+{
+	struct account *a = ua_account(ua);
+	struct serreg_acc_params prm;
+	char errbuf[ERRBUF_SIZE];
+	struct member *m;
+	int err;
+
+	if (!members.table) {
+		err = hash_alloc(&members.table, HASH_SIZE);
+		if (err)
+			return err;
+	}
+
+	err = serreg_acc_params_decode(&prm, &account_laddr(a)->params,
+				       errbuf, sizeof(errbuf));
+	if (err) {
+		warning("serreg: account %s: %s; left out of the ladder\n",
+			account_aor(a), errbuf);
+		return err;
+	}
+
+	m = mem_zalloc(sizeof(*m), destructor);
+	if (!m)
+		return ENOMEM;
+
+	++members.n;
+	serreg_mem_alloced(SERREG_OBJ_ACCOUNT, sizeof(*m));
+
+	m->ua     = ua;
+	m->regint = account_regint(a);
+
+	if (serreg_verify_tls(a))
+		flags |= SR_ACC_F_GATE;
+
+	hash_append(members.table, ua_key(ua), &m->he, m);
+
+	err = sr_account_add(serreg_engine(), &m->sra, m, prm.prio,
+			     prm.fbregint, flags, serreg_now());
+	if (err)
+		goto out;
+
+	debug("serreg: %s: tier %u, fbregint %u%s\n", account_aor(a),
+	      prm.prio, prm.fbregint,
+	      flags & SR_ACC_F_GATE ? ", TLS registrar verified first" : "");
+
+ out:
+	if (err)
+		mem_deref(m);
+	else
+		*mp = m;
+
+	return err;
+}
+
+
+struct member *member_find(const struct ua *ua)
+{
+	if (!members.table)
+		return NULL;
+
+	return list_ledata(hash_lookup(members.table, ua_key(ua), ua_cmp_h,
+				       (void *)ua));
+}
+
+
+/** Forget a UA: its requests and timers stop, the ladder re-evaluates
+ *  (R31) */
+void member_remove(struct member *m)
+{
+	struct sr_account *sra;
+
+	if (!m)
+		return;
+
+	sra = m->sra;
+	exec_forget(m);
+	m->sra = NULL;
+	hash_unlink(&m->he);
+	queue_clear(m);
+	tmr_cancel(&m->tmr);
+	tmr_cancel(&m->fail_tmr);
+	m->probe = mem_deref(m->probe);
+	m->watch = mem_deref(m->watch);
+
+	sr_account_remove(sra, serreg_now());
+
+	mem_deref(m);
+}
+
+
+/** No UA exists any more: free every member without the engine */
+void member_table_close(void)
+{
+	hash_flush(members.table);
+	members.table = mem_deref(members.table);
+}
+
+
+struct sr_account *member_sra(const struct member *m)
+{
+	return m ? m->sra : NULL;
+}
+
+
+struct ua *member_ua(const struct member *m)
+{
+	return m ? m->ua : NULL;
+}
+
+
+uint32_t member_count(void)
+{
+	return members.n;
+}
+
+
+/** The UA of an engine account (for the status view) */
+struct ua *serreg_view_ua(const struct sr_account *sra)
+{
+	return member_ua(sr_account_ref(sra));
+}

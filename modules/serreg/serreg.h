@@ -1,0 +1,187 @@
+/**
+ * @file serreg.h  serreg module internals shared by its files
+ *
+ * The module's one private header.  The pure parts that the tests link
+ * on their own have theirs: engine.h (the policy engine) and params.h
+ * (parameter parsing).
+ *
+ *   serreg.c  module entry, settings, commands, baresip's UA events
+ *   member.c  the managed UAs: table, baresip calls, request outcomes
+ *   exec.c    execution of the engine's actions
+ *   probe.c   the requests serreg sends itself
+ *   watch.c   watch of a registrar's connection
+ *   verify.c  verification of a TLS registrar's certificate
+ *   status.c  the "serreg" command's text and JSON
+ *
+ * Copyright (C) 2026 The serreg developers
+ */
+
+#ifndef SERREG_H
+#define SERREG_H
+
+struct sr_engine;
+struct sr_account;
+struct sr_action;
+struct sr_answer;
+struct serreg_settings;
+struct ua;
+struct account;
+struct sa;
+struct sip_msg;
+
+
+/*
+ * member.c: a UA taking part in fallback registration
+ */
+
+struct member;
+
+int  member_add(struct member **mp, struct ua *ua, unsigned flags);
+struct member *member_find(const struct ua *ua);
+void member_remove(struct member *m);
+void member_table_close(void);
+struct sr_account *member_sra(const struct member *m);
+struct ua *member_ua(const struct member *m);
+uint32_t member_count(void);
+void member_register(struct member *m);
+void member_unregister(struct member *m);
+void member_hold(struct member *m);
+void member_request(struct member *m, enum sr_request req);
+void member_request_cancel(struct member *m);
+void member_watch(struct member *m);
+void member_unwatch(struct member *m);
+void member_timer(struct member *m, uint64_t delay);
+void member_timer_cancel(struct member *m);
+void member_queue(struct member *m, const struct sr_action *act,
+		  struct list *queue);
+void member_execute(struct member *m);
+
+
+/*
+ * exec.c: the engine's actions
+ */
+
+void exec_action_h(const struct sr_action *act, void *arg);
+void exec_drain(void);
+void exec_forget(struct member *m);
+void exec_close(void);
+
+
+/*
+ * serreg.c: what the other files need of the module
+ */
+
+struct sr_engine *serreg_engine(void);
+const struct serreg_settings *serreg_settings(void);
+bool serreg_closing(void);
+uint64_t serreg_now(void);
+
+
+/*
+ * probe.c: one request serreg sends itself
+ *
+ * A probe is one REGISTER with Contact ...;expires=0 for a standby
+ * account: its answer tells whether the registrar is alive, and no
+ * binding is created.  The same client sends the OPTIONS of a check
+ * and the REGISTER that repairs a binding.  The caller schedules the
+ * next one, so no answer (a 4xx included) ever ends probing.
+ */
+
+struct probe;
+
+/** The probe's outcome; called once, never after the probe is freed */
+typedef void (probe_h)(const struct sr_answer *ans, void *arg);
+
+int probe_send(struct probe **prp, struct ua *ua, const char *met,
+	       uint32_t expires, uint32_t timeout, probe_h *resph,
+	       void *arg);
+const struct sip_msg *probe_msg(const struct probe *pr);
+
+
+/*
+ * watch.c: watch of the connection to a registrar (R21)
+ *
+ * Over TCP and TLS, baresip's registration lives on one connection.  A
+ * watch hooks libre's keepalive on it: when the registrar refuses,
+ * resets or closes the connection, or stops answering its CRLF pings,
+ * the owner hears at once instead of at the next refresh.
+ */
+
+struct watch;
+
+/** The connection is gone; called once, never after the watch is freed */
+typedef void (watch_h)(int err, void *arg);
+
+int  watch_start(struct watch **wp, const struct sip_msg *msg,
+		 uint32_t interval, watch_h *closeh, void *arg);
+bool watch_flow(const struct sip_msg *msg);
+
+
+/*
+ * verify.c: verification of a TLS registrar's certificate
+ *
+ * libre 1.1.0's SIP transport never asks OpenSSL to verify the server,
+ * so baresip 1.0.0 registers over TLS to any certificate.  serreg makes
+ * its own TLS connection to the registrar that answered a probe or a
+ * check over TLS, verifies the certificate chain against baresip's
+ * sip_cafile and the host name, and counts a registrar that fails as
+ * dead.
+ */
+
+/**
+ * The err of an answer from a TLS registrar that failed verification:
+ * SERREG_ETLS + OpenSSL's X509_V_ERR code, or SERREG_ETLS alone when the
+ * TLS handshake failed without a certificate error.  Far above any
+ * errno, so that no errno text is ever printed for it.
+ */
+enum {
+	SERREG_ETLS     = 0x5e7000,
+	SERREG_ETLS_MAX = SERREG_ETLS + 0xfff,
+};
+
+struct verify;
+
+/** The verdict: 0 verified, else an err (SERREG_ETLS..., ETIMEDOUT...) */
+typedef void (verify_h)(int err, void *arg);
+
+int  serreg_verify(struct verify **vp, const struct sa *peer,
+		   const char *host, uint32_t timeout, verify_h *vh,
+		   void *arg);
+bool serreg_verify_tls(const struct account *acc);
+int  serreg_verify_host(char **hostp, const struct account *acc);
+bool serreg_verify_failed(int err);
+void serreg_verify_print(char *buf, size_t sz, int err);
+void serreg_verify_close(void);
+
+
+/*
+ * status.c: the "serreg" command (R40)
+ */
+
+/** What the status command shows */
+struct serreg_view {
+	const struct sr_engine *eng;
+	uint64_t now;              /**< [ms]                           */
+	uint32_t probe_timeout;    /**< [s]                            */
+	uint32_t check_interval;   /**< [s], 0 = off                   */
+	struct ua *(*ua_h)(const struct sr_account *sra);
+};
+
+/** Kinds of the module's own objects, counted live for "serreg json" */
+enum serreg_obj {
+	SERREG_OBJ_ACCOUNT = 0,    /**< struct member (member.c)       */
+	SERREG_OBJ_PENDING,        /**< members with queued actions    */
+	SERREG_OBJ_PROBE,          /**< struct probe (probe.c)         */
+	SERREG_OBJ_WATCH,          /**< struct watch (watch.c)         */
+
+	SERREG_OBJ_COUNT
+};
+
+void serreg_mem_alloced(enum serreg_obj kind, size_t size);
+void serreg_mem_freed(enum serreg_obj kind, size_t size);
+int  serreg_status_print(struct re_printf *pf, const struct serreg_view *v);
+int  serreg_status_json(struct re_printf *pf, const struct serreg_view *v);
+void serreg_answer_print(char *buf, size_t sz, const struct sr_answer *ans);
+struct ua *serreg_view_ua(const struct sr_account *sra);
+
+#endif
