@@ -31,6 +31,8 @@ enum {
 	CHECK_JITTER_MIN   = 800,   /* per mille: checks at 80-100 % (R20) */
 	FIRST_PROBE_SPREAD = 1000,  /* [ms] spread of the first probes    */
 	RETRY_AFTER_MAX    = 3600,  /* [s] longest Retry-After honoured   */
+	UNSENT_RETRY       = 1000,  /* [ms] a gate or repair not sent for
+				       want of memory is asked again    */
 
 	/*
 	 * [ms] a non-INVITE request over UDP is retransmitted T1, 2 T1,
@@ -1042,6 +1044,44 @@ static void acc_gated(struct sr_account *acc, const struct sr_answer *ans,
 }
 
 
+/** A request was not sent (no memory): its timer asks again */
+static void acc_unsent(struct sr_account *acc, enum sr_request req,
+		       bool active, uint64_t now)
+{
+	struct sr_engine *eng = acc->eng;
+
+	switch (req) {
+
+	case SR_REQ_PROBE:
+	case SR_REQ_PROBE_CHECK:
+		if (!active)
+			acc_schedule_probe(acc, probe_interval(acc, NULL));
+		break;
+
+	case SR_REQ_CHECK:
+		if (active && acc->state == SR_ACC_REGISTERED)
+			acc_schedule_check(acc, now);
+		break;
+
+	case SR_REQ_GATE:
+		if (active && acc->state == SR_ACC_VERIFYING)
+			emit(eng, SR_ACT_TIMER, acc, UNSENT_RETRY);
+		break;
+
+	case SR_REQ_REPAIR:
+		if (active && acc->state == SR_ACC_REGISTERED) {
+			acc->repair = true;
+			emit(eng, SR_ACT_TIMER, acc, UNSENT_RETRY);
+		}
+		break;
+
+	default:
+		/* a flow request is asked again at the next REGISTER_OK */
+		break;
+	}
+}
+
+
 /** Watch the connection of a registered account's answers (R21) */
 static void acc_watch_update(struct sr_account *acc)
 {
@@ -1464,6 +1504,13 @@ void sr_account_answer(struct sr_account *acc, const struct sr_answer *ans,
 
 	event_begin(eng, sr_request_name(req));
 
+	/* not sent for want of memory here: no word on the registrar, the
+	   same request is asked again later */
+	if (ans->err == ENOMEM) {
+		acc_unsent(acc, req, active, now);
+		goto out;
+	}
+
 	if (ans->flow != SR_FLOW_UNKNOWN)
 		acc->flow = ans->flow;
 
@@ -1497,6 +1544,7 @@ void sr_account_answer(struct sr_account *acc, const struct sr_answer *ans,
 
 	acc_watch_update(acc);
 
+ out:
 	event_end(eng);
 }
 
@@ -1584,8 +1632,12 @@ void sr_account_timer(struct sr_account *acc, uint64_t now)
 			acc_request(acc, acc->check_failed ?
 				    SR_REQ_PROBE_CHECK : SR_REQ_PROBE);
 	}
+	else if (acc->state == SR_ACC_VERIFYING) {
+		if (acc->req == SR_REQ_NONE)
+			acc_request(acc, SR_REQ_GATE);
+	}
 	else if (acc->state != SR_ACC_REGISTERED) {
-		/* nothing: registering, verifying or failed */
+		/* nothing: registering or failed */
 	}
 	else if (acc->repair && now >= acc->unreg_until) {
 		acc->repair = false;

@@ -946,7 +946,8 @@ class Baresip(_Child):
     replaces the rig's line.  serreg_line: how serreg is loaded
     ('module serreg.so' before the accounts; 'module_app serreg.so'
     after them).  uuid: also load module_tmp uuid.so.  args: extra
-    command-line arguments (['-v'] for debug output).
+    command-line arguments (['-v'] for debug output).  env: extra
+    environment variables (an LD_PRELOAD shim, for fault injection).
     """
 
     RIG_KEYS = ('poll_method', 'sip_listen', 'module_path',
@@ -954,9 +955,10 @@ class Baresip(_Child):
 
     def __init__(self, confdir, accounts=(), config=(), serreg=True,
                  module=MODULE, serreg_line='module serreg.so',
-                 uuid=False, args=()):
+                 uuid=False, args=(), env=None):
         self.confdir = os.path.abspath(confdir)
         self.args = list(args)      # extra command-line args, e.g. -v
+        self.env = dict(env or {})  # extra environment
         os.makedirs(self.confdir, exist_ok=True)
         self.serreg = serreg
         self.module = module
@@ -1066,6 +1068,12 @@ class Baresip(_Child):
         t0 = time.monotonic()
         self.started_at = time.time()
         wrap, env = memcheck_command(self.confdir)
+        if self.env:
+            env = dict(env or os.environ)
+            if 'LD_PRELOAD' in env and 'LD_PRELOAD' in self.env:
+                self.env['LD_PRELOAD'] = (env['LD_PRELOAD'] + ':' +
+                                          self.env['LD_PRELOAD'])
+            env.update(self.env)
         with open(self.logfile, 'ab') as log:
             self.proc = subprocess.Popen(
                 wrap + [BARESIP, '-f', self.confdir] + self.args,

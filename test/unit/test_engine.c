@@ -1259,3 +1259,59 @@ SIM_TEST(test_engine_bug3_gate_fails, HOLD, BACKOFF_MAX)
 
 	return 0;
 }
+
+
+static bool probe_in_flight(const struct sim *s, int idx)
+{
+	return sr_account_request(s->accv[idx].sra) == SR_REQ_PROBE;
+}
+
+
+static bool check_in_flight(const struct sim *s, int idx)
+{
+	return sr_account_request(s->accv[idx].sra) == SR_REQ_CHECK;
+}
+
+
+/*
+ * Bug 4: a request the glue could not send for want of memory is no
+ * word on the registrar: no state change, no move, and it is asked
+ * again (probing and checking never stop)
+ */
+SIM_TEST(test_engine_bug4_unsent_is_no_verdict, HOLD, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 0);
+	int a1 = sim_add(s, 1, 2);
+	struct sr_answer nomem = {ENOMEM, 0, 0, SR_FLOW_UNKNOWN};
+	unsigned nprobe, ncheck, moves;
+
+	sim_set_check(s, 5);
+	sim_start(s);
+	sim_run(s, 3000);
+	TEST_ASSERT(is_current(s, 0));
+	TEST_EQ(SR_ACC_ALIVE, sr_account_state(s->accv[a1].sra));
+	moves = s->nmoves;
+
+	/* a probe of the standby account */
+	TEST_ASSERT(sim_run_until(s, MIN, probe_in_flight, a1));
+	s->accv[a1].probing = false;
+	sr_account_answer(s->accv[a1].sra, &nomem, s->now);
+	TEST_EQ(SR_ACC_ALIVE, sr_account_state(s->accv[a1].sra));
+	nprobe = s->accv[a1].nprobe;
+	sim_run(s, 10000);
+	TEST_ASSERT(s->accv[a1].nprobe >= nprobe + 3);
+
+	/* a check of the account in use */
+	TEST_ASSERT(sim_run_until(s, MIN, check_in_flight, a0));
+	s->accv[a0].probing = false;
+	sr_account_answer(s->accv[a0].sra, &nomem, s->now);
+	TEST_EQ(SR_ACC_REGISTERED, sr_account_state(s->accv[a0].sra));
+	ncheck = s->accv[a0].ncheck;
+	sim_run(s, 20000);
+	TEST_ASSERT(s->accv[a0].ncheck >= ncheck + 3);
+
+	TEST_ASSERT(is_current(s, 0));
+	TEST_EQ(moves, s->nmoves);
+
+	return 0;
+}
