@@ -471,7 +471,7 @@ def test_uadel_while_probe_and_check_in_flight(registrars, baresip):
     # nothing of the deleted accounts is left running
     t3 = time.time()
     time.sleep(2.5)
-    assert a.requests('alice', 'OPTIONS', t3) == []
+    assert a.requests('alice', 'OPTIONS', t3) == [], [(r.retrans, r.callid, r.time - t3) for r in a.requests('alice', 'OPTIONS', t2)]
     assert a.probes('alice', t3) == [] and c.probes('alice', t3) == []
 
 
