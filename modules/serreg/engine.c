@@ -79,6 +79,8 @@ struct sr_account {
 	bool repair;              /**< re-send the binding at its timer */
 	bool asked;               /**< REGISTER emitted since its tier was
 				       chosen: baresip's answers count   */
+	bool recover;             /**< a flow recovery waits for its timer */
+	uint64_t recovered_at;    /**< last flow recovery [ms], 0 = none */
 	uint64_t unreg_start;     /**< its last un-REGISTER was sent [ms] */
 	uint64_t unreg_until;     /**< ... and may arrive until then
 				       (see acc_park)                    */
@@ -393,12 +395,18 @@ static bool answer_2xx(const struct sr_answer *ans)
 
 
 /* next liveness check of a registered account (R20), jittered; a
-   repair that is due first keeps the timer (its handler checks next) */
+   flow recovery or a repair that waits keeps the timer (its handler
+   checks next) */
 static void acc_schedule_check(struct sr_account *acc, uint64_t now)
 {
 	struct sr_engine *eng = acc->eng;
+	uint64_t due;
 
-	if (acc->repair)
+	if (acc->recover) {
+		due = acc->recovered_at + SR_RECOVER_GAP * 1000ULL;
+		emit(eng, SR_ACT_TIMER, acc, due > now ? due - now : 0);
+	}
+	else if (acc->repair)
 		emit(eng, SR_ACT_TIMER, acc,
 		     acc->unreg_until > now ? acc->unreg_until - now : 0);
 	else if (eng->cfg.check_interval)
@@ -468,8 +476,9 @@ static void acc_park(struct sr_account *acc, bool failed, uint64_t now)
 
 	acc_unwatch(acc);
 	acc_request_cancel(acc);
-	acc->repair = false;
-	acc->asked  = false;
+	acc->repair  = false;
+	acc->recover = false;
+	acc->asked   = false;
 	emit(eng, SR_ACT_UNREGISTER, acc, 0);
 
 	if (failed && acc->last.err && acc->flow != SR_FLOW_STREAM) {
@@ -958,7 +967,8 @@ static void acc_failed(struct sr_account *acc, const struct sr_answer *ans,
 		return;
 
 	acc_unwatch(acc);
-	acc->repair = false;
+	acc->repair  = false;
+	acc->recover = false;
 	acc_set_state(acc, SR_ACC_FAILED);
 
 	/* the tier fails only when every account has failed (R2) */
@@ -1079,6 +1089,18 @@ static void acc_unsent(struct sr_account *acc, enum sr_request req,
 		/* a flow request is asked again at the next REGISTER_OK */
 		break;
 	}
+}
+
+
+/** Flow recovery: register again on a new connection */
+static void acc_recover(struct sr_account *acc, uint64_t now)
+{
+	acc->recover      = false;
+	acc->repair       = false;
+	acc->recovered_at = now;
+	acc_request_cancel(acc);
+	acc_set_state(acc, SR_ACC_REGISTERING);
+	emit(acc->eng, SR_ACT_RECOVER, acc, 0);
 }
 
 
@@ -1456,8 +1478,8 @@ void sr_account_registered(struct sr_account *acc, uint16_t scode,
 				 now);
 	}
 
-	/* its connection: watched if known, else found (R21) */
-	acc_watch_update(acc);
+	/* its connection, found by a request whose answer comes over it
+	   (R21): an older answer may name a connection that is gone */
 	if (!acc->watched && acc->flow != SR_FLOW_DGRAM &&
 	    acc->req == SR_REQ_NONE && acc->state == SR_ACC_REGISTERED &&
 	    tier_is_active(eng, acc->tier))
@@ -1550,27 +1572,45 @@ void sr_account_answer(struct sr_account *acc, const struct sr_answer *ans,
 
 
 /**
- * The watched connection of a registered account closed (R21).  A
- * registrar may close an idle connection, and a dead one closes it too:
- * a check on a new connection tells them apart at once.
+ * The watched connection of a registered account closed or failed its
+ * keep-alive (R21).  Its binding went with it (the Contact names that
+ * connection): it registers again at once on a new connection, to its
+ * registrar (RFC 5626 4.4.1, flow recovery), and fails only if that
+ * fails.  A registrar that dropped an idle connection just answers;
+ * recoveries of one account are SR_RECOVER_GAP apart at least.
  */
 void sr_account_flow_closed(struct sr_account *acc, int err, uint64_t now)
 {
+	struct sr_engine *eng;
+	uint64_t due;
+
 	(void)err;
-	(void)now;
 
 	if (!acc || !acc->watched)
 		return;
 
-	event_begin(acc->eng, "connection closed");
+	eng = acc->eng;
+	event_begin(eng, "connection closed");
 
 	acc->watched = false;
 
-	if (tier_is_active(acc->eng, acc->tier) &&
-	    acc->state == SR_ACC_REGISTERED)
-		acc_request(acc, SR_REQ_CHECK);
+	if (!tier_is_active(eng, acc->tier) ||
+	    acc->state != SR_ACC_REGISTERED)
+		goto out;
 
-	event_end(acc->eng);
+	due = acc->recovered_at ?
+		acc->recovered_at + SR_RECOVER_GAP * 1000ULL : now;
+
+	if (now >= due) {
+		acc_recover(acc, now);
+	}
+	else {
+		acc->recover = true;
+		emit(eng, SR_ACT_TIMER, acc, due - now);
+	}
+
+ out:
+	event_end(eng);
 }
 
 
@@ -1638,6 +1678,9 @@ void sr_account_timer(struct sr_account *acc, uint64_t now)
 	}
 	else if (acc->state != SR_ACC_REGISTERED) {
 		/* nothing: registering or failed */
+	}
+	else if (acc->recover) {
+		acc_recover(acc, now);
 	}
 	else if (acc->repair && now >= acc->unreg_until) {
 		acc->repair = false;
@@ -1889,6 +1932,7 @@ const char *sr_action_name(enum sr_action_kind kind)
 		[SR_ACT_REGISTER]       = "REGISTER",
 		[SR_ACT_UNREGISTER]     = "UNREGISTER",
 		[SR_ACT_HOLD]           = "HOLD",
+		[SR_ACT_RECOVER]        = "RECOVER",
 		[SR_ACT_REQUEST]        = "REQUEST",
 		[SR_ACT_REQUEST_CANCEL] = "REQUEST_CANCEL",
 		[SR_ACT_WATCH]          = "WATCH",

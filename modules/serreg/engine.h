@@ -40,6 +40,10 @@ enum {
 	 * 64 x T1 = 32 s (RFC 3261 17.1.2.2), plus a margin for the answer
 	 */
 	SR_UNREG_LINGER = 32 + 2,
+
+	/** [s] least time between two flow recoveries of an account: a
+	    registrar that drops every connection at once is not flooded */
+	SR_RECOVER_GAP = 10,
 };
 
 
@@ -131,6 +135,8 @@ enum sr_action_kind {
 	SR_ACT_REGISTER = 0,  /**< register the account (make it active)   */
 	SR_ACT_UNREGISTER,    /**< take it off its registrar, no refresh    */
 	SR_ACT_HOLD,          /**< inside its REGISTERING: no binding       */
+	SR_ACT_RECOVER,       /**< register again on a new connection (its
+				   flow died, RFC 5626 4.4.1)             */
 	SR_ACT_REQUEST,       /**< send request `req` now                   */
 	SR_ACT_REQUEST_CANCEL,/**< drop the request in flight, if any       */
 	SR_ACT_WATCH,         /**< watch the connection of its last answer  */

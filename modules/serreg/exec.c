@@ -4,7 +4,7 @@
  * The engine emits actions from inside its event functions and must not
  * be called back meanwhile.  Actions that raise no UA event (timers,
  * cancels, HOLD, UNWATCH) are executed at once.  The others (REGISTER,
- * UNREGISTER, a request, a watch) make baresip or libre calls that can
+ * UNREGISTER, RECOVER, a request, a watch) make baresip or libre calls that can
  * raise events feeding the engine again: they wait in the member, which
  * is queued (member.c), and run from exec_drain() once the engine has
  * returned.  The current UA and the moves run last.  Nothing here
@@ -119,6 +119,7 @@ void exec_action_h(const struct sr_action *act, void *arg)
 
 	case SR_ACT_REGISTER:
 	case SR_ACT_UNREGISTER:
+	case SR_ACT_RECOVER:
 	case SR_ACT_REQUEST:
 	case SR_ACT_WATCH:
 		member_queue(m, act, &exec.queue);

@@ -40,6 +40,7 @@ enum member_reg {
 	MEMBER_REG_NONE = 0,
 	MEMBER_REG_REGISTER,
 	MEMBER_REG_UNREGISTER,
+	MEMBER_REG_RECOVER,
 };
 
 struct member {
@@ -212,6 +213,27 @@ void member_register(struct member *m)
 }
 
 
+/**
+ * Its flow died: baresip registers it again.  ua_register() builds a new
+ * reg client: the old one's un-REGISTER and the new REGISTER go out on
+ * the same new connection, in that order.
+ */
+void member_recover(struct member *m)
+{
+	int err;
+
+	info("serreg: %s: registering again on a new connection\n",
+	     ua_aor(m->ua));
+
+	err = ua_register(m->ua);
+	if (err) {
+		warning("serreg: %s: register failed (%m)\n",
+			ua_aor(m->ua), err);
+		fail_later(m, err, true);
+	}
+}
+
+
 /** Take it off its registrar: no binding, no refresh, no re-registration
  *  on a net change */
 void member_unregister(struct member *m)
@@ -336,6 +358,11 @@ void member_queue(struct member *m, const struct sr_action *act,
 		m->qwatch = false;
 		break;
 
+	case SR_ACT_RECOVER:
+		m->qreg = MEMBER_REG_RECOVER;
+		m->qwatch = false;
+		break;
+
 	case SR_ACT_REQUEST:
 		m->qreq = act->req;
 		break;
@@ -369,6 +396,8 @@ void member_execute(struct member *m)
 		member_unregister(m);
 	else if (reg == MEMBER_REG_REGISTER)
 		member_register(m);
+	else if (reg == MEMBER_REG_RECOVER)
+		member_recover(m);
 
 	if (req != SR_REQ_NONE)
 		member_request(m, req);

@@ -44,6 +44,7 @@ struct sr_account *member_sra(const struct member *m);
 struct ua *member_ua(const struct member *m);
 uint32_t member_count(void);
 void member_register(struct member *m);
+void member_recover(struct member *m);
 void member_unregister(struct member *m);
 void member_hold(struct member *m);
 void member_request(struct member *m, enum sr_request req);

@@ -266,6 +266,7 @@ static void world_action(struct bench *b, const struct sr_action *act)
 	switch (act->kind) {
 
 	case SR_ACT_REGISTER:
+	case SR_ACT_RECOVER:
 		push(b, up ? RTT : REG_TMO, WK_REG, idx, ++a->rgen);
 		break;
 

@@ -254,6 +254,10 @@ static void action_h(const struct sr_action *act, void *arg)
 		CHECK(w, !s->reg, "HOLD of id %u, asked to register", id);
 		break;
 
+	case SR_ACT_RECOVER:
+		CHECK(w, s->reg, "RECOVER of id %u, not registered", id);
+		break;
+
 	case SR_ACT_REQUEST:
 		switch (act->req) {
 

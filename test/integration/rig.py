@@ -796,6 +796,11 @@ class Kamailio(_Child):
                 res.append(Binding(m.group(1), int(e.group(1))))
         return res
 
+    def drop_bindings(self, aor):
+        """Remove every binding of aor, as a registrar that restarted
+        with an empty location table would have (ul.rm)."""
+        self.rpc('ul.rm', 'location', _user_of(aor))
+
     def has_binding(self, aor):
         """True if aor ('sip:user@...' or 'user') has a binding now."""
         return bool(self.bindings(aor))

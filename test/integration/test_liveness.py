@@ -56,8 +56,10 @@ def idle_closing_template(tmp_path, seconds):
 
 def test_r21_idle_close_by_live_registrar_is_not_a_failure(
         registrars, baresip, tmp_path):
-    """A live registrar that closes an idle connection answers the check
-    on a new one: no move, the new connection is watched."""
+    """A live registrar that closes an idle connection: the binding named
+    that connection, so serreg registers again at once on a new one
+    (flow recovery, RFC 5626 4.4.1): no move, the new connection is
+    watched, and recoveries are at least SR_RECOVER_GAP (10 s) apart."""
     a, = registrars(1, template=idle_closing_template(tmp_path, 2))
     b, = registrars(1)
     t0 = time.time()
@@ -69,14 +71,31 @@ def test_r21_idle_close_by_live_registrar_is_not_a_failure(
     assert wait_until(lambda: bound([a, b]) == [0], 5)
 
     # the flow request, then kamailio closes the idle connection (its
-    # timer runs every few seconds) and serreg checks on a new one
-    assert wait_until(lambda: len(a.requests(method='OPTIONS')) >= 2, 25)
+    # timer runs every few seconds) and serreg registers again on a new
+    # one, whose flow request finds the connection to watch
+    first = a.registers('alice')[0].time
+    assert wait_until(lambda: len(a.registers('alice', first + 0.5)) >= 1,
+                      25), bs.log()[-3000:]
+    assert wait_until(lambda: len(a.requests(method='OPTIONS')) >= 2, 10)
     assert 'connection to the registrar closed' in bs.log()
+    assert 'registering again on a new connection' in bs.log()
     time.sleep(1)
     assert [m for m in bs.moves(t0) if m['reason'] != 'start'] == []
     st = bs.status()
     assert st['current'] == 0 and st['mem']['watches'] == 1, st
     assert bound([a, b]) == [0]
+    # never a flood: the registrar drops the connection every ~2 s
+    t1 = time.time()
+    time.sleep(12)
+    again = [r for r in a.registers('alice', t1) if not r.retrans]
+    assert 1 <= len({r.callid for r in again}) <= 3, again
+    assert bound([a, b]) == [0]
+
+    # a binding the registrar lost is back at the next recovery, not at
+    # the next refresh (regint=600)
+    a.drop_bindings('alice')
+    assert not a.has_binding('alice')
+    assert wait_until(lambda: a.has_binding('alice'), 15), bs.log()[-2000:]
 
 
 def test_r21_udp_account_sends_one_flow_request(registrars, baresip):

@@ -164,6 +164,14 @@ static void action_h(const struct sr_action *act, void *arg)
 		++a->nhold;
 		break;
 
+	case SR_ACT_RECOVER:
+		++a->nrecover;
+		++s->gen[idx];
+		a->registering = true;
+		schedule(s, idx, false, answer_delay(a, SIM_REG_TMO), false,
+			 false);
+		break;
+
 	case SR_ACT_REQUEST:
 		request(s, a, idx, act->req);
 		break;
@@ -273,6 +281,7 @@ int sim_add_flags(struct sim *s, uint32_t prio, uint32_t fbregint,
 		a->prio = prio;
 		a->fbregint = fbregint;
 		a->code = 200;
+		a->flow = SR_FLOW_DGRAM;
 
 		if (sr_account_add(s->eng, &a->sra, a, prio, fbregint,
 				   flags, s->now))
@@ -381,7 +390,7 @@ static void deliver_unreg(struct sim *s, struct sim_event *ev)
 static void deliver(struct sim *s, struct sim_event *ev)
 {
 	struct sim_acc *a = &s->accv[ev->idx];
-	struct sr_answer ans = {0, 0, 0, SR_FLOW_DGRAM};
+	struct sr_answer ans = {0, 0, 0, a->flow};
 	uint16_t code = a->code;
 	bool ok = code >= 200 && code < 300;
 

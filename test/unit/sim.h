@@ -37,6 +37,7 @@ struct sim_acc {
 	uint32_t retry_after;   /**< with the answer                   */
 	uint16_t reg_code;      /**< answer to REGISTER, if not code   */
 	uint16_t options_code;  /**< answer to OPTIONS, if not code    */
+	enum sr_flow flow;      /**< transport of its answers          */
 
 	/* wire */
 	bool bound;             /**< a binding exists at the registrar */
@@ -49,6 +50,7 @@ struct sim_acc {
 	unsigned ngate;         /**< TLS gates (OPTIONS) sent          */
 	unsigned nrepair;       /**< repair REGISTERs sent             */
 	unsigned nhold;         /**< HOLD actions                      */
+	unsigned nrecover;      /**< flow recoveries (RECOVER)         */
 	unsigned nlate_unbind;  /**< bindings a late un-REGISTER removed */
 	uint64_t unreg_end;     /**< an un-REGISTER retransmits until  */
 	bool watched;           /**< WATCH without UNWATCH             */

@@ -1315,3 +1315,60 @@ SIM_TEST(test_engine_bug4_unsent_is_no_verdict, HOLD, BACKOFF_MAX)
 
 	return 0;
 }
+
+
+static bool is_registered(const struct sim *s, int idx)
+{
+	return sr_account_state(s->accv[idx].sra) == SR_ACC_REGISTERED;
+}
+
+
+/*
+ * Issue 10, flow recovery (RFC 5626 4.4.1): the connection of a
+ * registered account closes; it registers again at once on a new one,
+ * and fails only if that fails.  Recoveries are SR_RECOVER_GAP apart.
+ */
+SIM_TEST(test_engine_flow_recovery, HOLD, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 0);
+	int a1 = sim_add(s, 1, 0);
+	unsigned moves;
+
+	s->accv[a0].flow = SR_FLOW_STREAM;
+	sim_start(s);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 0));
+	TEST_EQ(1, s->accv[a0].nflow);
+	TEST_ASSERT(s->accv[a0].watched);
+	moves = s->nmoves;
+
+	/* a registrar closed it: a new REGISTER at once, watched again */
+	sr_account_flow_closed(s->accv[a0].sra, ECONNRESET, s->now);
+	TEST_EQ(1, s->accv[a0].nrecover);
+	TEST_EQ(SR_ACC_REGISTERING, sr_account_state(s->accv[a0].sra));
+	TEST_ASSERT(sim_run_until(s, 1000, is_registered, a0));
+	sim_run(s, 1000);
+	TEST_ASSERT(s->accv[a0].watched);
+	TEST_ASSERT(s->accv[a0].bound);
+
+	/* closed again at once: the next recovery waits for the gap */
+	sr_account_flow_closed(s->accv[a0].sra, ECONNRESET, s->now);
+	TEST_EQ(1, s->accv[a0].nrecover);
+	sim_run(s, SR_RECOVER_GAP * 1000);
+	TEST_EQ(2, s->accv[a0].nrecover);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_registered(s, a0));
+	TEST_EQ(moves, s->nmoves);
+	TEST_EQ(0, s->accv[a1].nregister);
+
+	/* the registrar is gone: the recovery fails, tier 1 takes over */
+	sim_run(s, SR_RECOVER_GAP * 1000);
+	sim_set(s, a0, 503, 0);
+	sr_account_flow_closed(s->accv[a0].sra, ECONNRESET, s->now);
+	TEST_EQ(3, s->accv[a0].nrecover);
+	TEST_ASSERT(sim_run_until(s, 5000, tier_current, 1));
+	TEST_EQ(SR_REASON_TIER_FAILED, s->move_reason);
+	TEST_EQ(a1, s->current);
+
+	return 0;
+}
