@@ -189,11 +189,23 @@ static void timer_h(void *arg)
  * The engine's actions for one member
  */
 
+/* ua_register(); an error is the outcome of that REGISTER */
+static void ua_register_or_report(struct member *m)
+{
+	int err = ua_register(m->ua);
+
+	if (!err)
+		return;
+
+	warning("serreg: %s: register failed (%m)\n", ua_aor(m->ua), err);
+	fail_later(m, err, true);
+}
+
+
 /** Make baresip register it */
 void member_register(struct member *m)
 {
 	struct account *a = ua_account(m->ua);
-	int err;
 
 	/* not parked: baresip is registering it already (in its
 	   REGISTERING, or a UA adopted after a late load).  A second
@@ -204,12 +216,7 @@ void member_register(struct member *m)
 
 	(void)account_set_regint(a, m->regint);
 
-	err = ua_register(m->ua);
-	if (err) {
-		warning("serreg: %s: register failed (%m)\n",
-			ua_aor(m->ua), err);
-		fail_later(m, err, true);
-	}
+	ua_register_or_report(m);
 }
 
 
@@ -220,17 +227,10 @@ void member_register(struct member *m)
  */
 void member_recover(struct member *m)
 {
-	int err;
-
 	info("serreg: %s: registering again on a new connection\n",
 	     ua_aor(m->ua));
 
-	err = ua_register(m->ua);
-	if (err) {
-		warning("serreg: %s: register failed (%m)\n",
-			ua_aor(m->ua), err);
-		fail_later(m, err, true);
-	}
+	ua_register_or_report(m);
 }
 
 
