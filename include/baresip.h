@@ -37,6 +37,9 @@ int account_set_regint(struct account *acc, uint32_t regint);
 const char *account_aor(const struct account *acc);
 const char *account_display_name(const struct account *acc);
 const char *account_outbound(const struct account *acc, unsigned ix);
+int account_set_outbound(struct account *acc, const char *ob, unsigned ix);
+const char *account_sipnat(const struct account *acc);
+int account_set_sipnat(struct account *acc, const char *sipnat);
 struct uri *account_luri(const struct account *acc);
 int account_auth(const struct account *acc, char **username,
 		 char **password, const char *realm);
@@ -84,6 +87,8 @@ typedef void (ua_event_h)(struct ua *ua, enum ua_event ev,
 int  ua_register(struct ua *ua);
 void ua_unregister(struct ua *ua);
 bool ua_isregistered(const struct ua *ua);
+int  ua_update_account(struct ua *ua);
+int  ua_print_status(struct re_printf *pf, const struct ua *ua);
 const char *ua_aor(const struct ua *ua);
 const char *ua_local_cuser(const struct ua *ua);
 struct account *ua_account(const struct ua *ua);

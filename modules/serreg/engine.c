@@ -81,6 +81,12 @@ struct sr_account {
 				       chosen: baresip's answers count   */
 	bool recover;             /**< a flow recovery waits for its timer */
 	uint64_t recovered_at;    /**< last flow recovery [ms], 0 = none */
+	uint64_t recover_at;      /**< ... when it is due [ms]          */
+	unsigned flows_ok;        /**< outbound: bit i = flow i registered */
+	unsigned route;           /**< outbound: flow of new calls      */
+	uint32_t flow_fails;      /**< outbound: recoveries in a row with
+				       a flow still dead                 */
+	bool no_outbound;         /**< every first hop said 439         */
 	uint64_t unreg_start;     /**< its last un-REGISTER was sent [ms] */
 	uint64_t unreg_until;     /**< ... and may arrive until then
 				       (see acc_park)                    */
@@ -184,6 +190,23 @@ static void emit(struct sr_engine *eng, enum sr_action_kind kind,
 		 struct sr_account *acc, uint64_t delay)
 {
 	emit_req(eng, kind, acc, delay, SR_REQ_NONE);
+}
+
+
+static void emit_flow(struct sr_engine *eng, struct sr_account *acc,
+		      unsigned flow)
+{
+	struct sr_action act;
+
+	memset(&act, 0, sizeof(act));
+	act.kind = SR_ACT_ROUTE;
+	act.acc  = acc;
+	act.ref  = acc->ref;
+	act.flow = flow;
+	act.from = -1;
+	act.to   = -1;
+
+	eng->acth(&act, eng->arg);
 }
 
 
@@ -403,7 +426,7 @@ static void acc_schedule_check(struct sr_account *acc, uint64_t now)
 	uint64_t due;
 
 	if (acc->recover) {
-		due = acc->recovered_at + SR_RECOVER_GAP * 1000ULL;
+		due = acc->recover_at;
 		emit(eng, SR_ACT_TIMER, acc, due > now ? due - now : 0);
 	}
 	else if (acc->repair)
@@ -476,10 +499,18 @@ static void acc_park(struct sr_account *acc, bool failed, uint64_t now)
 
 	acc_unwatch(acc);
 	acc_request_cancel(acc);
-	acc->repair  = false;
-	acc->recover = false;
-	acc->asked   = false;
+	acc->repair     = false;
+	acc->recover    = false;
+	acc->asked      = false;
+	acc->flows_ok   = 0;
+	acc->flow_fails = 0;
 	emit(eng, SR_ACT_UNREGISTER, acc, 0);
+
+	/* new calls through the first proxy again, as configured */
+	if (acc->route) {
+		acc->route = 0;
+		emit_flow(eng, acc, 0);
+	}
 
 	if (failed && acc->last.err && acc->flow != SR_FLOW_STREAM) {
 		acc->unreg_start = now;
@@ -1092,6 +1123,24 @@ static void acc_unsent(struct sr_account *acc, enum sr_request req,
 }
 
 
+static void acc_recover(struct sr_account *acc, uint64_t now);
+
+
+/** A flow recovery at `due`: now, or on the account's timer */
+static void acc_recover_at(struct sr_account *acc, uint64_t due,
+			   uint64_t now)
+{
+	if (now >= due) {
+		acc_recover(acc, now);
+		return;
+	}
+
+	acc->recover    = true;
+	acc->recover_at = due;
+	emit(acc->eng, SR_ACT_TIMER, acc, due - now);
+}
+
+
 /** Flow recovery: register again on a new connection */
 static void acc_recover(struct sr_account *acc, uint64_t now)
 {
@@ -1500,7 +1549,20 @@ void sr_account_reg_failed(struct sr_account *acc,
 		return;
 
 	event_begin(acc->eng, "register failed");
-	acc_failed(acc, ans, now);
+
+	/* RFC 5626 11.6: no first hop supports outbound, register
+	   without it (once) instead of failing */
+	if ((acc->flags & SR_ACC_F_OUTBOUND) && !acc->no_outbound &&
+	    !ans->err && ans->scode == 439) {
+		acc->no_outbound = true;
+		acc_answer_set(acc, ans, false, now);
+		acc_set_state(acc, SR_ACC_REGISTERING);
+		emit(acc->eng, SR_ACT_NO_OUTBOUND, acc, 0);
+	}
+	else {
+		acc_failed(acc, ans, now);
+	}
+
 	event_end(acc->eng);
 }
 
@@ -1601,15 +1663,75 @@ void sr_account_flow_closed(struct sr_account *acc, int err, uint64_t now)
 	due = acc->recovered_at ?
 		acc->recovered_at + SR_RECOVER_GAP * 1000ULL : now;
 
-	if (now >= due) {
-		acc_recover(acc, now);
-	}
-	else {
-		acc->recover = true;
-		emit(eng, SR_ACT_TIMER, acc, due - now);
-	}
+	acc_recover_at(acc, due, now);
 
  out:
+	event_end(eng);
+}
+
+
+/**
+ * Which flows of an outbound account are registered, after one of
+ * baresip's events for it (REGISTER_OK or REGISTER_FAIL; baresip 1.0.0
+ * says nothing of which flow an event is about).  New calls go through
+ * the first flow that works (baresip always uses the first outbound
+ * proxy); a dead flow while another works is recovered at once, then
+ * after RFC 5626's backoff (4.5: 90 s x 2^n, at most 1800 s, 50-100 %),
+ * except one whose first hop said 439 (no outbound there).
+ *
+ * @param acc    Account
+ * @param nflows Number of flows (reg clients), at most 32
+ * @param okmask Bit i set: flow i is registered
+ * @param ans    The answer of the event, NULL for a REGISTER_OK
+ * @param now    Current time [ms]
+ */
+void sr_account_flows(struct sr_account *acc, unsigned nflows,
+		      unsigned okmask, const struct sr_answer *ans,
+		      uint64_t now)
+{
+	struct sr_engine *eng;
+	unsigned all, route;
+	uint64_t wait;
+
+	if (!acc || !(acc->flags & SR_ACC_F_OUTBOUND) || acc->no_outbound ||
+	    !nflows || nflows > 32)
+		return;
+
+	eng = acc->eng;
+	acc->flows_ok = okmask;
+
+	if (!tier_is_active(eng, acc->tier) || !acc->asked || !okmask)
+		return;
+
+	event_begin(eng, "flows");
+
+	for (route = 0; !(okmask & (1u << route)); route++)
+		;
+
+	if (route != acc->route) {
+		acc->route = route;
+		emit_flow(eng, acc, route);
+	}
+
+	all = nflows == 32 ? ~0u : (1u << nflows) - 1;
+
+	if ((okmask & all) == all) {
+		acc->flow_fails = 0;
+	}
+	else if (acc->state == SR_ACC_REGISTERED && !acc->recover &&
+		 !(ans && !ans->err && ans->scode == 439)) {
+		wait = acc->flow_fails ?
+			jitter(eng, min((uint64_t)SR_FLOW_MAX,
+					(uint64_t)SR_FLOW_BASE <<
+					min(acc->flow_fails - 1, 10u)) * 1000,
+			       BACKOFF_JITTER_MIN) : 0;
+		++acc->flow_fails;
+		if (acc->recovered_at)
+			wait = max(now + wait, acc->recovered_at +
+				   SR_RECOVER_GAP * 1000ULL) - now;
+		acc_recover_at(acc, now + wait, now);
+	}
+
 	event_end(eng);
 }
 
@@ -1679,8 +1801,11 @@ void sr_account_timer(struct sr_account *acc, uint64_t now)
 	else if (acc->state != SR_ACC_REGISTERED) {
 		/* nothing: registering or failed */
 	}
-	else if (acc->recover) {
+	else if (acc->recover && now >= acc->recover_at) {
 		acc_recover(acc, now);
+	}
+	else if (acc->recover) {
+		acc_schedule_check(acc, now);
 	}
 	else if (acc->repair && now >= acc->unreg_until) {
 		acc->repair = false;
@@ -1933,6 +2058,8 @@ const char *sr_action_name(enum sr_action_kind kind)
 		[SR_ACT_UNREGISTER]     = "UNREGISTER",
 		[SR_ACT_HOLD]           = "HOLD",
 		[SR_ACT_RECOVER]        = "RECOVER",
+		[SR_ACT_ROUTE]          = "ROUTE",
+		[SR_ACT_NO_OUTBOUND]    = "NO_OUTBOUND",
 		[SR_ACT_REQUEST]        = "REQUEST",
 		[SR_ACT_REQUEST_CANCEL] = "REQUEST_CANCEL",
 		[SR_ACT_WATCH]          = "WATCH",

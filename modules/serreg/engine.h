@@ -44,6 +44,11 @@ enum {
 	/** [s] least time between two flow recoveries of an account: a
 	    registrar that drops every connection at once is not flooded */
 	SR_RECOVER_GAP = 10,
+
+	/** [s] RFC 5626 4.5: base and most of the wait before recovering
+	    a flow again while another flow works, x 2^failures, 50-100 % */
+	SR_FLOW_BASE = 90,
+	SR_FLOW_MAX  = 1800,
 };
 
 
@@ -53,6 +58,8 @@ enum sr_acc_flag {
 				      before its first REGISTER          */
 	SR_ACC_F_LIVE = 1 << 1,  /**< baresip registers it already (a UA
 				      adopted after a late load)         */
+	SR_ACC_F_OUTBOUND = 1 << 2, /**< RFC 5626 outbound: one flow per
+				      outbound proxy (sipnat=outbound)   */
 };
 
 
@@ -137,6 +144,9 @@ enum sr_action_kind {
 	SR_ACT_HOLD,          /**< inside its REGISTERING: no binding       */
 	SR_ACT_RECOVER,       /**< register again on a new connection (its
 				   flow died, RFC 5626 4.4.1)             */
+	SR_ACT_ROUTE,         /**< new calls through flow `flow`'s proxy  */
+	SR_ACT_NO_OUTBOUND,   /**< register again without outbound (every
+				   first hop answered 439)                */
 	SR_ACT_REQUEST,       /**< send request `req` now                   */
 	SR_ACT_REQUEST_CANCEL,/**< drop the request in flight, if any       */
 	SR_ACT_WATCH,         /**< watch the connection of its last answer  */
@@ -158,6 +168,7 @@ struct sr_action {
 	void *ref;              /**< the glue object of the account     */
 	uint64_t delay;         /**< [ms], timers only                   */
 	enum sr_request req;    /**< REQUEST: what it is for             */
+	unsigned flow;          /**< ROUTE: index of the flow (0, 1)     */
 	int from;               /**< MOVE: previous tier, -1 for none    */
 	int to;                 /**< MOVE: new tier, -1 for none         */
 	enum sr_reason reason;  /**< MOVE                                */
@@ -201,6 +212,9 @@ void sr_account_reg_failed(struct sr_account *acc,
 void sr_account_answer(struct sr_account *acc, const struct sr_answer *ans,
 		       uint64_t now);
 void sr_account_flow_closed(struct sr_account *acc, int err, uint64_t now);
+void sr_account_flows(struct sr_account *acc, unsigned nflows,
+		      unsigned okmask, const struct sr_answer *ans,
+		      uint64_t now);
 void sr_account_calls(struct sr_account *acc, uint32_t ncalls,
 		      uint64_t now);
 void sr_account_timer(struct sr_account *acc, uint64_t now);

@@ -3,8 +3,8 @@
  *
  * The engine emits actions from inside its event functions and must not
  * be called back meanwhile.  Actions that raise no UA event (timers,
- * cancels, HOLD, UNWATCH) are executed at once.  The others (REGISTER,
- * UNREGISTER, RECOVER, a request, a watch) make baresip or libre calls that can
+ * cancels, HOLD, ROUTE, UNWATCH) are executed at once.  The others
+ * (REGISTER, UNREGISTER, RECOVER, NO_OUTBOUND, a request, a watch) make baresip or libre calls that can
  * raise events feeding the engine again: they wait in the member, which
  * is queued (member.c), and run from exec_drain() once the engine has
  * returned.  The current UA and the moves run last.  Nothing here
@@ -120,6 +120,7 @@ void exec_action_h(const struct sr_action *act, void *arg)
 	case SR_ACT_REGISTER:
 	case SR_ACT_UNREGISTER:
 	case SR_ACT_RECOVER:
+	case SR_ACT_NO_OUTBOUND:
 	case SR_ACT_REQUEST:
 	case SR_ACT_WATCH:
 		member_queue(m, act, &exec.queue);
@@ -127,6 +128,10 @@ void exec_action_h(const struct sr_action *act, void *arg)
 
 	case SR_ACT_HOLD:
 		member_hold(m);
+		break;
+
+	case SR_ACT_ROUTE:
+		member_route(m, act->flow);
 		break;
 
 	case SR_ACT_REQUEST_CANCEL:

@@ -41,6 +41,11 @@ enum member_reg {
 	MEMBER_REG_REGISTER,
 	MEMBER_REG_UNREGISTER,
 	MEMBER_REG_RECOVER,
+	MEMBER_REG_NO_OUTBOUND,
+};
+
+enum {
+	OUTBOUND_MAX = 2,       /**< outbound proxies of a 1.0.0 account */
 };
 
 struct member {
@@ -56,6 +61,8 @@ struct member {
 	struct sr_answer fail;     /**< ... and its error                */
 	bool fail_reg;             /**< ... a REGISTER, not a request    */
 	uint32_t regint;           /**< configured regint, kept while parked */
+	char *outbound[OUTBOUND_MAX];  /**< its outbound proxies as configured
+					    (a ROUTE swaps the first)   */
 
 	/* actions waiting in exec's queue (no allocation: none is lost) */
 	enum member_reg qreg;
@@ -108,6 +115,8 @@ static void destructor(void *arg)
 	mem_deref(m->probe);
 	mem_deref(m->watch);
 	mem_deref(m->msg);
+	mem_deref(m->outbound[0]);
+	mem_deref(m->outbound[1]);
 	--members.n;
 	serreg_mem_freed(SERREG_OBJ_ACCOUNT, sizeof(*m));
 }
@@ -231,6 +240,87 @@ void member_recover(struct member *m)
 	     ua_aor(m->ua));
 
 	ua_register_or_report(m);
+}
+
+
+/**
+ * New calls of an outbound account through flow `flow`'s proxy: baresip
+ * 1.0.0 sends every INVITE through its first outbound proxy, and
+ * account_set_outbound() takes effect for the next one (reg clients
+ * keep the proxy they were built with)
+ */
+void member_route(struct member *m, unsigned flow)
+{
+	if (flow >= OUTBOUND_MAX || !m->outbound[flow])
+		return;
+
+	info("serreg: %s: new calls through %s\n", ua_aor(m->ua),
+	     m->outbound[flow]);
+
+	(void)account_set_outbound(ua_account(m->ua), m->outbound[flow], 0);
+}
+
+
+/** Every first hop said 439: the reg clients are built again without
+ *  outbound, then registered (RFC 5626 11.6) */
+void member_no_outbound(struct member *m)
+{
+	struct account *a = ua_account(m->ua);
+	int err;
+
+	warning("serreg: %s: no first hop supports outbound (439), "
+		"registering without it\n", ua_aor(m->ua));
+
+	(void)account_set_outbound(a, m->outbound[0], 0);
+	err  = account_set_sipnat(a, NULL);
+	err |= ua_update_account(m->ua);
+	if (err) {
+		fail_later(m, err, true);
+		return;
+	}
+
+	ua_register_or_report(m);
+}
+
+
+/* Which reg clients of the UA are registered: baresip 1.0.0 shows it
+   only as text, one status per client in reg-id order ("OK " in green,
+   "ERR" in red, "zzz" in yellow) */
+static unsigned flows_ok(const struct ua *ua, unsigned *nflows)
+{
+	static const char ok[] = "\x1b[32m";
+	char buf[1024];
+	const char *p;
+	unsigned mask = 0, n = 0;
+
+	if (re_snprintf(buf, sizeof(buf), "%H", ua_print_status, ua) < 0)
+		return 0;
+
+	for (p = strstr(buf, "\x1b[3"); p && n < 32;
+	     p = strstr(p + 1, "\x1b[3")) {
+		if (!strncmp(p, ok, sizeof(ok) - 1))
+			mask |= 1u << n;
+		++n;
+	}
+
+	*nflows = n;
+
+	return mask;
+}
+
+
+/** One of baresip's events about an outbound account's registration:
+ *  which flows work now */
+void member_flows(struct member *m, const struct sr_answer *ans)
+{
+	unsigned nflows = 0, mask;
+
+	if (!m->outbound[0] || !m->outbound[1])
+		return;
+
+	mask = flows_ok(m->ua, &nflows);
+
+	sr_account_flows(m->sra, nflows, mask, ans, serreg_now());
 }
 
 
@@ -363,6 +453,11 @@ void member_queue(struct member *m, const struct sr_action *act,
 		m->qwatch = false;
 		break;
 
+	case SR_ACT_NO_OUTBOUND:
+		m->qreg = MEMBER_REG_NO_OUTBOUND;
+		m->qwatch = false;
+		break;
+
 	case SR_ACT_REQUEST:
 		m->qreq = act->req;
 		break;
@@ -398,6 +493,8 @@ void member_execute(struct member *m)
 		member_register(m);
 	else if (reg == MEMBER_REG_RECOVER)
 		member_recover(m);
+	else if (reg == MEMBER_REG_NO_OUTBOUND)
+		member_no_outbound(m);
 
 	if (req != SR_REQ_NONE)
 		member_request(m, req);
@@ -454,6 +551,18 @@ int member_add(struct member **mp, struct ua *ua, unsigned flags)
 
 	if (serreg_verify_tls(a))
 		flags |= SR_ACC_F_GATE;
+
+	/* two edge proxies with sipnat=outbound: one flow each */
+	if (!str_casecmp(account_sipnat(a) ? account_sipnat(a) : "",
+			 "outbound") &&
+	    account_outbound(a, 0) && account_outbound(a, 1)) {
+		err  = str_dup(&m->outbound[0], account_outbound(a, 0));
+		err |= str_dup(&m->outbound[1], account_outbound(a, 1));
+		if (err)
+			goto out;
+
+		flags |= SR_ACC_F_OUTBOUND;
+	}
 
 	hash_append(members.table, ua_key(ua), &m->he, m);
 

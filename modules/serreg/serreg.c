@@ -202,15 +202,21 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 		sr_account_registered(member_sra(m),
 				      ans.scode ? ans.scode : 200,
 				      serreg_now());
+		member_flows(m, NULL);
 		break;
 
 	case UA_EVENT_REGISTER_FAIL:
-		/* another reg client of the UA is still registered */
-		if (!m || ua_isregistered(ua))
+		if (!m)
 			break;
 
 		answer_decode(&ans, prm);
-		sr_account_reg_failed(member_sra(m), &ans, serreg_now());
+		member_flows(m, &ans);
+
+		/* another reg client (flow) of the UA is still registered:
+		   the account is */
+		if (!ua_isregistered(ua))
+			sr_account_reg_failed(member_sra(m), &ans,
+					      serreg_now());
 		break;
 
 	case UA_EVENT_UNREGISTERING:

@@ -53,6 +53,9 @@ USER = 'alice'
 CHECK_INTERVAL = 5      # serreg_check_interval [s]
 PROBE_TIMEOUT = 2       # serreg_probe_timeout [s]
 FAILBACK_HOLD = 2       # serreg_failback_hold [good probes]
+HOLD_WATCH = 32 + 4     # [s] after the failover: the binding of the
+                        # failback is watched until the departure's
+                        # un-REGISTER has surely ended (Timer F)
 BACKOFF_MAX = 8         # serreg_backoff_max [s]
 BACKOFF_BASE = 30       # fixed in serreg.c (BACKOFF_BASE)
 FBREGINT = 2            # ;fbregint= of the Cisco-mode accounts [s]
@@ -326,7 +329,27 @@ def s_failback(run, res):
                         sum(1 for r in probes if r.method != 'OPTIONS')))
     # make-before-break: the standby binding goes away after the 200
     rig.wait_until(lambda: not b.has_binding(USER), 5.0, 0.1)
+    # the binding of the failback must hold: a late un-REGISTER of the
+    # primary's departure (retransmitted until Timer F, 32 s after the
+    # failover) would remove it (issue 9, bug 0)
+    lost = binding_lost(a, t_b + HOLD_WATCH)
     res['end_ok'], res['end'] = end_state(bs, run.regs, 0, set())
+    if lost:
+        res['end_ok'] = False
+        res['end'] = ('binding lost %.1f s after the failback; '
+                      % (lost - t_a)) + res['end']
+
+
+def binding_lost(reg, until, step=0.25):
+    """Sample reg's binding of USER until `until` (bounded); the time it
+    was first missing, or None if it held."""
+    for _ in range(int(max(0.0, until - time.time()) / step) + 2):
+        if not reg.has_binding(USER):
+            return time.time()
+        if time.time() >= until:
+            break
+        time.sleep(step)
+    return None
 
 
 def s_all_down(run, res):

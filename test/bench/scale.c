@@ -267,6 +267,7 @@ static void world_action(struct bench *b, const struct sr_action *act)
 
 	case SR_ACT_REGISTER:
 	case SR_ACT_RECOVER:
+	case SR_ACT_NO_OUTBOUND:
 		push(b, up ? RTT : REG_TMO, WK_REG, idx, ++a->rgen);
 		break;
 

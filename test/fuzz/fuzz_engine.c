@@ -255,7 +255,14 @@ static void action_h(const struct sr_action *act, void *arg)
 		break;
 
 	case SR_ACT_RECOVER:
-		CHECK(w, s->reg, "RECOVER of id %u, not registered", id);
+	case SR_ACT_NO_OUTBOUND:
+		CHECK(w, s->reg, "%s of id %u, not registered",
+		      sr_action_name(act->kind), id);
+		break;
+
+	case SR_ACT_ROUTE:
+		CHECK(w, act->flow < 32, "ROUTE of id %u to flow %u", id,
+		      act->flow);
 		break;
 
 	case SR_ACT_REQUEST:
@@ -300,8 +307,10 @@ static void action_h(const struct sr_action *act, void *arg)
 		break;
 
 	case SR_ACT_TIMER:
+		/* else a repair, a flow recovery, a gate not sent */
 		CHECK(w, s->fbregint > 0 || w->check_max_seen > 0 ||
-		      (s->reg && act->delay <= SR_UNREG_LINGER * 1000ULL),
+		      ((s->reg || s->gate) &&
+		       act->delay <= SR_UNREG_LINGER * 1000ULL),
 		      "TIMER for id %u: no probing, no check, no repair",
 		      id);
 		/* a Retry-After counts up to an hour only; a repair waits

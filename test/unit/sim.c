@@ -164,6 +164,19 @@ static void action_h(const struct sr_action *act, void *arg)
 		++a->nhold;
 		break;
 
+	case SR_ACT_ROUTE:
+		++a->nroute;
+		a->route = (int)act->flow;
+		break;
+
+	case SR_ACT_NO_OUTBOUND:
+		++a->nno_outbound;
+		++s->gen[idx];
+		a->registering = true;
+		schedule(s, idx, false, answer_delay(a, SIM_REG_TMO), false,
+			 false);
+		break;
+
 	case SR_ACT_RECOVER:
 		++a->nrecover;
 		++s->gen[idx];

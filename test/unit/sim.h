@@ -51,6 +51,9 @@ struct sim_acc {
 	unsigned nrepair;       /**< repair REGISTERs sent             */
 	unsigned nhold;         /**< HOLD actions                      */
 	unsigned nrecover;      /**< flow recoveries (RECOVER)         */
+	unsigned nroute;        /**< ROUTE actions ...                 */
+	int route;              /**< ... the last one's flow           */
+	unsigned nno_outbound;  /**< NO_OUTBOUND actions               */
 	unsigned nlate_unbind;  /**< bindings a late un-REGISTER removed */
 	uint64_t unreg_end;     /**< an un-REGISTER retransmits until  */
 	bool watched;           /**< WATCH without UNWATCH             */

@@ -1372,3 +1372,80 @@ SIM_TEST(test_engine_flow_recovery, HOLD, BACKOFF_MAX)
 
 	return 0;
 }
+
+
+/*
+ * Issue 10, RFC 5626 outbound with two flows: the account is registered
+ * while a flow is; new calls go through the first flow that works; a
+ * dead flow is recovered at once, then with RFC 5626's backoff
+ */
+SIM_TEST(test_engine_outbound_flows, HOLD, BACKOFF_MAX)
+{
+	int a = sim_add_flags(s, 0, 0, SR_ACC_F_OUTBOUND);
+	int b = sim_add(s, 1, 0);
+	struct sr_answer reset = {ECONNRESET, 0, 0, SR_FLOW_STREAM};
+	struct sr_account *sra;
+
+	sim_start(s);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 0));
+	sra = s->accv[a].sra;
+
+	/* both flows up: calls through the first proxy, nothing to do */
+	sr_account_flows(sra, 2, 0x3, NULL, s->now);
+	TEST_EQ(0, s->accv[a].nroute);
+	TEST_EQ(0, s->accv[a].nrecover);
+
+	/* flow 1 dies: calls through flow 2, flow 1 recovered at once */
+	sr_account_flows(sra, 2, 0x2, &reset, s->now);
+	TEST_EQ(1, s->accv[a].nroute);
+	TEST_EQ(1, s->accv[a].route);
+	TEST_EQ(1, s->accv[a].nrecover);
+	TEST_ASSERT(sim_run_until(s, 1000, is_registered, a));
+
+	/* still dead after the recovery: the next one waits 45-90 s */
+	sr_account_flows(sra, 2, 0x2, &reset, s->now);
+	TEST_EQ(1, s->accv[a].nrecover);
+	sim_run(s, 44000);
+	TEST_EQ(1, s->accv[a].nrecover);
+	sim_run(s, 47000);
+	TEST_EQ(2, s->accv[a].nrecover);
+	sim_run(s, 1000);
+
+	/* both up again: calls through the first proxy */
+	sr_account_flows(sra, 2, 0x3, NULL, s->now);
+	TEST_EQ(2, s->accv[a].nroute);
+	TEST_EQ(0, s->accv[a].route);
+
+	/* no move: the account stayed registered through a flow */
+	TEST_ASSERT(is_current(s, 0));
+	TEST_EQ(0, s->accv[b].nregister);
+
+	return 0;
+}
+
+
+/* RFC 5626 11.6: every first hop said 439: register without outbound,
+   once, instead of failing */
+SIM_TEST(test_engine_outbound_439, HOLD, BACKOFF_MAX)
+{
+	int a = sim_add_flags(s, 0, 0, SR_ACC_F_OUTBOUND);
+	int b = sim_add(s, 1, 0);
+	struct sr_answer no_ob = {0, 439, 0, SR_FLOW_STREAM};
+
+	sim_start(s);
+	sim_run(s, 1000);
+
+	sr_account_reg_failed(s->accv[a].sra, &no_ob, s->now);
+	TEST_EQ(1, s->accv[a].nno_outbound);
+	TEST_ASSERT(sim_run_until(s, 1000, is_registered, a));
+	TEST_ASSERT(is_current(s, 0));
+	TEST_EQ(0, s->accv[b].nregister);
+
+	/* a second 439 is a failure as any */
+	sr_account_reg_failed(s->accv[a].sra, &no_ob, s->now);
+	TEST_EQ(1, s->accv[a].nno_outbound);
+	TEST_ASSERT(sim_run_until(s, 1000, tier_current, 1));
+
+	return 0;
+}
