@@ -64,6 +64,7 @@ class RigSession:
         self.kamailios = []
         self.baresips = []
         self.peers = []
+        self.dnses = []
 
     def registrars(self, n=1, **kw):
         """n new registrars, started (names reg0, reg1, ...)."""
@@ -100,11 +101,39 @@ class RigSession:
         self.peers.append(p)
         return p
 
+    def dns(self, ttl=1, start=True, **kw):
+        """A new DNS server (rig.Dns, names dns0, dns1...), started
+        if start (with no records yet: add them, then apply())."""
+        d = rig.Dns(str(self.tmp_path), 'dns%d' % len(self.dnses),
+                    ttl=ttl, **kw)
+        self.dnses.append(d)
+        return d.start() if start else d
+
+    def edges(self, registrar, n=2, **kw):
+        """n new RFC 5626 edge proxies (rig.EdgeProxy, names edge0,
+        edge1...) in front of registrar (a rig.Kamailio, e.g. made
+        with registrars(1, template=rig.OUTBOUND_TEMPLATE)), started.
+        They are healed and stopped with the registrars."""
+        new = []
+        for _ in range(n):
+            e = rig.EdgeProxy(str(self.tmp_path),
+                              'edge%d' % len([k for k in self.kamailios
+                                              if isinstance(k, rig.EdgeProxy)]),
+                              registrar=registrar, **kw)
+            self.kamailios.append(e)
+            new.append(e)
+        for e in new:
+            e.start()
+        return new
+
     def dump(self):
         """Tails of every log, for a failed test's report."""
         for obj in self.kamailios + self.baresips:
             print('----- %r: %s' % (obj, obj.logfile))
             print(obj.log()[-4000:])
+        for d in self.dnses:
+            print('----- %r: %s' % (d, d.logfile))
+            print(d.log()[-2000:])
         for p in self.peers:
             print('----- %r' % p)
             print(p.log()[-4000:])
@@ -134,6 +163,8 @@ class RigSession:
             k.close()
         for p in self.peers:
             p.close()
+        for d in self.dnses:
+            d.close()
         return errors
 
 
@@ -167,3 +198,17 @@ def peer(rig_session):
     """peer(mode='ok', **opts) -> a scripted SIP peer (sippeer.py) on
     127.0.0.1; set back to 'ok' before baresip quits, closed after."""
     return rig_session.peer
+
+
+@pytest.fixture
+def dns(rig_session):
+    """dns(ttl=1, start=True) -> a rig.Dns (dnsmasq on 127.0.0.1),
+    stopped after every baresip of the test has quit."""
+    return rig_session.dns
+
+
+@pytest.fixture
+def edges(rig_session):
+    """edges(registrar, n=2) -> n started rig.EdgeProxy in front of
+    registrar."""
+    return rig_session.edges

@@ -1402,3 +1402,284 @@ class TestCA:
                       '-subj', '/CN=' + (list(dns) + list(ips))[0],
                       '-addext', self._san(ips, dns))
         return cert, key
+
+
+# ---------------------------------------------------------------------
+# DNS (dnsmasq): server sets for test domains
+# ---------------------------------------------------------------------
+
+DNSMASQ = '/usr/sbin/dnsmasq'
+DNS_START_TIMEOUT = 5.0
+QTYPES = {'A': 1, 'NS': 2, 'CNAME': 5, 'SOA': 6, 'AAAA': 28, 'SRV': 33,
+          'NAPTR': 35}
+
+SrvTarget = collections.namedtuple('SrvTarget',
+                                   'target port prio weight')
+DnsAnswer = collections.namedtuple('DnsAnswer', 'rcode records')
+DnsAnswer.__doc__ = """rcode (0 NOERROR, 3 NXDOMAIN...), records: a list
+of (type name, ttl, data): data is the address for A, (prio, weight,
+port, target) for SRV, the raw rdata bytes otherwise."""
+
+
+def _dns_name(name):
+    return b''.join(bytes([len(p)]) + p.encode()
+                    for p in name.strip('.').split('.')) + b'\0'
+
+
+def _dns_read_name(data, i):
+    """(name, offset after it) at data[i], with compression."""
+    labels, end = [], None
+    for _ in range(128):
+        n = data[i]
+        if n & 0xc0 == 0xc0:
+            if end is None:
+                end = i + 2
+            i = ((n & 0x3f) << 8) | data[i + 1]
+            continue
+        if n == 0:
+            return '.'.join(labels), (end if end is not None else i + 1)
+        labels.append(data[i + 1:i + 1 + n].decode('ascii', 'replace'))
+        i += 1 + n
+    raise RigError('DNS answer: name loop')
+
+
+def dns_query(port, name, qtype='A', host=HOST, timeout=1.0):
+    """Ask the DNS server at host:port (UDP) for name; a DnsAnswer, or
+    None if nothing came within timeout.  For tests of the rig."""
+    import struct
+    qid = random.randrange(1, 0xffff)
+    pkt = (struct.pack('>HHHHHH', qid, 0x0100, 1, 0, 0, 0)
+           + _dns_name(name) + struct.pack('>HH', QTYPES[qtype], 1))
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    try:
+        s.sendto(pkt, (host, port))
+        data = s.recv(65535)
+    except (socket.timeout, ConnectionError):
+        return None
+    finally:
+        s.close()
+    _, flags, qd, an = struct.unpack('>HHHH', data[:8])
+    i = 12
+    for _ in range(qd):
+        i = _dns_read_name(data, i)[1] + 4
+    names = {v: k for k, v in QTYPES.items()}
+    records = []
+    for _ in range(an):
+        _, i = _dns_read_name(data, i)
+        rtype, _, ttl, rdlen = struct.unpack('>HHIH', data[i:i + 10])
+        i += 10
+        rdata = data[i:i + rdlen]
+        if rtype == 1:
+            val = socket.inet_ntoa(rdata)
+        elif rtype == 33:
+            prio, weight, rport = struct.unpack('>HHH', rdata[:6])
+            val = (prio, weight, rport, _dns_read_name(data, i + 6)[0])
+        else:
+            val = rdata
+        records.append((names.get(rtype, str(rtype)), ttl, val))
+        i += rdlen
+    return DnsAnswer(flags & 0xf, records)
+
+
+class Dns(_Child):
+    """/usr/sbin/dnsmasq on 127.0.0.1:port (UDP+TCP), answering only
+    from its own records: SRV, NAPTR and A records of test domains.
+
+    rundir: a directory for its files (run directory
+    rundir/<name>-<port>): dnsmasq.conf (generated), dnsmasq.log (its
+    stderr, one line per query: log-queries).  Every domain given is
+    served as local (--local=/domain/): names it does not know are
+    NXDOMAIN or NODATA at once, never forwarded (--no-resolv
+    --no-hosts, no upstream server).  ttl: the TTL of every answer
+    (--local-ttl; 0 = no caching at all).
+
+    Records are set with srv(), a(), naptr() (or server_set()); they
+    take effect at start(), or at once with apply() while running:
+    dnsmasq re-reads --srv-host/--host-record only at start, so apply()
+    rewrites the configuration and restarts it on the same port (about
+    0.05 s; a query in that window gets no answer).
+
+    config_line: 'dns_server 127.0.0.1:PORT', for Baresip(config=...).
+    """
+
+    def __init__(self, rundir, name='dns', port=None, ttl=1):
+        self.name = name
+        self._own_port = port is None
+        self.port = free_tcp_port(udp=True) if port is None else port
+        self.rundir = os.path.join(os.path.abspath(rundir),
+                                   '%s-%d' % (name, self.port))
+        os.makedirs(self.rundir, exist_ok=True)
+        self.cfg = os.path.join(self.rundir, 'dnsmasq.conf')
+        self.logfile = os.path.join(self.rundir, 'dnsmasq.log')
+        self.ttl = ttl
+        self.domains = []           # served as local (--local)
+        self.srvs = collections.OrderedDict()  # _sip._udp.d -> targets
+        self.hosts = collections.OrderedDict()  # name -> address
+        self.naptrs = []            # (domain, order, pref, flags, ...)
+        self.proc = None
+        self.started_at = None
+        self.start_seconds = None
+        _live.append(self)
+
+    def __repr__(self):
+        return '<Dns %s %s:%d pid=%s>' % (self.name, HOST, self.port,
+                                          self.pid)
+
+    @property
+    def config_line(self):
+        """The baresip config line that makes it use this server."""
+        return 'dns_server %s:%d' % (HOST, self.port)
+
+    # -- records --------------------------------------------------------
+
+    def _domain(self, name):
+        d = name.split('.', 2)[-1] if name.startswith('_') else name
+        if d not in self.domains:
+            self.domains.append(d)
+
+    def a(self, name, addr=HOST):
+        """An A record name -> addr (--host-record)."""
+        self._domain(name.split('.', 1)[1] if '.' in name else name)
+        self.hosts[name] = addr
+        return self
+
+    def srv(self, domain, targets, proto='udp'):
+        """The SRV set of _sip._<proto>.domain, replacing any earlier
+        one: targets is a list of (target, port, prio, weight)
+        (SrvTarget); each target name gets an A record 127.0.0.1 unless
+        it has one.  An empty list removes the set (NXDOMAIN)."""
+        owner = '_sip._%s.%s' % (proto, domain)
+        self._domain(domain)
+        targets = [SrvTarget(*t) for t in targets]
+        if targets:
+            self.srvs[owner] = targets
+        else:
+            self.srvs.pop(owner, None)
+        for t in targets:
+            if t.target not in self.hosts:
+                self.a(t.target)
+        return self
+
+    def server_set(self, domain, servers, proto='udp', prios=None,
+                   weight=10):
+        """srv() for a list of Kamailio (or ports): target
+        '<name>.<domain>' (or 's<i>.<domain>') at its port, priorities
+        prios (default 10, 20, 30...), all with weight.  Returns the
+        SrvTarget list."""
+        prios = list(prios or [10 * (i + 1) for i in range(len(servers))])
+        targets = []
+        for i, s in enumerate(servers):
+            label = s.name if isinstance(s, Kamailio) else 's%d' % i
+            targets.append(SrvTarget('%s.%s' % (label, domain),
+                                     _port_of(s), prios[i], weight))
+        self.srv(domain, targets, proto)
+        return targets
+
+    def naptr(self, domain, order, pref, service, replacement,
+              flags='S', regexp=''):
+        """A NAPTR record of domain, e.g. naptr('d', 10, 10, 'SIP+D2T',
+        '_sip._tcp.d') (flags 'S': the replacement is an SRV owner)."""
+        self._domain(domain)
+        self.naptrs.append((domain, order, pref, flags, service, regexp,
+                            replacement))
+        return self
+
+    def clear(self):
+        """Forget every record (domains stay local: NXDOMAIN)."""
+        self.srvs.clear()
+        self.hosts.clear()
+        del self.naptrs[:]
+        return self
+
+    def _write(self):
+        lines = ['# generated by test/integration/rig.py (Dns)',
+                 'no-resolv', 'no-hosts', 'port=%d' % self.port,
+                 'listen-address=%s' % HOST, 'bind-interfaces',
+                 'local-ttl=%d' % self.ttl, 'log-queries',
+                 'log-facility=-', 'pid-file=', 'user=root',
+                 'cache-size=0']
+        lines += ['local=/%s/' % d for d in self.domains]
+        for owner, targets in self.srvs.items():
+            lines += ['srv-host=%s,%s,%d,%d,%d'
+                      % (owner, t.target, t.port, t.prio, t.weight)
+                      for t in targets]
+        lines += ['host-record=%s,%s' % kv for kv in self.hosts.items()]
+        lines += ['naptr-record=%s,%d,%d,%s,%s,%s,%s' % n
+                  for n in self.naptrs]
+        with open(self.cfg, 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+
+    # -- process control ----------------------------------------------
+
+    def start(self, timeout=DNS_START_TIMEOUT):
+        """Write the configuration, start dnsmasq in the foreground;
+        wait (bounded) until it answers a query."""
+        if self.running:
+            raise RigError('%r already running' % self)
+        self._write()
+        t0 = time.monotonic()
+        self.started_at = time.time()
+        with open(self.logfile, 'ab') as log:
+            log.write(b'=== rig: start %.6f ===\n' % self.started_at)
+            log.flush()
+            self.proc = subprocess.Popen(
+                [DNSMASQ, '--keep-in-foreground', '--conf-file=' + self.cfg],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                cwd=self.rundir)
+
+        def answers():
+            if self.proc.poll() is not None:
+                raise RigError('dnsmasq exited with %s:\n%s'
+                               % (self.proc.returncode, self.log()[-2000:]))
+            return dns_query(self.port, 'rig-probe.invalid', 'A',
+                             timeout=0.2) is not None
+        if not wait_until(answers, timeout=timeout, interval=0.02):
+            self.stop()
+            raise RigError('dnsmasq did not answer in %.0f s:\n%s'
+                           % (timeout, self.log()[-2000:]))
+        self.start_seconds = time.monotonic() - t0
+        return self
+
+    def stop(self):
+        """SIGKILL the dnsmasq this object started, and reap it."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(timeout=REAP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def apply(self):
+        """Make the records as set now take effect: restart on the same
+        port if running (else nothing; start() writes them)."""
+        if self.running:
+            self.stop()
+            self.start()
+        return self
+
+    def close(self):
+        """stop() and release the port."""
+        self.stop()
+        if self in _live:
+            _live.remove(self)
+        if self._own_port:
+            release_port(self.port)
+
+    # -- views ----------------------------------------------------------
+
+    def query(self, name, qtype='A', timeout=1.0):
+        """dns_query() against this server."""
+        return dns_query(self.port, name, qtype, timeout=timeout)
+
+    def queries(self):
+        """Queries received so far (all runs), as (qtype, name)."""
+        return re.findall(r'query\[(\w+)\] (\S+) from', self.log())
+
+    def log(self):
+        """dnsmasq's log so far (all runs)."""
+        try:
+            with open(self.logfile, errors='replace') as f:
+                return f.read()
+        except FileNotFoundError:
+            return ''

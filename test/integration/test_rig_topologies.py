@@ -1,0 +1,98 @@
+"""Self-tests of the rig's field topologies (issue 10), WITHOUT serreg.
+
+Plain baresip 1.0.0 against real servers on 127.0.0.1:
+
+- a DNS server (rig.Dns, dnsmasq) serving SRV/NAPTR/A records of test
+  domains, used by baresip through 'dns_server';
+- RFC 5626 edge proxies (rig.EdgeProxy, kamailio outbound + path) in
+  front of a kamailio registrar in outbound mode
+  (rig.OUTBOUND_TEMPLATE);
+- the caller (rig.call, sipp) reaching baresip through a registrar.
+"""
+
+import time
+
+import rig
+from rig import HOST, wait_until
+
+DOMAIN = 'tier0.example'
+ALICE = 'sip:alice@' + DOMAIN
+
+
+def plain(baresip, accounts=(), **kw):
+    """A started baresip without serreg."""
+    return baresip(accounts, serreg=False, **kw)
+
+
+def domain_line(user, domain, transport='udp', regint=10):
+    """An account line for user at a domain name (no port: RFC 3263)."""
+    uri = 'sip:%s@%s' % (user, domain)
+    if transport != 'udp':
+        uri += ';transport=' + transport
+    return '<%s>;auth_pass=%s;regint=%d' % (uri, rig.PASSWORD, regint)
+
+
+# ---------------------------------------------------------------------
+# DNS
+# ---------------------------------------------------------------------
+
+def test_dns_records_ttl_and_changes(dns):
+    d = dns(ttl=3)
+    d.srv(DOMAIN, [('a.' + DOMAIN, 5060, 10, 10),
+                   ('b.' + DOMAIN, 5064, 20, 5)], proto='tcp')
+    d.naptr(DOMAIN, 10, 10, 'SIP+D2T', '_sip._tcp.' + DOMAIN)
+    t0 = time.monotonic()
+    d.apply()
+    restart = time.monotonic() - t0
+    ans = d.query('_sip._tcp.' + DOMAIN, 'SRV')
+    assert ans.rcode == 0
+    assert sorted(r[2] for r in ans.records) == [
+        (10, 10, 5060, 'a.' + DOMAIN), (20, 5, 5064, 'b.' + DOMAIN)]
+    assert {r[1] for r in ans.records} == {3}
+    ans = d.query('b.' + DOMAIN, 'A')
+    assert ans.records == [('A', 3, HOST)]
+    ans = d.query(DOMAIN, 'NAPTR')
+    assert ans.rcode == 0 and len(ans.records) == 1
+    # unknown names of the domain: NXDOMAIN at once, never forwarded
+    assert d.query('_sip._udp.' + DOMAIN, 'SRV').rcode == 3
+    assert d.query('nothing.invalid', 'A') is not None
+
+    # a change at run time: the set shrinks to b only
+    d.srv(DOMAIN, [('b.' + DOMAIN, 5064, 20, 5)], proto='tcp').apply()
+    ans = d.query('_sip._tcp.' + DOMAIN, 'SRV')
+    assert [r[2] for r in ans.records] == [(20, 5, 5064, 'b.' + DOMAIN)]
+    assert ('SRV', '_sip._tcp.' + DOMAIN) in d.queries()
+    assert restart < 2.0, restart
+    print('dnsmasq restart (apply) %.3f s' % restart)
+
+
+def test_srv_set_first_target_then_second_when_killed_tcp(
+        registrars, baresip, dns):
+    """<sip:alice@tier0.example;transport=tcp>, SRV set of two
+    registrars (priority 10 and 20): baresip registers through the
+    first; the first is killed: the next REGISTER (refresh) goes to the
+    second at once (connection refused is a transport error)."""
+    r1, r2 = registrars(2)
+    d = dns()
+    d.server_set(DOMAIN, [r1, r2], proto='tcp')
+    d.server_set(DOMAIN, [r1, r2], proto='udp')
+    d.apply()
+    bs = plain(baresip, [domain_line('alice', DOMAIN, 'tcp', regint=4)],
+               config=[d.config_line])
+    ok = bs.wait_event('REGISTER_OK', 10)
+    assert ok is not None and ok['accountaor'] == ALICE, bs.events()
+    assert wait_until(lambda: r1.has_binding('alice'), 5)
+    assert not r2.has_binding('alice')
+    assert ('SRV', '_sip._tcp.' + DOMAIN) in d.queries()
+    assert all(r.proto == 'tcp' for r in r1.registers('alice'))
+
+    t_kill = time.time()
+    r1.stop()
+    # regint 4: libre refreshes after about 3.6 s
+    assert wait_until(lambda: r2.has_binding('alice'), 10), (
+        bs.log()[-2000:])
+    took = time.time() - t_kill
+    first = r2.registers('alice')[0]
+    assert first.time - t_kill < 6, first
+    assert first.proto == 'tcp'
+    print('second SRV target bound %.1f s after the kill' % took)
