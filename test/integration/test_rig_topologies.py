@@ -96,3 +96,38 @@ def test_srv_set_first_target_then_second_when_killed_tcp(
     assert first.time - t_kill < 6, first
     assert first.proto == 'tcp'
     print('second SRV target bound %.1f s after the kill' % took)
+
+
+# ---------------------------------------------------------------------
+# RFC 5626 outbound: two edge proxies in front of the registrar
+# ---------------------------------------------------------------------
+
+def outbound_setup(registrars, edges, baresip, transport='tcp',
+                   regint=60, **kw):
+    """A registrar in outbound mode, two edges, a baresip (no serreg)
+    with alice registered through both edges; (reg, e1, e2, bs)."""
+    reg, = registrars(1, template=rig.OUTBOUND_TEMPLATE)
+    e1, e2 = edges(reg, 2)
+    bs = plain(baresip, [rig.outbound_account('alice', reg, (e1, e2),
+                                              transport, regint)],
+               uuid=True, **kw)
+    return reg, e1, e2, bs
+
+
+def test_outbound_two_flows_bound_with_their_paths(registrars, edges,
+                                                   baresip):
+    reg, e1, e2, bs = outbound_setup(registrars, edges, baresip)
+    assert wait_until(lambda: len(rig.contacts(reg, 'alice')) == 2, 10), (
+        rig.contacts(reg, 'alice'), bs.log()[-3000:])
+    cs = sorted(rig.contacts(reg, 'alice'), key=lambda c: c.reg_id)
+    assert [c.reg_id for c in cs] == [1, 2], cs
+    assert cs[0].instance and cs[0].instance == cs[1].instance, cs
+    assert ':%d;' % e1.port in cs[0].path and ';ob' in cs[0].path, cs
+    assert ':%d;' % e2.port in cs[1].path and ';ob' in cs[1].path, cs
+    # each REGISTER reached the registrar through its own edge, over TCP
+    # from baresip to the edge
+    assert [r.proto for r in e1.registers('alice')][-1] == 'tcp'
+    assert [r.proto for r in e2.registers('alice')][-1] == 'tcp'
+    # the edges added Flow-Timer: baresip sends CRLF keep-alives
+    assert bs.command('reginfo')['ok']
+    print(cs)
