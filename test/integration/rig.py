@@ -1809,3 +1809,201 @@ def outbound_account(user, registrar, edges, transport='tcp',
     if extra:
         line += extra if extra.startswith(';') else ';' + extra
     return line
+
+
+# ---------------------------------------------------------------------
+# Caller (sipp) and binding sampler
+# ---------------------------------------------------------------------
+
+SIPP = '/usr/bin/sipp'
+# baresip answers an INVITE whose SDP offers no codec it has with 488
+# and raises no CALL_INCOMING: a Baresip that call() reaches needs an
+# audio codec, e.g. Baresip(config=rig.CALLEE_CONFIG)
+CALLEE_CONFIG = ['module g711.so']
+
+UAC_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="serreg rig: INVITE to an AoR, final answer @EXPECT@">
+  <send retrans="500"><![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:caller@[local_ip]:[local_port]>;tag=[pid]rig[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:caller@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=caller 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="@EXPECT@"/>
+  <send><![CDATA[
+ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+</scenario>
+"""
+
+
+class SippCall(_Child):
+    """One INVITE sent by /usr/bin/sipp (a UAC scenario written at run
+    time, -m 1) for user to via (a Kamailio, a port or 'host:port'),
+    over UDP; the scenario expects the final answer `expect` (an int,
+    486 by default: what baresip sends when the call is hung up before
+    it is answered), then ACKs it.  sipp gives up after timeout [s]
+    (-timeout, -timeout_error: exit status non-zero).
+
+    start() -> self; wait(timeout) -> sipp's exit status (0: the
+    expected answer came; None: it had to be killed, by its PID);
+    log() -> its output.  Files in rundir: sipp-<n>.xml, sipp-<n>.log.
+    """
+
+    _count = [0]
+
+    def __init__(self, rundir, via, user, expect=486, timeout=20):
+        self.rundir = os.path.abspath(rundir)
+        os.makedirs(self.rundir, exist_ok=True)
+        self._count[0] += 1
+        n = '%d-%d' % (os.getpid(), self._count[0])
+        self.scenario = os.path.join(self.rundir, 'sipp-%s.xml' % n)
+        self.logfile = os.path.join(self.rundir, 'sipp-%s.log' % n)
+        self.via = via
+        self.user = _user_of(user)
+        self.expect = int(expect)
+        self.timeout = timeout
+        self.port = None
+        self.proc = None
+        self.started_at = None
+        _live.append(self)
+
+    def start(self):
+        with open(self.scenario, 'w') as f:
+            f.write(UAC_SCENARIO.replace('@EXPECT@', str(self.expect)))
+        self.port = free_tcp_port(udp=True)
+        self.started_at = time.time()
+        with open(self.logfile, 'ab') as log:
+            self.proc = subprocess.Popen(
+                [SIPP, '%s:%d' % (HOST, _port_of(self.via)),
+                 '-sf', self.scenario, '-s', self.user, '-i', HOST,
+                 '-p', str(self.port), '-m', '1',
+                 '-timeout', '%ds' % max(1, int(round(self.timeout))),
+                 '-timeout_error', '-nostdin'],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                cwd=self.rundir)
+        return self
+
+    def wait(self, timeout=None):
+        """sipp's exit status; SIGKILL by PID (status None) if it has
+        not ended within timeout (default: its own timeout + 5 s)."""
+        if self.proc is None:
+            return None
+        try:
+            return self.proc.wait(self.timeout + 5 if timeout is None
+                                  else timeout)
+        except subprocess.TimeoutExpired:
+            self.close()
+            return None
+
+    def log(self):
+        try:
+            with open(self.logfile, errors='replace') as f:
+                return f.read()
+        except FileNotFoundError:
+            return ''
+
+    def close(self):
+        """Kill sipp if still running (by PID), release its port."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(REAP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                pass
+        if self in _live:
+            _live.remove(self)
+        if self.port is not None:
+            release_port(self.port)
+            self.port = None
+
+
+CallResult = collections.namedtuple('CallResult',
+                                    'event rc seconds log')
+CallResult.__doc__ = """What call() saw: event, baresip's CALL_INCOMING
+event (None if none came, or if no baresip was given); rc, sipp's exit
+status (0: the expected final answer came; None: killed); seconds, from
+sending the INVITE to the event (None without one); log, sipp's
+output."""
+
+
+def call(via, aor_or_user, baresip=None, timeout=10.0, rundir=None,
+         expect=None):
+    """Send one INVITE to the AoR through via (the Kamailio registrar or
+    proxy that should route it: its lookup of the user) with sipp, and
+    see whether baresip (a Baresip, optional) got the call: its
+    CALL_INCOMING event within timeout [s].  If it came, the call is
+    hung up at baresip ('hangup': 486 Busy Here), which ends sipp's
+    scenario.  Returns a CallResult; bounded by timeout + 10 s.
+
+    expect: the final answer sipp waits for; default 486 when baresip
+    is given, else 404 (no binding at via).  rundir: where sipp's files
+    go (default: via's run directory).  The baresip needs an audio
+    codec (CALLEE_CONFIG: g711, the one sipp offers), else it answers
+    488 and raises no event."""
+    if expect is None:
+        expect = 486 if baresip is not None else 404
+    if rundir is None:
+        rundir = getattr(via, 'rundir', None) or tempfile.gettempdir()
+    uac = SippCall(rundir, via, aor_or_user, expect, timeout + 3)
+    t0 = time.time()
+    uac.start()
+    ev = None
+    try:
+        if baresip is not None:
+            ev = baresip.wait_event(
+                lambda e: e.get('type') == 'CALL_INCOMING', timeout, t0)
+            if ev is not None:
+                try:
+                    baresip.command('hangup')
+                except (OSError, TimeoutError):
+                    pass
+        rc = uac.wait(timeout + 8)
+    finally:
+        uac.close()
+    return CallResult(ev, rc, None if ev is None else ev['_time'] - t0,
+                      uac.log())
+
+
+def binding_gaps(reg, user, until, step=0.5):
+    """Sample reg.has_binding(user) every step seconds from now until
+    until (a time.time() value).  The gaps: [first sample without a
+    binding, first sample with one again (None if none came)]."""
+    gaps = []
+    for _ in range(int((until - time.time()) / step) + 2):
+        t = time.time()
+        if t >= until:
+            break
+        held = reg.has_binding(user)
+        if not held and (not gaps or gaps[-1][1] is not None):
+            gaps.append([t, None])
+        elif held and gaps and gaps[-1][1] is None:
+            gaps[-1][1] = t
+        time.sleep(step)
+    return gaps

@@ -131,3 +131,45 @@ def test_outbound_two_flows_bound_with_their_paths(registrars, edges,
     # the edges added Flow-Timer: baresip sends CRLF keep-alives
     assert bs.command('reginfo')['ok']
     print(cs)
+
+
+# ---------------------------------------------------------------------
+# Caller
+# ---------------------------------------------------------------------
+
+def test_call_reaches_baresip_through_its_registrar(registrars, baresip):
+    reg, other = registrars(2)
+    bs = plain(baresip, [rig.account_line('alice', reg)],
+               config=rig.CALLEE_CONFIG)
+    assert wait_until(lambda: reg.has_binding('alice'), 5)
+    res = rig.call(reg, 'alice', bs, timeout=10)
+    assert res.event is not None, res.log[-2000:]
+    assert res.event['accountaor'] == rig.aor('alice', reg)
+    assert res.rc == 0, res.log[-2000:]
+    assert [r.method for r in reg.requests('alice')
+            if r.method == 'INVITE'] == [], 'From is the caller'
+    assert [r for r in reg.requests() if r.method == 'INVITE']
+    # a registrar without the binding: 404, nothing at baresip
+    res2 = rig.call(other, 'alice', timeout=5)
+    assert res2.event is None and res2.rc == 0, res2.log[-2000:]
+    assert not bs.events('CALL_INCOMING', since=res.event['_time'] + 0.001)
+    print('call reached baresip in %.2f s' % res.seconds)
+
+
+def test_call_through_the_flows_of_two_edges(registrars, edges, baresip):
+    """A call to an AoR registered through two edges reaches baresip
+    over the first flow; with the first edge killed, over the second
+    (the registrar gives the dead flow fr_timer, 5 s)."""
+    reg, e1, e2, bs = outbound_setup(registrars, edges, baresip,
+                                     config=rig.CALLEE_CONFIG)
+    assert wait_until(lambda: len(rig.contacts(reg, 'alice')) == 2, 10)
+    res = rig.call(reg, 'alice', bs, timeout=10)
+    assert res.event is not None and res.rc == 0, (res, reg.log()[-3000:])
+    inv1 = [r for r in e1.requests() if r.method == 'INVITE']
+    assert inv1 and not [r for r in e2.requests() if r.method == 'INVITE']
+    t_kill = time.time()
+    e1.stop()
+    res = rig.call(reg, 'alice', bs, timeout=15)
+    assert res.event is not None and res.rc == 0, (res, reg.log()[-3000:])
+    assert [r for r in e2.requests(since=t_kill) if r.method == 'INVITE']
+    print('call over the second flow after %.1f s' % res.seconds)
