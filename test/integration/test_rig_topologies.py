@@ -173,3 +173,48 @@ def test_call_through_the_flows_of_two_edges(registrars, edges, baresip):
     assert res.event is not None and res.rc == 0, (res, reg.log()[-3000:])
     assert [r for r in e2.requests(since=t_kill) if r.method == 'INVITE']
     print('call over the second flow after %.1f s' % res.seconds)
+
+
+def test_srv_change_at_run_time_moves_the_next_refresh(
+        registrars, baresip, dns):
+    """TTL 1 s: the SRV set is changed to name only the second
+    registrar (apply(): dnsmasq restarted); baresip's next refresh
+    resolves again and goes there, although the first is alive."""
+    r1, r2 = registrars(2)
+    d = dns(ttl=1)
+    d.server_set(DOMAIN, [r1, r2], proto='udp')
+    d.apply()
+    bs = plain(baresip, [domain_line('alice', DOMAIN, regint=4)],
+               config=[d.config_line])
+    assert wait_until(lambda: r1.has_binding('alice'), 10), bs.log()[-2000:]
+    d.srv(DOMAIN, [('r2.' + DOMAIN, r2.port, 10, 10)], proto='udp')
+    d.apply()
+    t = time.time()
+    assert wait_until(lambda: r2.registers('alice', t), 10), (
+        d.queries()[-6:], bs.log()[-2000:])
+    assert wait_until(lambda: r2.has_binding('alice'), 5)
+    moved = r2.registers('alice', t)[0].time
+    time.sleep(4.5)     # one more refresh: not back to the first
+    assert r1.registers('alice', moved) == []
+    print('refresh at the new target %.1f s after the change'
+          % (moved - t))
+
+
+def test_edge_answering_439_leaves_one_flow(registrars, edges, baresip):
+    """An edge that answers REGISTER with '439 First Hop Lacks Outbound
+    Support': baresip 1.0.0 reports REGISTER_FAIL with the reason (no
+    reg-id in the event) and keeps the other flow; the registrar holds
+    one binding, reg-id 2."""
+    reg, = registrars(1, template=rig.OUTBOUND_TEMPLATE)
+    e1, e2 = edges(reg, 2)
+    e1.set_reply(439, 'First Hop Lacks Outbound Support', options=False)
+    bs = plain(baresip, [rig.outbound_account('alice', reg, (e1, e2))],
+               uuid=True)
+    fail = bs.wait_event('REGISTER_FAIL', 10)
+    assert fail is not None and '439' in fail.get('param', ''), (
+        bs.events())
+    assert wait_until(lambda: [c.reg_id for c in
+                               rig.contacts(reg, 'alice')] == [2], 10), (
+        rig.contacts(reg, 'alice'))
+    assert bs.wait_event('REGISTER_OK', 5) is not None
+    print('REGISTER_FAIL param: %r' % fail.get('param'))
