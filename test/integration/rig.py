@@ -1780,16 +1780,23 @@ class EdgeProxy(Kamailio):
         return uri
 
     def flows(self):
-        """SRFLOW lines of its log: (time, method, callid, what, ruri,
-        duri), oldest first."""
-        res = []
-        for line in self.log().splitlines():
-            i = line.find('SRFLOW|')
-            if i >= 0:
-                f = line[i + 7:].split('|')
-                if len(f) >= 4:
-                    res.append((float(f[0]),) + tuple(f[1:]))
-        return res
+        """srflow(self)."""
+        return srflow(self)
+
+
+def srflow(k):
+    """SRFLOW lines of a kamailio's log (an EdgeProxy, or a registrar
+    from OUTBOUND_TEMPLATE): tuples (time, method, callid, what, ruri,
+    duri), oldest first.  what: 'to-registrar', 'route-<rc>' (edge),
+    'first', 'failed-<code>', 'next-flow', 'next-contact'."""
+    res = []
+    for line in k.log().splitlines():
+        i = line.find('SRFLOW|')
+        if i >= 0:
+            f = line[i + 7:].split('|')
+            if len(f) >= 4:
+                res.append((float(f[0]),) + tuple(f[1:]))
+    return res
 
 
 def outbound_account(user, registrar, edges, transport='tcp',
@@ -2007,3 +2014,21 @@ def binding_gaps(reg, user, until, step=0.5):
             gaps[-1][1] = t
         time.sleep(step)
     return gaps
+
+
+SS = '/usr/bin/ss'
+
+
+def cut_tcp(port, timeout=5.0):
+    """Reset every established TCP connection whose local port on
+    127.0.0.1 is port (a server of this rig: a registrar's or an edge's
+    SIP port): `ss -K` destroys the server's socket, the peer gets an
+    RST (ECONNRESET), the server keeps running.  A flow dies without
+    its server.  Returns how many connections were cut."""
+    out = subprocess.run(
+        [SS, '-K', '-t', '-n', 'state', 'established',
+         '( sport = :%d )' % int(port), 'src', HOST],
+        capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise RigError('ss -K: %s' % out.stderr.strip())
+    return len([x for x in out.stdout.splitlines()[1:] if x.strip()])

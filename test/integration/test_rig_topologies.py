@@ -218,3 +218,52 @@ def test_edge_answering_439_leaves_one_flow(registrars, edges, baresip):
         rig.contacts(reg, 'alice'))
     assert bs.wait_event('REGISTER_OK', 5) is not None
     print('REGISTER_FAIL param: %r' % fail.get('param'))
+
+
+def test_srv_account_pinned_to_its_second_server_by_outbound(
+        registrars, baresip, dns):
+    """The pin a module can set with account_set_outbound(): an account
+    of the SRV domain with outbound= naming the second server registers
+    there (Route to it, Request-URI the domain), although the first
+    server is the SRV set's first; kamailio's registrar takes it."""
+    r1, r2 = registrars(2)
+    d = dns()
+    d.server_set(DOMAIN, [r1, r2], proto='udp')
+    d.apply()
+    line = domain_line('alice', DOMAIN) + (
+        ';outbound="sip:%s:%d"' % (HOST, r2.port))
+    bs = plain(baresip, [line], config=[d.config_line])
+    ok = bs.wait_event('REGISTER_OK', 10)
+    assert ok is not None and ok['accountaor'] == ALICE, bs.events()
+    assert wait_until(lambda: r2.has_binding('alice'), 5)
+    assert not r1.requests('alice')
+    reg = r2.registers('alice')[0]
+    assert reg.to == ALICE
+
+
+def test_cut_flow_430_and_the_call_takes_the_other_flow(
+        registrars, edges, baresip):
+    """rig.cut_tcp(edge port) resets baresip's flow to the first edge
+    (the edge lives): baresip reports REGISTER_FAIL at once; a call to
+    the AoR is answered 430 by that edge (no connection to the UA) and
+    the registrar moves to the second flow at once."""
+    reg, e1, e2, bs = outbound_setup(registrars, edges, baresip,
+                                     config=rig.CALLEE_CONFIG)
+    assert wait_until(lambda: len(rig.contacts(reg, 'alice')) == 2, 10)
+    t_cut = time.time()
+    assert rig.cut_tcp(e1.port) == 1
+    fail = bs.wait_event('REGISTER_FAIL', 5, t_cut)
+    assert fail is not None, bs.events()
+    res = rig.call(reg, 'alice', bs, timeout=10)
+    assert res.event is not None and res.rc == 0, (res, reg.log()[-3000:])
+    assert res.seconds < 2, res.seconds
+    assert 'route-2' in [f[3] for f in e1.flows()], e1.flows()
+    what = [f[3] for f in rig.srflow(reg) if f[0] >= t_cut]
+    assert what[:3] == ['first', 'failed-430', 'next-flow'], what
+    # the binding of the dead flow stays at the registrar until it
+    # expires: nothing tells the registrar
+    assert len(rig.contacts(reg, 'alice')) == 2
+    print('REGISTER_FAIL %.3f s after the cut: %r; call over flow 2 in '
+          '%.2f s; edge 1: %s' % (fail['_time'] - t_cut, fail.get('param'),
+                                  res.seconds,
+                                  [f[3] for f in e1.flows()][-3:]))
