@@ -267,3 +267,55 @@ def test_cut_flow_430_and_the_call_takes_the_other_flow(
           '%.2f s; edge 1: %s' % (fail['_time'] - t_cut, fail.get('param'),
                                   res.seconds,
                                   [f[3] for f in e1.flows()][-3:]))
+
+
+def test_naptr_picks_the_transport(registrars, baresip, dns):
+    """A NAPTR record 'SIP+D2T' for the domain: an account without a
+    transport registers over TCP through the _sip._tcp set (RFC 3263
+    as libre does it), although a _sip._udp set exists too."""
+    r1, r2 = registrars(2)
+    d = dns()
+    d.server_set(DOMAIN, [r1], proto='tcp')
+    d.server_set(DOMAIN, [r2], proto='udp')
+    d.naptr(DOMAIN, 10, 10, 'SIP+D2T', '_sip._tcp.' + DOMAIN)
+    d.apply()
+    bs = plain(baresip, [domain_line('alice', DOMAIN)],
+               config=[d.config_line])
+    assert wait_until(lambda: r1.has_binding('alice'), 10), (
+        d.queries(), bs.log()[-2000:])
+    assert {r.proto for r in r1.registers('alice')} == {'tcp'}
+    assert not r2.requests('alice')
+    assert ('NAPTR', DOMAIN) in d.queries()
+
+
+def test_frozen_edge_fails_its_flow_by_keepalive(registrars, edges,
+                                                 baresip):
+    """Flow-Timer 20 from the edges: baresip sends CRLF keep-alives on
+    each flow every 16-20 s (libre takes no less than 20 s, whatever
+    the Flow-Timer); the first edge frozen, the pong is missing and
+    baresip reports REGISTER_FAIL 'Connection timed out' (libre's fixed
+    10 s pong timeout after that keep-alive): 25-29 s after a freeze 1 s
+    after the registration.  About 30 s."""
+    reg, = registrars(1, template=rig.OUTBOUND_TEMPLATE)
+    e1, e2 = edges(reg, 2)
+    # regint 60: no refresh in flight when the keep-alive fails (a
+    # REGISTER in flight to the frozen edge fails only after 32 s, and
+    # the keep-alive failure is ignored meanwhile)
+    bs = plain(baresip, [rig.outbound_account('alice', reg, (e1, e2),
+                                              regint=60)],
+               uuid=True)
+    assert wait_until(lambda: len(rig.contacts(reg, 'alice')) == 2, 10)
+    time.sleep(1)
+    t_freeze = time.time()
+    e1.freeze()
+    fail = bs.wait_event('REGISTER_FAIL', 40, t_freeze)
+    took = None if fail is None else fail['_time'] - t_freeze
+    e1.thaw()
+    print([(round(e['_time'] - t_freeze, 2), e['type'], e.get('param'))
+           for e in bs.events()])
+    assert fail is not None, bs.log()[-2000:]
+    print('REGISTER_FAIL %.1f s after the freeze: %r'
+          % (took, fail.get('param')))
+    assert 14 < took < 31, took
+    # nothing told the registrar: both bindings are still there
+    assert len(rig.contacts(reg, 'alice')) == 2
