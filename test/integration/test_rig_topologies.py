@@ -133,6 +133,23 @@ def test_outbound_two_flows_bound_with_their_paths(registrars, edges,
     print(cs)
 
 
+def test_outbound_udp_flows_and_a_call(registrars, edges, baresip):
+    """The same over UDP: two bindings with their edges' Paths, and a
+    call through the registrar reaches baresip over the first flow.
+    (The UDP keep-alives are STUN binding requests, answered by the
+    edges' stun module; not logged.)"""
+    reg, e1, e2, bs = outbound_setup(registrars, edges, baresip, 'udp',
+                                     config=rig.CALLEE_CONFIG)
+    assert wait_until(lambda: len(rig.contacts(reg, 'alice')) == 2, 10)
+    cs = sorted(rig.contacts(reg, 'alice'), key=lambda c: c.reg_id)
+    assert [c.reg_id for c in cs] == [1, 2]
+    assert ':%d;' % e1.port in cs[0].path and ':%d;' % e2.port in cs[1].path
+    assert {r.proto for r in e1.registers('alice')} == {'udp'}
+    res = rig.call(reg, 'alice', bs, timeout=10)
+    assert res.event is not None and res.rc == 0, res.log[-2000:]
+    assert [f for f in e1.flows() if f[1] == 'INVITE']
+
+
 # ---------------------------------------------------------------------
 # Caller
 # ---------------------------------------------------------------------
