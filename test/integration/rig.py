@@ -2032,3 +2032,28 @@ def cut_tcp(port, timeout=5.0):
     if out.returncode != 0:
         raise RigError('ss -K: %s' % out.stderr.strip())
     return len([x for x in out.stdout.splitlines()[1:] if x.strip()])
+
+
+def wait_reachable(via, aor_or_user, baresip, timeout, attempt=6.0,
+                   interval=0.5, rundir=None):
+    """Call the AoR through via (call()) again and again until a call
+    reaches baresip, for at most timeout [s]: the time.time() at which
+    the first successful call's CALL_INCOMING came, and the number of
+    calls made; (None, n) if none reached it.  Each call is given
+    attempt [s] (more than the registrar's fr_timer, 5 s for the outbound
+    registrar, when a dead flow is to be skipped); a call answered at
+    once (404: no binding) costs about 0.1 s, then interval [s] pause.
+    For benchmarks: 'time until an INVITE reaches baresip again'."""
+    end = time.monotonic() + timeout
+    n = 0
+    for _ in range(int(timeout / max(interval, 0.05)) + 2):
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        n += 1
+        res = call(via, aor_or_user, baresip, timeout=min(attempt, left),
+                   rundir=rundir)
+        if res.event is not None:
+            return res.event['_time'], n
+        time.sleep(min(interval, max(0.0, end - time.monotonic())))
+    return None, n

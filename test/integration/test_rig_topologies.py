@@ -320,7 +320,7 @@ def test_frozen_edge_fails_its_flow_by_keepalive(registrars, edges,
     # the keep-alive failure is ignored meanwhile)
     bs = plain(baresip, [rig.outbound_account('alice', reg, (e1, e2),
                                               regint=60)],
-               uuid=True)
+               uuid=True, config=rig.CALLEE_CONFIG)
     assert wait_until(lambda: len(rig.contacts(reg, 'alice')) == 2, 10)
     time.sleep(1)
     t_freeze = time.time()
@@ -336,3 +336,12 @@ def test_frozen_edge_fails_its_flow_by_keepalive(registrars, edges,
     assert 14 < took < 31, took
     # nothing told the registrar: both bindings are still there
     assert len(rig.contacts(reg, 'alice')) == 2
+
+    # the AoR stays reachable through the other flow; a call from now
+    # on first waits fr_timer (5 s) on the frozen edge's flow
+    e1.freeze()
+    t = time.time()
+    at, n = rig.wait_reachable(reg, 'alice', bs, 20, attempt=8)
+    e1.thaw()
+    assert at is not None and n == 1, (at, n)
+    assert 4.5 < at - t < 7, at - t
