@@ -7,6 +7,9 @@ baresip(accounts=(), config=(), start=True, hold=None, **kw) -> a
     otherwise); with serreg.so (built once per session with make)
     unless serreg=False.
 peer(mode='ok', **opts) -> a sippeer.SipPeer (a scripted registrar).
+dns(ttl=1) -> a started rig.Dns (dnsmasq: SRV/NAPTR/A of test domains).
+edges(registrar, n=2) -> n started rig.EdgeProxy (RFC 5626 edges) in
+    front of registrar (registrars(1, template=rig.OUTBOUND_TEMPLATE)).
 
 Everything lives in the test's tmp_path.  Teardown, in this order:
 registrars are made healthy again (thawed, faults cleared, stopped
@@ -14,7 +17,8 @@ ones started again on their port, peers back to 'ok'), so that
 baresip's un-REGISTERs get answers (an un-REGISTER to a dead UDP
 registrar holds baresip's quit for 32 s); every baresip gets 'quit'
 (SIGKILL after QUIT_TIMEOUT s); every registrar is SIGKILLed and every
-peer closed; always by the PIDs the rig started, and
+peer closed, every DNS server stopped (edges are healed and stopped
+with the registrars); always by the PIDs the rig started, and
 the ports are released.  A baresip that does not exit within
 QUIT_TIMEOUT, or died from a signal the rig did not send (a crash),
 makes the test fail at teardown.  When a test fails, the tails of the
