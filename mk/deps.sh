@@ -6,7 +6,7 @@
 set -e
 
 PKGS="build-essential baresip-core libre-dev libssl-dev kamailio
-      kamailio-tls-modules
+      kamailio-tls-modules kamailio-outbound-modules dnsmasq-base
       python3 python3-pytest procps iproute2 clang sip-tester
       valgrind libclang-rt-14-dev"
 

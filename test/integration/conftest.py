@@ -7,6 +7,9 @@ baresip(accounts=(), config=(), start=True, hold=None, **kw) -> a
     otherwise); with serreg.so (built once per session with make)
     unless serreg=False.
 peer(mode='ok', **opts) -> a sippeer.SipPeer (a scripted registrar).
+dns(ttl=1) -> a started rig.Dns (dnsmasq: SRV/NAPTR/A of test domains).
+edges(registrar, n=2) -> n started rig.EdgeProxy (RFC 5626 edges) in
+    front of registrar (registrars(1, template=rig.OUTBOUND_TEMPLATE)).
 
 Everything lives in the test's tmp_path.  Teardown, in this order:
 registrars are made healthy again (thawed, faults cleared, stopped
@@ -14,7 +17,8 @@ ones started again on their port, peers back to 'ok'), so that
 baresip's un-REGISTERs get answers (an un-REGISTER to a dead UDP
 registrar holds baresip's quit for 32 s); every baresip gets 'quit'
 (SIGKILL after QUIT_TIMEOUT s); every registrar is SIGKILLed and every
-peer closed; always by the PIDs the rig started, and
+peer closed, every DNS server stopped (edges are healed and stopped
+with the registrars); always by the PIDs the rig started, and
 the ports are released.  A baresip that does not exit within
 QUIT_TIMEOUT, or died from a signal the rig did not send (a crash),
 makes the test fail at teardown.  When a test fails, the tails of the
@@ -64,6 +68,7 @@ class RigSession:
         self.kamailios = []
         self.baresips = []
         self.peers = []
+        self.dnses = []
 
     def registrars(self, n=1, **kw):
         """n new registrars, started (names reg0, reg1, ...)."""
@@ -100,11 +105,39 @@ class RigSession:
         self.peers.append(p)
         return p
 
+    def dns(self, ttl=1, start=True, **kw):
+        """A new DNS server (rig.Dns, names dns0, dns1...), started
+        if start (with no records yet: add them, then apply())."""
+        d = rig.Dns(str(self.tmp_path), 'dns%d' % len(self.dnses),
+                    ttl=ttl, **kw)
+        self.dnses.append(d)
+        return d.start() if start else d
+
+    def edges(self, registrar, n=2, **kw):
+        """n new RFC 5626 edge proxies (rig.EdgeProxy, names edge0,
+        edge1...) in front of registrar (a rig.Kamailio, e.g. made
+        with registrars(1, template=rig.OUTBOUND_TEMPLATE)), started.
+        They are healed and stopped with the registrars."""
+        new = []
+        for _ in range(n):
+            e = rig.EdgeProxy(str(self.tmp_path),
+                              'edge%d' % len([k for k in self.kamailios
+                                              if isinstance(k, rig.EdgeProxy)]),
+                              registrar=registrar, **kw)
+            self.kamailios.append(e)
+            new.append(e)
+        for e in new:
+            e.start()
+        return new
+
     def dump(self):
         """Tails of every log, for a failed test's report."""
         for obj in self.kamailios + self.baresips:
             print('----- %r: %s' % (obj, obj.logfile))
             print(obj.log()[-4000:])
+        for d in self.dnses:
+            print('----- %r: %s' % (d, d.logfile))
+            print(d.log()[-2000:])
         for p in self.peers:
             print('----- %r' % p)
             print(p.log()[-4000:])
@@ -134,6 +167,8 @@ class RigSession:
             k.close()
         for p in self.peers:
             p.close()
+        for d in self.dnses:
+            d.close()
         return errors
 
 
@@ -167,3 +202,17 @@ def peer(rig_session):
     """peer(mode='ok', **opts) -> a scripted SIP peer (sippeer.py) on
     127.0.0.1; set back to 'ok' before baresip quits, closed after."""
     return rig_session.peer
+
+
+@pytest.fixture
+def dns(rig_session):
+    """dns(ttl=1, start=True) -> a rig.Dns (dnsmasq on 127.0.0.1),
+    stopped after every baresip of the test has quit."""
+    return rig_session.dns
+
+
+@pytest.fixture
+def edges(rig_session):
+    """edges(registrar, n=2) -> n started rig.EdgeProxy in front of
+    registrar."""
+    return rig_session.edges

@@ -1407,3 +1407,658 @@ class TestCA:
                       '-subj', '/CN=' + (list(dns) + list(ips))[0],
                       '-addext', self._san(ips, dns))
         return cert, key
+
+
+# ---------------------------------------------------------------------
+# DNS (dnsmasq): server sets for test domains
+# ---------------------------------------------------------------------
+
+DNSMASQ = '/usr/sbin/dnsmasq'
+DNS_START_TIMEOUT = 5.0
+QTYPES = {'A': 1, 'NS': 2, 'CNAME': 5, 'SOA': 6, 'AAAA': 28, 'SRV': 33,
+          'NAPTR': 35}
+
+SrvTarget = collections.namedtuple('SrvTarget',
+                                   'target port prio weight')
+DnsAnswer = collections.namedtuple('DnsAnswer', 'rcode records')
+DnsAnswer.__doc__ = """rcode (0 NOERROR, 3 NXDOMAIN...), records: a list
+of (type name, ttl, data): data is the address for A, (prio, weight,
+port, target) for SRV, the raw rdata bytes otherwise."""
+
+
+def _dns_name(name):
+    return b''.join(bytes([len(p)]) + p.encode()
+                    for p in name.strip('.').split('.')) + b'\0'
+
+
+def _dns_read_name(data, i):
+    """(name, offset after it) at data[i], with compression."""
+    labels, end = [], None
+    for _ in range(128):
+        n = data[i]
+        if n & 0xc0 == 0xc0:
+            if end is None:
+                end = i + 2
+            i = ((n & 0x3f) << 8) | data[i + 1]
+            continue
+        if n == 0:
+            return '.'.join(labels), (end if end is not None else i + 1)
+        labels.append(data[i + 1:i + 1 + n].decode('ascii', 'replace'))
+        i += 1 + n
+    raise RigError('DNS answer: name loop')
+
+
+def dns_query(port, name, qtype='A', host=HOST, timeout=1.0):
+    """Ask the DNS server at host:port (UDP) for name; a DnsAnswer, or
+    None if nothing came within timeout.  For tests of the rig."""
+    import struct
+    qid = random.randrange(1, 0xffff)
+    pkt = (struct.pack('>HHHHHH', qid, 0x0100, 1, 0, 0, 0)
+           + _dns_name(name) + struct.pack('>HH', QTYPES[qtype], 1))
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.settimeout(timeout)
+    try:
+        s.sendto(pkt, (host, port))
+        data = s.recv(65535)
+    except (socket.timeout, ConnectionError):
+        return None
+    finally:
+        s.close()
+    _, flags, qd, an = struct.unpack('>HHHH', data[:8])
+    i = 12
+    for _ in range(qd):
+        i = _dns_read_name(data, i)[1] + 4
+    names = {v: k for k, v in QTYPES.items()}
+    records = []
+    for _ in range(an):
+        _, i = _dns_read_name(data, i)
+        rtype, _, ttl, rdlen = struct.unpack('>HHIH', data[i:i + 10])
+        i += 10
+        rdata = data[i:i + rdlen]
+        if rtype == 1:
+            val = socket.inet_ntoa(rdata)
+        elif rtype == 33:
+            prio, weight, rport = struct.unpack('>HHH', rdata[:6])
+            val = (prio, weight, rport, _dns_read_name(data, i + 6)[0])
+        else:
+            val = rdata
+        records.append((names.get(rtype, str(rtype)), ttl, val))
+        i += rdlen
+    return DnsAnswer(flags & 0xf, records)
+
+
+class Dns(_Child):
+    """/usr/sbin/dnsmasq on 127.0.0.1:port (UDP+TCP), answering only
+    from its own records: SRV, NAPTR and A records of test domains.
+
+    rundir: a directory for its files (run directory
+    rundir/<name>-<port>): dnsmasq.conf (generated), dnsmasq.log (its
+    stderr, one line per query: log-queries).  Every domain given is
+    served as local (--local=/domain/): names it does not know are
+    NXDOMAIN or NODATA at once, never forwarded (--no-resolv
+    --no-hosts, no upstream server).  ttl: the TTL of every answer
+    (--local-ttl; 0 = no caching at all).
+
+    Records are set with srv(), a(), naptr() (or server_set()); they
+    take effect at start(), or at once with apply() while running:
+    dnsmasq re-reads --srv-host/--host-record only at start, so apply()
+    rewrites the configuration and restarts it on the same port (about
+    0.2 s; a query in that window gets no answer).
+
+    config_line: 'dns_server 127.0.0.1:PORT', for Baresip(config=...).
+    """
+
+    def __init__(self, rundir, name='dns', port=None, ttl=1):
+        self.name = name
+        self._own_port = port is None
+        self.port = free_tcp_port(udp=True) if port is None else port
+        self.rundir = os.path.join(os.path.abspath(rundir),
+                                   '%s-%d' % (name, self.port))
+        os.makedirs(self.rundir, exist_ok=True)
+        self.cfg = os.path.join(self.rundir, 'dnsmasq.conf')
+        self.logfile = os.path.join(self.rundir, 'dnsmasq.log')
+        self.ttl = ttl
+        self.domains = []           # served as local (--local)
+        self.srvs = collections.OrderedDict()  # _sip._udp.d -> targets
+        self.hosts = collections.OrderedDict()  # name -> address
+        self.naptrs = []            # (domain, order, pref, flags, ...)
+        self.proc = None
+        self.started_at = None
+        self.start_seconds = None
+        _live.append(self)
+
+    def __repr__(self):
+        return '<Dns %s %s:%d pid=%s>' % (self.name, HOST, self.port,
+                                          self.pid)
+
+    @property
+    def config_line(self):
+        """The baresip config line that makes it use this server."""
+        return 'dns_server %s:%d' % (HOST, self.port)
+
+    # -- records --------------------------------------------------------
+
+    def _domain(self, name):
+        d = name.split('.', 2)[-1] if name.startswith('_') else name
+        if d not in self.domains:
+            self.domains.append(d)
+
+    def a(self, name, addr=HOST):
+        """An A record name -> addr (--host-record)."""
+        self._domain(name.split('.', 1)[1] if '.' in name else name)
+        self.hosts[name] = addr
+        return self
+
+    def srv(self, domain, targets, proto='udp'):
+        """The SRV set of _sip._<proto>.domain, replacing any earlier
+        one: targets is a list of (target, port, prio, weight)
+        (SrvTarget); each target name gets an A record 127.0.0.1 unless
+        it has one.  An empty list removes the set (NXDOMAIN)."""
+        owner = '_sip._%s.%s' % (proto, domain)
+        self._domain(domain)
+        targets = [SrvTarget(*t) for t in targets]
+        if targets:
+            self.srvs[owner] = targets
+        else:
+            self.srvs.pop(owner, None)
+        for t in targets:
+            if t.target not in self.hosts:
+                self.a(t.target)
+        return self
+
+    def server_set(self, domain, servers, proto='udp', prios=None,
+                   weight=10):
+        """srv() for a list of Kamailio (or ports): target
+        '<name>.<domain>' (or 's<i>.<domain>') at its port, priorities
+        prios (default 10, 20, 30...), all with weight.  Returns the
+        SrvTarget list."""
+        prios = list(prios or [10 * (i + 1) for i in range(len(servers))])
+        targets = []
+        for i, s in enumerate(servers):
+            label = s.name if isinstance(s, Kamailio) else 's%d' % i
+            targets.append(SrvTarget('%s.%s' % (label, domain),
+                                     _port_of(s), prios[i], weight))
+        self.srv(domain, targets, proto)
+        return targets
+
+    def naptr(self, domain, order, pref, service, replacement,
+              flags='S', regexp=''):
+        """A NAPTR record of domain, e.g. naptr('d', 10, 10, 'SIP+D2T',
+        '_sip._tcp.d') (flags 'S': the replacement is an SRV owner)."""
+        self._domain(domain)
+        self.naptrs.append((domain, order, pref, flags, service, regexp,
+                            replacement))
+        return self
+
+    def clear(self):
+        """Forget every record (domains stay local: NXDOMAIN)."""
+        self.srvs.clear()
+        self.hosts.clear()
+        del self.naptrs[:]
+        return self
+
+    def _write(self):
+        lines = ['# generated by test/integration/rig.py (Dns)',
+                 'no-resolv', 'no-hosts', 'port=%d' % self.port,
+                 'listen-address=%s' % HOST, 'bind-interfaces',
+                 'local-ttl=%d' % self.ttl, 'log-queries',
+                 'log-facility=-', 'pid-file=', 'user=root',
+                 'cache-size=0']
+        lines += ['local=/%s/' % d for d in self.domains]
+        for owner, targets in self.srvs.items():
+            lines += ['srv-host=%s,%s,%d,%d,%d'
+                      % (owner, t.target, t.port, t.prio, t.weight)
+                      for t in targets]
+        lines += ['host-record=%s,%s' % kv for kv in self.hosts.items()]
+        lines += ['naptr-record=%s,%d,%d,%s,%s,%s,%s' % n
+                  for n in self.naptrs]
+        with open(self.cfg, 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+
+    # -- process control ----------------------------------------------
+
+    def start(self, timeout=DNS_START_TIMEOUT):
+        """Write the configuration, start dnsmasq in the foreground;
+        wait (bounded) until it answers a query."""
+        if self.running:
+            raise RigError('%r already running' % self)
+        self._write()
+        t0 = time.monotonic()
+        self.started_at = time.time()
+        with open(self.logfile, 'ab') as log:
+            log.write(b'=== rig: start %.6f ===\n' % self.started_at)
+            log.flush()
+            self.proc = subprocess.Popen(
+                [DNSMASQ, '--keep-in-foreground', '--conf-file=' + self.cfg],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                cwd=self.rundir)
+
+        def answers():
+            if self.proc.poll() is not None:
+                raise RigError('dnsmasq exited with %s:\n%s'
+                               % (self.proc.returncode, self.log()[-2000:]))
+            return dns_query(self.port, 'rig-probe.invalid', 'A',
+                             timeout=0.2) is not None
+        if not wait_until(answers, timeout=timeout, interval=0.02):
+            self.stop()
+            raise RigError('dnsmasq did not answer in %.0f s:\n%s'
+                           % (timeout, self.log()[-2000:]))
+        self.start_seconds = time.monotonic() - t0
+        return self
+
+    def stop(self):
+        """SIGKILL the dnsmasq this object started, and reap it."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(timeout=REAP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                pass
+
+    def apply(self):
+        """Make the records as set now take effect: restart on the same
+        port if running (else nothing; start() writes them)."""
+        if self.running:
+            self.stop()
+            self.start()
+        return self
+
+    def close(self):
+        """stop() and release the port."""
+        self.stop()
+        if self in _live:
+            _live.remove(self)
+        if self._own_port:
+            release_port(self.port)
+
+    # -- views ----------------------------------------------------------
+
+    def query(self, name, qtype='A', timeout=1.0):
+        """dns_query() against this server."""
+        return dns_query(self.port, name, qtype, timeout=timeout)
+
+    def queries(self):
+        """Queries received so far (all runs), as (qtype, name)."""
+        return re.findall(r'query\[(\w+)\] (\S+) from', self.log())
+
+    def log(self):
+        """dnsmasq's log so far (all runs)."""
+        try:
+            with open(self.logfile, errors='replace') as f:
+                return f.read()
+        except FileNotFoundError:
+            return ''
+
+
+# ---------------------------------------------------------------------
+# RFC 5626 outbound: registrar mode and edge proxies
+# ---------------------------------------------------------------------
+
+OUTBOUND_TEMPLATE = os.path.join(HERE, 'kamailio-outbound.cfg.tmpl')
+EDGE_TEMPLATE = os.path.join(HERE, 'kamailio-edge.cfg.tmpl')
+FLOW_TIMER = 20         # [s] Flow-Timer the edges add to a 2xx
+
+
+def outbound_registrar(rundir, name='reg', **kw):
+    """A Kamailio registrar in outbound mode (not started): use_path,
+    outbound_mode 1, calls to every flow (OUTBOUND_TEMPLATE).  The
+    fixture way: registrars(1, template=rig.OUTBOUND_TEMPLATE)."""
+    return Kamailio(rundir, name, template=OUTBOUND_TEMPLATE, **kw)
+
+
+Contact = collections.namedtuple('Contact',
+                                 'uri expires path instance reg_id '
+                                 'received socket')
+Contact.__doc__ = """A binding in detail (from ul.lookup): uri, expires
+(seconds left, None if permanent), path (the Path header stored, ''),
+instance (+sip.instance, ''), reg_id (int, 0 if none), received
+('' if none), socket (the registrar's socket it came in on)."""
+
+
+def contacts(registrar, aor):
+    """The live bindings of aor at registrar as Contact tuples, in the
+    order ul.lookup gives them ([] if none).  Raises RegistrarDown /
+    RegistrarFrozen like Kamailio.bindings()."""
+    try:
+        out = registrar.rpc('ul.lookup', 'location', _user_of(aor))
+    except (RegistrarDown, RegistrarFrozen):
+        raise
+    except RigError as e:
+        if re.search(r'AOR (not found|has no contacts)', str(e)):
+            return []
+        raise
+    res = []
+    for block in out.split('Contact: {')[1:]:
+        def field(name):
+            m = re.search(r'\n\s*%s:\s*(.*)' % name, block)
+            v = m.group(1).strip() if m else ''
+            return '' if v in ('[not set]', '<null>') else v
+        exp = field('Expires')
+        if exp == 'permanent':
+            exp = None
+        elif exp.lstrip('-').isdigit() and int(exp) > 0:
+            exp = int(exp)
+        else:
+            continue
+        res.append(Contact(field('Address'), exp, field('Path'),
+                           field('Instance'), _int(field('Reg-Id')) or 0,
+                           field('Received'), field('Socket')))
+    return res
+
+
+class EdgeProxy(Kamailio):
+    """An RFC 5626 edge proxy: /usr/sbin/kamailio on 127.0.0.1:port
+    (UDP+TCP) with the outbound, path, rr and stun modules, relaying
+    REGISTERs (with a Path carrying a flow token) to registrar and
+    requests down the flows (kamailio-edge.cfg.tmpl).
+
+    Everything of Kamailio works on it (start/stop/freeze/thaw/heal,
+    set_reply/set_silent for its own answers, requests()/registers()
+    for what it received).  outbound_uri(transport): the URI for an
+    account's outbound=/outbound2= parameter."""
+
+    def __init__(self, rundir, name='edge', port=None, registrar=None,
+                 flow_timer=FLOW_TIMER, **kw):
+        if registrar is None:
+            raise ValueError('EdgeProxy needs a registrar')
+        kw.setdefault('template', EDGE_TEMPLATE)
+        Kamailio.__init__(self, rundir, name, port, **kw)
+        self.registrar = registrar
+        self.flow_timer = flow_timer
+        with open(self.cfg) as f:
+            text = f.read()
+        text = text.replace('@REGISTRAR@', '%s:%d' % (HOST,
+                                                      _port_of(registrar)))
+        text = text.replace('@FLOWTIMER@', str(flow_timer))
+        with open(self.cfg, 'w') as f:
+            f.write(text)
+
+    def __repr__(self):
+        return '<EdgeProxy %s %s:%d pid=%s>' % (self.name, HOST,
+                                                self.port, self.pid)
+
+    def outbound_uri(self, transport='tcp'):
+        """'sip:127.0.0.1:PORT;transport=tcp' (no parameter for udp)."""
+        uri = 'sip:%s:%d' % (HOST, self.port)
+        if transport and transport != 'udp':
+            uri += ';transport=' + transport
+        return uri
+
+    def flows(self):
+        """srflow(self)."""
+        return srflow(self)
+
+
+def srflow(k):
+    """SRFLOW lines of a kamailio's log (an EdgeProxy, or a registrar
+    from OUTBOUND_TEMPLATE): tuples (time, method, callid, what, ruri,
+    duri), oldest first.  what: 'to-registrar', 'route-<rc>' (edge),
+    'first', 'failed-<code>', 'next-flow', 'next-contact'."""
+    res = []
+    for line in k.log().splitlines():
+        i = line.find('SRFLOW|')
+        if i >= 0:
+            f = line[i + 7:].split('|')
+            if len(f) >= 4:
+                res.append((float(f[0]),) + tuple(f[1:]))
+    return res
+
+
+def outbound_account(user, registrar, edges, transport='tcp',
+                     regint=DEFAULT_REGINT, extra=''):
+    """An account line for user at registrar through RFC 5626 edge
+    proxies: ';outbound="<edge 1>";outbound2="<edge 2>";sipnat=outbound'
+    (baresip needs the uuid module: Baresip(uuid=True)).  The AoR is
+    aor(user, registrar); its URI carries no transport (the Route to
+    the edge does)."""
+    ob = ''
+    for i, e in enumerate(edges):
+        ob += ';outbound%s="%s"' % ('' if i == 0 else str(i + 1),
+                                    e.outbound_uri(transport)
+                                    if isinstance(e, EdgeProxy) else e)
+    line = '<%s>;auth_pass=%s;regint=%s%s;sipnat=outbound' % (
+        aor(user, registrar), PASSWORD, regint, ob)
+    if extra:
+        line += extra if extra.startswith(';') else ';' + extra
+    return line
+
+
+# ---------------------------------------------------------------------
+# Caller (sipp) and binding sampler
+# ---------------------------------------------------------------------
+
+SIPP = '/usr/bin/sipp'
+# baresip answers an INVITE whose SDP offers no codec it has with 488
+# and raises no CALL_INCOMING: a Baresip that call() reaches needs an
+# audio codec, e.g. Baresip(config=rig.CALLEE_CONFIG)
+CALLEE_CONFIG = ['module g711.so']
+
+UAC_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="serreg rig: INVITE to an AoR, final answer @EXPECT@">
+  <send retrans="500"><![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:caller@[local_ip]:[local_port]>;tag=[pid]rig[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:caller@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=caller 1 1 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+
+]]></send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="@EXPECT@"/>
+  <send><![CDATA[
+ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+CSeq: 1 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]></send>
+</scenario>
+"""
+
+
+class SippCall(_Child):
+    """One INVITE sent by /usr/bin/sipp (a UAC scenario written at run
+    time, -m 1) for user to via (a Kamailio, a port or 'host:port'),
+    over UDP; the scenario expects the final answer `expect` (an int,
+    486 by default: what baresip sends when the call is hung up before
+    it is answered), then ACKs it.  sipp gives up after timeout [s]
+    (-timeout, -timeout_error: exit status non-zero).
+
+    start() -> self; wait(timeout) -> sipp's exit status (0: the
+    expected answer came; None: it had to be killed, by its PID);
+    log() -> its output.  Files in rundir: sipp-<n>.xml, sipp-<n>.log.
+    """
+
+    _count = [0]
+
+    def __init__(self, rundir, via, user, expect=486, timeout=20):
+        self.rundir = os.path.abspath(rundir)
+        os.makedirs(self.rundir, exist_ok=True)
+        self._count[0] += 1
+        n = '%d-%d' % (os.getpid(), self._count[0])
+        self.scenario = os.path.join(self.rundir, 'sipp-%s.xml' % n)
+        self.logfile = os.path.join(self.rundir, 'sipp-%s.log' % n)
+        self.via = via
+        self.user = _user_of(user)
+        self.expect = int(expect)
+        self.timeout = timeout
+        self.port = None
+        self.proc = None
+        self.started_at = None
+        _live.append(self)
+
+    def start(self):
+        with open(self.scenario, 'w') as f:
+            f.write(UAC_SCENARIO.replace('@EXPECT@', str(self.expect)))
+        self.port = free_tcp_port(udp=True)
+        self.started_at = time.time()
+        with open(self.logfile, 'ab') as log:
+            self.proc = subprocess.Popen(
+                [SIPP, '%s:%d' % (HOST, _port_of(self.via)),
+                 '-sf', self.scenario, '-s', self.user, '-i', HOST,
+                 '-p', str(self.port), '-m', '1',
+                 '-timeout', '%ds' % max(1, int(round(self.timeout))),
+                 '-timeout_error', '-nostdin'],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                cwd=self.rundir)
+        return self
+
+    def wait(self, timeout=None):
+        """sipp's exit status; SIGKILL by PID (status None) if it has
+        not ended within timeout (default: its own timeout + 5 s)."""
+        if self.proc is None:
+            return None
+        try:
+            return self.proc.wait(self.timeout + 5 if timeout is None
+                                  else timeout)
+        except subprocess.TimeoutExpired:
+            self.close()
+            return None
+
+    def log(self):
+        try:
+            with open(self.logfile, errors='replace') as f:
+                return f.read()
+        except FileNotFoundError:
+            return ''
+
+    def close(self):
+        """Kill sipp if still running (by PID), release its port."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(REAP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                pass
+        if self in _live:
+            _live.remove(self)
+        if self.port is not None:
+            release_port(self.port)
+            self.port = None
+
+
+CallResult = collections.namedtuple('CallResult',
+                                    'event rc seconds log')
+CallResult.__doc__ = """What call() saw: event, baresip's CALL_INCOMING
+event (None if none came, or if no baresip was given); rc, sipp's exit
+status (0: the expected final answer came; None: killed); seconds, from
+sending the INVITE to the event (None without one); log, sipp's
+output."""
+
+
+def call(via, aor_or_user, baresip=None, timeout=10.0, rundir=None,
+         expect=None):
+    """Send one INVITE to the AoR through via (the Kamailio registrar or
+    proxy that should route it: its lookup of the user) with sipp, and
+    see whether baresip (a Baresip, optional) got the call: its
+    CALL_INCOMING event within timeout [s].  If it came, the call is
+    hung up at baresip ('hangup': 486 Busy Here), which ends sipp's
+    scenario.  Returns a CallResult; bounded by timeout + 10 s.
+
+    expect: the final answer sipp waits for; default 486 when baresip
+    is given, else 404 (no binding at via).  rundir: where sipp's files
+    go (default: via's run directory).  The baresip needs an audio
+    codec (CALLEE_CONFIG: g711, the one sipp offers), else it answers
+    488 and raises no event."""
+    if expect is None:
+        expect = 486 if baresip is not None else 404
+    if rundir is None:
+        rundir = getattr(via, 'rundir', None) or tempfile.gettempdir()
+    uac = SippCall(rundir, via, aor_or_user, expect, timeout + 3)
+    t0 = time.time()
+    uac.start()
+    ev = None
+    try:
+        if baresip is not None:
+            ev = baresip.wait_event(
+                lambda e: e.get('type') == 'CALL_INCOMING', timeout, t0)
+            if ev is not None:
+                try:
+                    baresip.command('hangup')
+                except (OSError, TimeoutError):
+                    pass
+        rc = uac.wait(timeout + 8)
+    finally:
+        uac.close()
+    return CallResult(ev, rc, None if ev is None else ev['_time'] - t0,
+                      uac.log())
+
+
+def binding_gaps(reg, user, until, step=0.5):
+    """Sample reg.has_binding(user) every step seconds from now until
+    until (a time.time() value).  The gaps: [first sample without a
+    binding, first sample with one again (None if none came)]."""
+    gaps = []
+    for _ in range(int((until - time.time()) / step) + 2):
+        t = time.time()
+        if t >= until:
+            break
+        held = reg.has_binding(user)
+        if not held and (not gaps or gaps[-1][1] is not None):
+            gaps.append([t, None])
+        elif held and gaps and gaps[-1][1] is None:
+            gaps[-1][1] = t
+        time.sleep(step)
+    return gaps
+
+
+SS = '/usr/bin/ss'
+
+
+def cut_tcp(port, timeout=5.0):
+    """Reset every established TCP connection whose local port on
+    127.0.0.1 is port (a server of this rig: a registrar's or an edge's
+    SIP port): `ss -K` destroys the server's socket, the peer gets an
+    RST (ECONNRESET), the server keeps running.  A flow dies without
+    its server.  Returns how many connections were cut."""
+    out = subprocess.run(
+        [SS, '-K', '-t', '-n', 'state', 'established',
+         '( sport = :%d )' % int(port), 'src', HOST],
+        capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise RigError('ss -K: %s' % out.stderr.strip())
+    return len([x for x in out.stdout.splitlines()[1:] if x.strip()])
+
+
+def wait_reachable(via, aor_or_user, baresip, timeout, attempt=6.0,
+                   interval=0.5, rundir=None):
+    """Call the AoR through via (call()) again and again until a call
+    reaches baresip, for at most timeout [s]: the time.time() at which
+    the first successful call's CALL_INCOMING came, and the number of
+    calls made; (None, n) if none reached it.  Each call is given
+    attempt [s] (more than the registrar's fr_timer, 5 s for the outbound
+    registrar, when a dead flow is to be skipped); a call answered at
+    once (404: no binding) costs about 0.1 s, then interval [s] pause.
+    For benchmarks: 'time until an INVITE reaches baresip again'."""
+    end = time.monotonic() + timeout
+    n = 0
+    for _ in range(int(timeout / max(interval, 0.05)) + 2):
+        left = end - time.monotonic()
+        if left <= 0:
+            break
+        n += 1
+        res = call(via, aor_or_user, baresip, timeout=min(attempt, left),
+                   rundir=rundir)
+        if res.event is not None:
+            return res.event['_time'], n
+        time.sleep(min(interval, max(0.0, end - time.monotonic())))
+    return None, n

@@ -15,11 +15,10 @@ and its request log) as well as on baresip's view:
   refreshes of the tier in use.
 """
 
-import subprocess
 import time
 
-from rig import (HOST, TestCA, account_line, aor, free_port,
-                 release_port, wait_until)
+from rig import (TestCA, account_line, aor, binding_gaps, call,
+                 wait_until)
 from test_serial import REFRESH
 from test_tls import tier_account_of, tls_aor, tls_line
 
@@ -30,98 +29,6 @@ REPAIR = 3          # [s] for a repair REGISTER after such a transaction
 # ---------------------------------------------------------------------
 # bug 0: a failback loses the binding it just made
 # ---------------------------------------------------------------------
-
-UAC_REJECTED = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="serreg rig: INVITE to an AoR, rejected by the callee">
-  <send retrans="500"><![CDATA[
-INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: <sip:caller@[local_ip]:[local_port]>;tag=[pid]rig[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: <sip:caller@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=caller 1 1 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-
-]]></send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
-  <recv response="486"/>
-  <send><![CDATA[
-ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-CSeq: 1 ACK
-Max-Forwards: 70
-Content-Length: 0
-
-]]></send>
-</scenario>
-"""
-
-
-def sipp_invite(tmp_path, user, registrar, timeout=20):
-    """Start sipp as a UAC sending one INVITE for user to registrar
-    (UDP); the callee is expected to reject it with 486.  Returns the
-    Popen (stopped by its PID; the caller waits for it)."""
-    scenario = tmp_path / 'uac-486.xml'
-    scenario.write_text(UAC_REJECTED)
-    port = free_port()
-    log = open(str(tmp_path / 'sipp-uac.log'), 'wb')
-    proc = subprocess.Popen(
-        ['sipp', '%s:%d' % (HOST, registrar.port), '-sf', str(scenario),
-         '-s', user, '-i', HOST, '-p', str(port), '-m', '1',
-         '-timeout', '%ds' % timeout, '-timeout_error', '-nostdin'],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-        cwd=str(tmp_path))
-    proc.rig_port, proc.rig_log = port, log
-    return proc
-
-
-def sipp_wait(proc, timeout):
-    """Wait for sipp (bounded), kill it by its PID if it hangs; its
-    exit status (None if it had to be killed)."""
-    try:
-        rc = proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-        rc = None
-    proc.rig_log.close()
-    release_port(proc.rig_port)
-    return rc
-
-
-def binding_gaps(reg, user, until, step=0.5):
-    """Sample reg.has_binding(user) every step seconds from now until
-    until (a time.time() value).  The gaps: [first sample without a
-    binding, first sample with one again (None if none came)]."""
-    gaps = []
-    for _ in range(int((until - time.time()) / step) + 2):
-        t = time.time()
-        if t >= until:
-            break
-        held = reg.has_binding(user)
-        if not held and (not gaps or gaps[-1][1] is not None):
-            gaps.append([t, None])
-        elif held and gaps and gaps[-1][1] is None:
-            gaps[-1][1] = t
-        time.sleep(step)
-    return gaps
-
 
 def test_bug0_failback_keeps_its_binding_for_a_refresh_interval(
         registrars, baresip, tmp_path):
@@ -205,16 +112,13 @@ def test_bug0_failback_keeps_its_binding_for_a_refresh_interval(
 
     # a call to the AoR through the primary reaches baresip
     t_call = time.time()
-    uac = sipp_invite(tmp_path, 'alice', a)
-    ev = bs.wait_event(lambda e: e.get('type') == 'CALL_INCOMING', 10,
-                       t_call)
-    if ev is not None:
-        bs.command('hangup')
-    rc = sipp_wait(uac, 25)
+    res = call(a, 'alice', bs, timeout=10, rundir=str(tmp_path))
+    ev = res.event
     assert ev is not None, 'no incoming call at baresip: %s' % (
         [x.method for x in a.requests(since=t_call)],)
     assert ev['accountaor'] == aor('alice', a), ev
-    assert rc == 0, 'sipp exit status %s' % rc
+    assert res.rc == 0, 'sipp exit status %s:\n%s' % (res.rc,
+                                                       res.log[-2000:])
     print('failback %.1f s after the restart; binding held %.0f s'
           % (t_fb - t_back, time.time() - t_bound))
 
