@@ -1149,6 +1149,15 @@ static void acc_recover(struct sr_account *acc, uint64_t now)
 	acc->recovered_at = now;
 	acc_request_cancel(acc);
 	acc_set_state(acc, SR_ACC_REGISTERING);
+
+	/* baresip builds reg client i with the i-th outbound proxy: the
+	   first must be the configured one again, or both flows would go
+	   through the second edge */
+	if (acc->route) {
+		acc->route = 0;
+		emit_flow(acc->eng, acc, 0);
+	}
+
 	emit(acc->eng, SR_ACT_RECOVER, acc, 0);
 }
 
@@ -1679,22 +1688,21 @@ void sr_account_flow_closed(struct sr_account *acc, int err, uint64_t now)
  * after RFC 5626's backoff (4.5: 90 s x 2^n, at most 1800 s, 50-100 %),
  * except one whose first hop said 439 (no outbound there).
  *
- * @param acc    Account
- * @param nflows Number of flows (reg clients), at most 32
- * @param okmask Bit i set: flow i is registered
- * @param ans    The answer of the event, NULL for a REGISTER_OK
- * @param now    Current time [ms]
+ * @param acc      Account
+ * @param okmask   Bit i set: flow i is registered
+ * @param failmask Bit i set: flow i failed (no bit: no answer yet)
+ * @param ans      The answer of the event, NULL for a REGISTER_OK
+ * @param now      Current time [ms]
  */
-void sr_account_flows(struct sr_account *acc, unsigned nflows,
-		      unsigned okmask, const struct sr_answer *ans,
+void sr_account_flows(struct sr_account *acc, unsigned okmask,
+		      unsigned failmask, const struct sr_answer *ans,
 		      uint64_t now)
 {
 	struct sr_engine *eng;
-	unsigned all, route;
+	unsigned route;
 	uint64_t wait;
 
-	if (!acc || !(acc->flags & SR_ACC_F_OUTBOUND) || acc->no_outbound ||
-	    !nflows || nflows > 32)
+	if (!acc || !(acc->flags & SR_ACC_F_OUTBOUND) || acc->no_outbound)
 		return;
 
 	eng = acc->eng;
@@ -1713,9 +1721,7 @@ void sr_account_flows(struct sr_account *acc, unsigned nflows,
 		emit_flow(eng, acc, route);
 	}
 
-	all = nflows == 32 ? ~0u : (1u << nflows) - 1;
-
-	if ((okmask & all) == all) {
+	if (!failmask) {
 		acc->flow_fails = 0;
 	}
 	else if (acc->state == SR_ACC_REGISTERED && !acc->recover &&

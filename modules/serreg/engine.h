@@ -212,8 +212,8 @@ void sr_account_reg_failed(struct sr_account *acc,
 void sr_account_answer(struct sr_account *acc, const struct sr_answer *ans,
 		       uint64_t now);
 void sr_account_flow_closed(struct sr_account *acc, int err, uint64_t now);
-void sr_account_flows(struct sr_account *acc, unsigned nflows,
-		      unsigned okmask, const struct sr_answer *ans,
+void sr_account_flows(struct sr_account *acc, unsigned okmask,
+		      unsigned failmask, const struct sr_answer *ans,
 		      uint64_t now);
 void sr_account_calls(struct sr_account *acc, uint32_t ncalls,
 		      uint64_t now);

@@ -283,15 +283,18 @@ void member_no_outbound(struct member *m)
 }
 
 
-/* Which reg clients of the UA are registered: baresip 1.0.0 shows it
-   only as text, one status per client in reg-id order ("OK " in green,
-   "ERR" in red, "zzz" in yellow) */
-static unsigned flows_ok(const struct ua *ua, unsigned *nflows)
+/* Which reg clients of the UA are registered, and which have an answer:
+   baresip 1.0.0 shows it only as text, one status per client in reg-id
+   order ("OK " in green, "ERR" in red, "zzz" in yellow: none yet) */
+static unsigned flows_ok(const struct ua *ua, unsigned *nflows,
+			 unsigned *answered)
 {
-	static const char ok[] = "\x1b[32m";
+	static const char ok[] = "\x1b[32m", none[] = "\x1b[33m";
 	char buf[1024];
 	const char *p;
 	unsigned mask = 0, n = 0;
+
+	*nflows = *answered = 0;
 
 	if (re_snprintf(buf, sizeof(buf), "%H", ua_print_status, ua) < 0)
 		return 0;
@@ -300,6 +303,8 @@ static unsigned flows_ok(const struct ua *ua, unsigned *nflows)
 	     p = strstr(p + 1, "\x1b[3")) {
 		if (!strncmp(p, ok, sizeof(ok) - 1))
 			mask |= 1u << n;
+		if (strncmp(p, none, sizeof(none) - 1))
+			*answered |= 1u << n;
 		++n;
 	}
 
@@ -309,18 +314,26 @@ static unsigned flows_ok(const struct ua *ua, unsigned *nflows)
 }
 
 
-/** One of baresip's events about an outbound account's registration:
- *  which flows work now */
-void member_flows(struct member *m, const struct sr_answer *ans)
+/**
+ * One of baresip's events about a member's registration: for an
+ * outbound account, tell the engine which flows work now
+ *
+ * @return false while a flow of an outbound account has no answer yet
+ *         (a failure of the account waits for every flow)
+ */
+bool member_flows(struct member *m, const struct sr_answer *ans)
 {
-	unsigned nflows = 0, mask;
+	unsigned nflows, answered, mask;
 
 	if (!m->outbound[0] || !m->outbound[1])
-		return;
+		return true;
 
-	mask = flows_ok(m->ua, &nflows);
+	mask = flows_ok(m->ua, &nflows, &answered);
 
-	sr_account_flows(m->sra, nflows, mask, ans, serreg_now());
+	sr_account_flows(m->sra, mask, answered & ~mask, ans, serreg_now());
+
+	return !nflows || answered == (nflows == 32 ? ~0u :
+				       (1u << nflows) - 1);
 }
 
 

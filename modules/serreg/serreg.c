@@ -210,11 +210,10 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 			break;
 
 		answer_decode(&ans, prm);
-		member_flows(m, &ans);
 
 		/* another reg client (flow) of the UA is still registered:
-		   the account is */
-		if (!ua_isregistered(ua))
+		   the account is; one not answered yet may be */
+		if (member_flows(m, &ans) && !ua_isregistered(ua))
 			sr_account_reg_failed(member_sra(m), &ans,
 					      serreg_now());
 		break;

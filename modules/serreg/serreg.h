@@ -47,7 +47,7 @@ void member_register(struct member *m);
 void member_recover(struct member *m);
 void member_route(struct member *m, unsigned flow);
 void member_no_outbound(struct member *m);
-void member_flows(struct member *m, const struct sr_answer *ans);
+bool member_flows(struct member *m, const struct sr_answer *ans);
 void member_unregister(struct member *m);
 void member_hold(struct member *m);
 void member_request(struct member *m, enum sr_request req);

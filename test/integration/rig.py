@@ -1784,6 +1784,12 @@ class EdgeProxy(Kamailio):
             uri += ';transport=' + transport
         return uri
 
+    def set_no_outbound(self, on=True):
+        """Act as an edge without RFC 5626 support: a REGISTER that
+        asks for a flow (reg-id) is answered 439 First Hop Lacks
+        Outbound Support, a plain one is relayed."""
+        self._shv('noob', 1 if on else 0)
+
     def flows(self):
         """srflow(self)."""
         return srflow(self)

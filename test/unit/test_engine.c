@@ -1391,20 +1391,29 @@ SIM_TEST(test_engine_outbound_flows, HOLD, BACKOFF_MAX)
 	TEST_ASSERT(is_current(s, 0));
 	sra = s->accv[a].sra;
 
+	/* flow 1 answered, flow 2 not yet: nothing is dead */
+	sr_account_flows(sra, 0x1, 0x0, NULL, s->now);
+	TEST_EQ(0, s->accv[a].nrecover);
+
 	/* both flows up: calls through the first proxy, nothing to do */
-	sr_account_flows(sra, 2, 0x3, NULL, s->now);
+	sr_account_flows(sra, 0x3, 0x0, NULL, s->now);
 	TEST_EQ(0, s->accv[a].nroute);
 	TEST_EQ(0, s->accv[a].nrecover);
 
-	/* flow 1 dies: calls through flow 2, flow 1 recovered at once */
-	sr_account_flows(sra, 2, 0x2, &reset, s->now);
-	TEST_EQ(1, s->accv[a].nroute);
-	TEST_EQ(1, s->accv[a].route);
+	/* flow 1 dies: calls through flow 2, flow 1 recovered at once
+	   (the reg clients are built with the configured proxies again:
+	   route back to flow 1 first) */
+	sr_account_flows(sra, 0x2, 0x1, &reset, s->now);
+	TEST_EQ(2, s->accv[a].nroute);
+	TEST_EQ(0, s->accv[a].route);
 	TEST_EQ(1, s->accv[a].nrecover);
 	TEST_ASSERT(sim_run_until(s, 1000, is_registered, a));
 
-	/* still dead after the recovery: the next one waits 45-90 s */
-	sr_account_flows(sra, 2, 0x2, &reset, s->now);
+	/* still dead after the recovery: calls through flow 2 again, the
+	   next recovery waits 45-90 s */
+	sr_account_flows(sra, 0x2, 0x1, &reset, s->now);
+	TEST_EQ(3, s->accv[a].nroute);
+	TEST_EQ(1, s->accv[a].route);
 	TEST_EQ(1, s->accv[a].nrecover);
 	sim_run(s, 44000);
 	TEST_EQ(1, s->accv[a].nrecover);
@@ -1413,8 +1422,7 @@ SIM_TEST(test_engine_outbound_flows, HOLD, BACKOFF_MAX)
 	sim_run(s, 1000);
 
 	/* both up again: calls through the first proxy */
-	sr_account_flows(sra, 2, 0x3, NULL, s->now);
-	TEST_EQ(2, s->accv[a].nroute);
+	sr_account_flows(sra, 0x3, 0x0, NULL, s->now);
 	TEST_EQ(0, s->accv[a].route);
 
 	/* no move: the account stayed registered through a flow */

@@ -1,0 +1,125 @@
+"""serreg with RFC 5626 outbound: two edge proxies, two flows (issue 10).
+
+The real baresip with serreg, an account registered through two kamailio
+edges (outbound + path) to a kamailio registrar in outbound mode, and a
+second tier behind it.  Registrar-side truth: the bindings and their
+reg-ids; the edges' request logs; calls by sipp reaching baresip.
+"""
+
+import time
+
+import rig
+from rig import account_line, wait_until
+
+CFG = ['serreg_probe_timeout 2'] + rig.CALLEE_CONFIG
+
+
+def regids(reg):
+    return sorted(c.reg_id for c in rig.contacts(reg, 'alice'))
+
+
+def outbound_ladder(registrars, edges, baresip, config=CFG):
+    """Tier 0: alice through two edges to an outbound registrar; tier 1:
+    alice at a plain registrar.  (reg, e1, e2, backup, bs)"""
+    reg, = registrars(1, template=rig.OUTBOUND_TEMPLATE)
+    backup, = registrars(1)
+    e1, e2 = edges(reg, 2)
+    bs = baresip([rig.outbound_account('alice', reg, (e1, e2),
+                                       regint=600, extra='prio=0'),
+                  account_line('alice', backup, prio=1, regint=600)],
+                 config, uuid=True)
+    return reg, e1, e2, backup, bs
+
+
+def test_outbound_cut_flow_is_recovered_at_once(registrars, edges,
+                                               baresip):
+    """A flow dies while its edge lives (its TCP connection reset): the
+    account stays registered through the other flow, no move; serreg
+    recovers the dead flow at once (libre alone retries after 30-60 s),
+    both bindings are fresh, and a call reaches baresip."""
+    reg, e1, e2, backup, bs = outbound_ladder(registrars, edges, baresip)
+    assert wait_until(lambda: regids(reg) == [1, 2], 10), bs.log()[-3000:]
+
+    t_cut = time.time()
+    assert rig.cut_tcp(e1.port) == 1
+    assert bs.wait_event('REGISTER_FAIL', 5, t_cut), bs.events()
+    # recovered: a new REGISTER through edge 1 within a few seconds
+    assert wait_until(lambda: e1.registers('alice', t_cut), 5), (
+        bs.log()[-3000:])
+    assert wait_until(lambda: regids(reg) == [1, 2], 5)
+    assert 'registering again on a new connection' in bs.log()
+    assert bs.moves(t_cut) == [], bs.moves(t_cut)
+    assert not backup.has_binding('alice')
+    res = rig.call(reg, 'alice', bs, timeout=10)
+    assert res.event is not None and res.rc == 0, res.log[-2000:]
+    print('flow recovered %.2f s after the cut'
+          % (e1.registers('alice', t_cut)[0].time - t_cut))
+
+
+def test_outbound_dead_edge_calls_take_the_live_flow(registrars, edges,
+                                                     baresip):
+    """The first edge is killed: the account stays registered through
+    the second flow (no move), new calls from baresip go out through the
+    second edge (baresip 1.0.0 would keep using the first, dead one),
+    calls to the user reach baresip over the second flow; when the
+    first edge is back, its flow is recovered and calls use it again."""
+    reg, e1, e2, backup, bs = outbound_ladder(registrars, edges, baresip)
+    assert wait_until(lambda: regids(reg) == [1, 2], 10), bs.log()[-3000:]
+
+    t_kill = time.time()
+    e1.stop()
+    assert wait_until(lambda: 'new calls through' in bs.log(), 5), (
+        bs.log()[-3000:])
+    time.sleep(1)
+    assert bs.moves(t_kill) == []
+    assert bs.status()['state'] == 'registered'
+    assert not backup.has_binding('alice')
+
+    # an outgoing call goes out through the second edge (the registrar
+    # answers it 404: nobody is called)
+    t_dial = time.time()
+    bs.command('dial', 'sip:nobody@%s:%d' % (rig.HOST, reg.port))
+    assert wait_until(lambda: [r for r in e2.requests(since=t_dial)
+                               if r.method == 'INVITE'], 5), (
+        e2.log()[-2000:], bs.log()[-2000:])
+    bs.command('hangup')
+    # an incoming call reaches baresip over the live flow
+    res = rig.call(reg, 'alice', bs, timeout=15)
+    assert res.event is not None and res.rc == 0, res.log[-2000:]
+
+    # edge 1 back: recovered (RFC 5626 backoff: the first retry is at
+    # once after the failure, the next after 45-90 s; libre's own retry
+    # after 30-60 s also brings it back): calls through edge 1 again
+    e1.start()
+    assert wait_until(lambda: regids(reg) == [1, 2] and
+                      'new calls through %s' % e1.outbound_uri('tcp')
+                      in bs.log(), 95), (regids(reg), bs.log()[-3000:])
+
+
+def test_outbound_439_from_every_first_hop(registrars, edges, baresip):
+    """Both edges answer 439 First Hop Lacks Outbound Support: serreg
+    registers the account again without outbound (RFC 5626 11.6) instead
+    of failing the tier; the registrar holds a plain binding and a call
+    reaches baresip."""
+    reg, = registrars(1, template=rig.OUTBOUND_TEMPLATE)
+    backup, = registrars(1)
+    e1, e2 = edges(reg, 2)
+    for e in (e1, e2):
+        e.set_no_outbound()
+    t0 = time.time()
+    bs = baresip([rig.outbound_account('alice', reg, (e1, e2),
+                                       regint=600, extra='prio=0'),
+                  account_line('alice', backup, prio=1, regint=600)],
+                 CFG, uuid=True)
+    assert wait_until(lambda: 'registering without it' in bs.log(), 10), (
+        bs.log()[-3000:])
+    # without outbound: one REGISTER through the first outbound proxy,
+    # which relays a plain REGISTER
+    assert wait_until(lambda: reg.has_binding('alice'), 10), (
+        rig.contacts(reg, 'alice'), bs.log()[-3000:])
+    cs = rig.contacts(reg, 'alice')
+    assert all(not c.reg_id for c in cs), cs
+    assert [m for m in bs.moves(t0) if m['reason'] != 'start'] == []
+    assert not backup.has_binding('alice')
+    res = rig.call(reg, 'alice', bs, timeout=10)
+    assert res.event is not None and res.rc == 0, res.log[-2000:]
