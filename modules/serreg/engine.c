@@ -648,13 +648,18 @@ static struct sr_tier *tier_better_ready(const struct sr_engine *eng)
 /**
  * The one place that chooses baresip's current UA: if any account of
  * the tier in use is registered, one of them is current.  Called after
- * every event, so failure, removal and move all end here.
+ * every event, so failure, removal and move all end here.  A current UA
+ * with a call stays current until the call ends: baresip's call
+ * commands (hangup, hold, transfer) act on the current UA's calls.
  */
 static void current_update(struct sr_engine *eng)
 {
 	struct sr_account *acc;
 
 	if (!eng->cur)
+		return;
+
+	if (eng->curacc && eng->curacc->busy)
 		return;
 
 	if (eng->curacc && eng->curacc->tier == eng->cur &&
@@ -1765,20 +1770,19 @@ void sr_account_calls(struct sr_account *acc, uint32_t ncalls, uint64_t now)
 	}
 
 	--t->nbusy;
-
-	if (t != acc->eng->cur || t->nbusy)
-		return;
-
 	event_begin(acc->eng, "calls ended");
 
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.tier   = t;
-	ctx.acc    = acc;
-	ctx.reason = SR_REASON_FAILBACK;
-	ctx.now    = now;
+	if (t == acc->eng->cur && !t->nbusy) {
+		memset(&ctx, 0, sizeof(ctx));
+		ctx.tier   = t;
+		ctx.acc    = acc;
+		ctx.reason = SR_REASON_FAILBACK;
+		ctx.now    = now;
 
-	fire(acc->eng, EV_CALLS_ENDED, &ctx);
+		fire(acc->eng, EV_CALLS_ENDED, &ctx);
+	}
 
+	/* (a current UA kept for its call is replaced now) */
 	event_end(acc->eng);
 }
 

@@ -505,7 +505,7 @@ static void check_world(struct world *w)
 		/* if any account of the tier in use is registered, the
 		   current account is one of them */
 		cura = slot_by_id(w, w->current_id);
-		CHECK(w, !k.cur_registered ||
+		CHECK(w, !k.cur_registered || (cura && cura->busy) ||
 		      (cura && (int)cura->prio == k.cur &&
 		       sr_account_state(cura->sra) == SR_ACC_REGISTERED &&
 		       sr_engine_current(w->eng) == cura->sra),

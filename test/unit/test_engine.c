@@ -1008,6 +1008,11 @@ SIM_TEST(test_engine_r34_held_target_takes_over, 1, BACKOFF_MAX)
 
 	sim_fail(s, a1, 0);
 	TEST_ASSERT(is_current(s, 0));
+
+	/* baresip's current UA keeps its call until it ends (its call
+	   commands act on the current UA), then the rule applies */
+	TEST_EQ(a1, s->current);
+	sr_account_calls(s->accv[a1].sra, 0, s->now);
 	TEST_EQ(a0, s->current);
 
 	return 0;
