@@ -14,6 +14,8 @@ X(test_params_setting_find)
 X(test_params_setting_apply_valid)
 X(test_params_setting_apply_invalid)
 X(test_params_setting_unknown)
+X(test_params_acc_ladder)
+X(test_params_setting_current_ladder)
 
 /* test_engine.c */
 X(test_engine_r1_start_best_tier_only)
