@@ -16,7 +16,7 @@
  *
  * A ladder name (";ladder=trunk-a", serreg_current_ladder) is a token of
  * 1..32 letters, digits, '-', '_' and '.', optionally in double quotes,
- * compared as written.
+ * compared without regard to case ("Trunk-A" is "trunk-a").
  *
  * Copyright (C) 2026 The serreg developers
  */
@@ -283,16 +283,17 @@ static int ladder_param(struct serreg_acc_params *v, struct pl *first,
 		return EINVAL;
 	}
 
-	if (first->p && strcmp(name, v->ladder)) {
+	if (first->p && str_casecmp(name, v->ladder)) {
 		errmsg(errbuf, errsz, "ladder given twice: %H and %H",
 		       value_print, first, value_print, val);
 		return EINVAL;
 	}
 
-	if (!first->p)
+	/* the name as first written */
+	if (!first->p) {
 		*first = *val;
-
-	memcpy(v->ladder, name, sizeof(v->ladder));
+		memcpy(v->ladder, name, sizeof(v->ladder));
+	}
 
 	return 0;
 }

@@ -587,6 +587,7 @@ int test_params_acc_ladder(void)
 		{";ladder=abcdefghijklmnopqrstuvwxyz012345", /* 32 */
 		 "abcdefghijklmnopqrstuvwxyz012345", NULL},
 		{";ladder=a;prio=2;ladder=a",  "a",        NULL},
+		{";ladder=a;ladder=A",         "a",        NULL},
 		{";xladder=a b",               "default",  NULL},
 
 		{";ladder=",                   NULL,
