@@ -47,6 +47,7 @@ enum {
 	NSLOTS    = 16,    /* accounts alive at a time          */
 	NSTEPS    = 400,   /* steps per input                   */
 	FIRST_MAX = 1000,  /* [ms] spread of the first probes   */
+	GATE_RETRY = 1000, /* [ms] an unsent TLS gate asked again */
 };
 
 
@@ -305,8 +306,11 @@ static void action_h(const struct sr_action *act, void *arg)
 		break;
 
 	case SR_ACT_TIMER:
+		/* (a TLS gate not sent for want of memory is asked again
+		   a second later, bug 4) */
 		CHECK(w, s->fbregint > 0 || w->check_max_seen > 0 ||
-		      (s->reg && act->delay <= SR_UNREG_LINGER * 1000ULL),
+		      (s->reg && act->delay <= SR_UNREG_LINGER * 1000ULL) ||
+		      (s->gate && act->delay <= GATE_RETRY),
 		      "TIMER for id %u: no probing, no check, no repair",
 		      id);
 		/* a Retry-After counts up to an hour only; a repair waits
