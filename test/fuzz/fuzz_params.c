@@ -7,8 +7,9 @@
  *    the defaults and a named error on failure, error texts terminated
  *    within any buffer size; the same result for the input with every
  *    letter upper-cased (names are case-insensitive, values are digits
- *    or ladder names, compared without regard to case) and with ";x=1" appended (an unknown parameter, or text inside an
- *    unterminated quote)
+ *    or ladder names, compared without regard to case) and with ";x=1"
+ *    appended (an unknown parameter, or text inside an unterminated
+ *    quote)
  *  - a setting "key\nvalue" (serreg_setting_apply): ENOENT exactly for
  *    unknown keys, the value in range or the default (a valid ladder
  *    name or none for serreg_current_ladder), no other field touched,
