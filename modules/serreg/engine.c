@@ -116,6 +116,8 @@ struct sr_engine {
 	uint64_t last_move;
 	uint32_t naccounts;
 	bool started;
+	bool drives_current;      /**< this ladder chooses baresip's
+				       current UA (default true)        */
 };
 
 
@@ -656,7 +658,7 @@ static void current_update(struct sr_engine *eng)
 {
 	struct sr_account *acc;
 
-	if (!eng->cur)
+	if (!eng->cur || !eng->drives_current)
 		return;
 
 	if (eng->curacc && eng->curacc->busy)
@@ -1226,6 +1228,7 @@ int sr_engine_alloc(struct sr_engine **engp, const struct sr_config *cfg,
 	eng->acth  = acth;
 	eng->randh = randh;
 	eng->arg   = arg;
+	eng->drives_current = true;
 	sr_engine_set_config(eng, cfg);
 
 	*engp = eng;
@@ -1239,6 +1242,36 @@ void sr_engine_set_trace(struct sr_engine *eng, sr_trace_h *traceh)
 {
 	if (eng)
 		eng->traceh = traceh;
+}
+
+
+/**
+ * Say whether this engine (ladder) chooses baresip's current UA.  With
+ * several ladders in one baresip exactly one does: only its engine emits
+ * SR_ACT_CURRENT.  Turned on, the rule applies at once (a CURRENT if an
+ * account of the tier in use is registered); turned off, the engine
+ * forgets its current UA.
+ *
+ * @param eng    Engine
+ * @param drives True if it chooses the current UA (the default)
+ */
+void sr_engine_set_drives_current(struct sr_engine *eng, bool drives)
+{
+	if (!eng || eng->drives_current == drives)
+		return;
+
+	eng->drives_current = drives;
+
+	if (drives)
+		current_update(eng);
+	else
+		eng->curacc = NULL;
+}
+
+
+bool sr_engine_drives_current(const struct sr_engine *eng)
+{
+	return eng && eng->drives_current;
 }
 
 

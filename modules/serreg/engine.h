@@ -155,7 +155,8 @@ enum sr_action_kind {
 	SR_ACT_TIMER_CANCEL,  /**< cancel the account's timer               */
 	SR_ACT_ROUND_TIMER,   /**< (re)arm the engine's timer: delay ms     */
 	SR_ACT_ROUND_CANCEL,  /**< cancel the engine's timer                */
-	SR_ACT_CURRENT,       /**< make the account baresip's current UA    */
+	SR_ACT_CURRENT,       /**< make the account baresip's current UA
+				   (only from the engine that drives it) */
 	SR_ACT_MOVE,          /**< the tier in use changed (log, event)     */
 
 	SR_ACT_COUNT
@@ -198,6 +199,7 @@ void sr_engine_set_trace(struct sr_engine *eng, sr_trace_h *traceh);
 void sr_engine_start(struct sr_engine *eng, uint64_t now);
 void sr_engine_timer(struct sr_engine *eng, uint64_t now);
 void sr_engine_set_config(struct sr_engine *eng, const struct sr_config *cfg);
+void sr_engine_set_drives_current(struct sr_engine *eng, bool drives);
 
 /* Accounts: the events */
 int  sr_account_add(struct sr_engine *eng, struct sr_account **accp,
@@ -227,6 +229,7 @@ enum sr_state sr_engine_state(const struct sr_engine *eng);
 int  sr_engine_current_tier(const struct sr_engine *eng);
 int  sr_engine_target_tier(const struct sr_engine *eng);
 const struct sr_account *sr_engine_current(const struct sr_engine *eng);
+bool sr_engine_drives_current(const struct sr_engine *eng);
 uint32_t sr_engine_naccounts(const struct sr_engine *eng);
 uint64_t sr_engine_backoff_until(const struct sr_engine *eng);
 enum sr_reason sr_engine_last_reason(const struct sr_engine *eng);

@@ -10,6 +10,9 @@
  * returned.  The current UA and the moves run last.  Nothing here
  * allocates memory, so no action can be lost.
  *
+ * Every ladder's engine (ladder.c) has this handler, with the ladder as
+ * its argument: the round timer is the ladder's, a move names it.
+ *
  * The data flow of a UA event: event -> engine -> actions -> executor;
  * the executor calls the engine only with the outcome of a request,
  * and then from libre's main loop.
@@ -20,6 +23,7 @@
 #include <string.h>
 #include <re.h>
 #include "baresip.h"
+#include "params.h"
 #include "engine.h"
 #include "serreg.h"
 
@@ -29,48 +33,53 @@ enum {
 };
 
 
+/** A move kept for the end of the drain, and its ladder */
+struct move {
+	struct sr_action act;
+	const struct ladder *ladder;
+};
+
+
 static struct {
 	struct list queue;         /**< struct member with queued actions */
 	struct member *current;    /**< to become baresip's current UA   */
-	struct sr_action movev[MOVE_MAX];
+	struct move movev[MOVE_MAX];
 	uint32_t nmoves;
 	uint32_t nmerged;          /**< moves merged into the last one   */
-	struct tmr round_tmr;      /**< the engine's own timer           */
 	bool draining;
 } exec;
 
 
-static void round_tmr_h(void *arg)
-{
-	(void)arg;
-
-	sr_engine_timer(serreg_engine(), serreg_now());
-	exec_drain();
-}
-
-
 /* Keep a move for the end of the drain; a ninth is merged (from the
-   first of them to the last) */
-static void move_keep(const struct sr_action *act)
+   first of them to the last; of one ladder, else it is not merged) */
+static void move_keep(const struct sr_action *act, const struct ladder *l)
 {
-	struct sr_action *last;
+	struct move *last = &exec.movev[MOVE_MAX - 1];
 
 	if (exec.nmoves < MOVE_MAX) {
-		exec.movev[exec.nmoves++] = *act;
+		exec.movev[exec.nmoves].act    = *act;
+		exec.movev[exec.nmoves].ladder = l;
+		++exec.nmoves;
 		return;
 	}
 
-	last = &exec.movev[MOVE_MAX - 1];
-	last->to     = act->to;
-	last->reason = act->reason;
-	last->ans    = act->ans;
 	++exec.nmerged;
+
+	if (last->ladder != l)
+		return;
+
+	last->act.to     = act->to;
+	last->act.reason = act->reason;
+	last->act.ans    = act->ans;
 }
 
 
-/* Log a move and send it to ctrl_tcp clients (R41) */
-static void move_report(const struct sr_action *act)
+/* Log a move and send it to ctrl_tcp clients (R41); the default
+   ladder's line is that of a single ladder, the event names it */
+static void move_report(const struct move *mv)
 {
+	const struct sr_action *act = &mv->act;
+	char where[SERREG_LADDER_SIZE + 16] = "";
 	char tier[2][16];
 	char why[128] = "";
 	int i;
@@ -86,14 +95,19 @@ static void move_report(const struct sr_action *act)
 
 	serreg_answer_print(why, sizeof(why), &act->ans);
 
-	info("serreg: tier %s -> %s (%s%s%s)\n", tier[0], tier[1],
+	if (!ladder_is_default(mv->ladder))
+		re_snprintf(where, sizeof(where), "ladder %s: ",
+			    ladder_name(mv->ladder));
+
+	info("serreg: %stier %s -> %s (%s%s%s)\n", where, tier[0], tier[1],
 	     sr_reason_name(act->reason), why[0] ? ": " : "", why);
 
 	/* baresip 1.0.0 has no module event: UA_EVENT_MAX reaches ctrl_tcp
 	   clients as type "?", class "other" */
 	ua_event(uag_current(), UA_EVENT_MAX, NULL,
-		 "serreg move from=%s to=%s reason=%s answer=\"%s\"",
-		 tier[0], tier[1], sr_reason_token(act->reason), why);
+		 "serreg move from=%s to=%s reason=%s answer=\"%s\" "
+		 "ladder=%s", tier[0], tier[1], sr_reason_token(act->reason),
+		 why, ladder_name(mv->ladder));
 }
 
 
@@ -101,12 +115,12 @@ static void move_report(const struct sr_action *act)
  * The engine's action handler (see engine.h)
  *
  * @param act Action
- * @param arg Not used
+ * @param arg The ladder of the engine
  */
 void exec_action_h(const struct sr_action *act, void *arg)
 {
 	struct member *m = act->ref;
-	(void)arg;
+	struct ladder *l = arg;
 
 	/* baresip is quitting: no new request, no new timer (R32) */
 	if (serreg_closing() && act->kind != SR_ACT_REQUEST_CANCEL &&
@@ -151,11 +165,11 @@ void exec_action_h(const struct sr_action *act, void *arg)
 		break;
 
 	case SR_ACT_ROUND_TIMER:
-		tmr_start(&exec.round_tmr, act->delay, round_tmr_h, NULL);
+		ladder_round_timer(l, act->delay);
 		break;
 
 	case SR_ACT_ROUND_CANCEL:
-		tmr_cancel(&exec.round_tmr);
+		ladder_round_cancel(l);
 		break;
 
 	case SR_ACT_CURRENT:
@@ -163,7 +177,7 @@ void exec_action_h(const struct sr_action *act, void *arg)
 		break;
 
 	case SR_ACT_MOVE:
-		move_keep(act);
+		move_keep(act, l);
 		break;
 
 	default:
@@ -223,7 +237,6 @@ void exec_forget(struct member *m)
 
 void exec_close(void)
 {
-	tmr_cancel(&exec.round_tmr);
 	list_clear(&exec.queue);
 	memset(&exec, 0, sizeof(exec));
 }

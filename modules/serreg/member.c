@@ -522,7 +522,8 @@ void member_execute(struct member *m)
  */
 
 /**
- * Add a UA to the ladder; its account parameters are checked first
+ * Add a UA to its ladder (made if new); its account parameters are
+ * checked first
  *
  * @param mp    Pointer to the new member
  * @param ua    The UA (regint > 0)
@@ -535,6 +536,7 @@ int member_add(struct member **mp, struct ua *ua, unsigned flags)
 	struct account *a = ua_account(ua);
 	struct serreg_acc_params prm;
 	char errbuf[ERRBUF_SIZE];
+	struct ladder *l;
 	struct member *m;
 	int err;
 
@@ -549,6 +551,13 @@ int member_add(struct member **mp, struct ua *ua, unsigned flags)
 	if (err) {
 		warning("serreg: account %s: %s; left out of the ladder\n",
 			account_aor(a), errbuf);
+		return err;
+	}
+
+	err = ladder_get(&l, prm.ladder);
+	if (err) {
+		warning("serreg: account %s: ladder %s not made (%m)\n",
+			account_aor(a), prm.ladder, err);
 		return err;
 	}
 
@@ -579,13 +588,13 @@ int member_add(struct member **mp, struct ua *ua, unsigned flags)
 
 	hash_append(members.table, ua_key(ua), &m->he, m);
 
-	err = sr_account_add(serreg_engine(), &m->sra, m, prm.prio,
+	err = sr_account_add(ladder_engine(l), &m->sra, m, prm.prio,
 			     prm.fbregint, flags, serreg_now());
 	if (err)
 		goto out;
 
-	debug("serreg: %s: tier %u, fbregint %u%s\n", account_aor(a),
-	      prm.prio, prm.fbregint,
+	debug("serreg: %s: ladder %s, tier %u, fbregint %u%s\n",
+	      account_aor(a), ladder_name(l), prm.prio, prm.fbregint,
 	      flags & SR_ACC_F_GATE ? ", TLS registrar verified first" : "");
 
  out:

@@ -14,6 +14,10 @@
  * without a value, and a ';' inside a quoted value (auth_pass) does not
  * start a parameter.
  *
+ * A ladder name (";ladder=trunk-a", serreg_current_ladder) is a token of
+ * 1..32 letters, digits, '-', '_' and '.', optionally in double quotes,
+ * compared without regard to case ("Trunk-A" is "trunk-a").
+ *
  * Copyright (C) 2026 The serreg developers
  */
 
@@ -52,6 +56,9 @@ const struct serreg_setting_def serreg_setting_defs[] = {
 
 const size_t serreg_setting_defc = ARRAY_SIZE(serreg_setting_defs);
 
+/** The one setting that is a name, not a number */
+static const char current_ladder_key[] = "serreg_current_ladder";
+
 
 static uint32_t *field(void *base, const struct serreg_setting_def *def)
 {
@@ -81,6 +88,16 @@ static bool is_quoted(const struct pl *pl)
 }
 
 
+/* Take off a value's one pair of double quotes, if it has them */
+static void unquote(struct pl *pl)
+{
+	if (is_quoted(pl)) {
+		pl_advance(pl, 1);
+		--pl->l;
+	}
+}
+
+
 /**
  * Decode a strict unsigned decimal number within min..max
  *
@@ -98,10 +115,7 @@ static int u32_decode(uint32_t *vp, const struct pl *pl,
 	uint64_t v = 0;
 	size_t i;
 
-	if (is_quoted(&s)) {
-		pl_advance(&s, 1);
-		--s.l;
-	}
+	unquote(&s);
 
 	if (!s.l)
 		return EINVAL;
@@ -125,6 +139,53 @@ static int u32_decode(uint32_t *vp, const struct pl *pl,
 }
 
 
+static bool is_name_char(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		(c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+}
+
+
+/**
+ * Is this a valid ladder name (1..32 letters, digits, '-', '_', '.')?
+ *
+ * @param name  Name, without quotes
+ *
+ * @return true if valid
+ */
+bool serreg_ladder_valid(const struct pl *name)
+{
+	size_t i;
+
+	if (!name || !name->p || !name->l || name->l > SERREG_LADDER_MAX)
+		return false;
+
+	for (i = 0; i < name->l; i++) {
+		if (!is_name_char(name->p[i]))
+			return false;
+	}
+
+	return true;
+}
+
+
+/* Decode a ladder name (quotes allowed) into buf[SERREG_LADDER_SIZE] */
+static int ladder_decode(char *buf, const struct pl *pl)
+{
+	struct pl s = *pl;
+
+	unquote(&s);
+
+	if (!serreg_ladder_valid(&s))
+		return EINVAL;
+
+	memset(buf, 0, SERREG_LADDER_SIZE);
+	memcpy(buf, s.p, s.l);
+
+	return 0;
+}
+
+
 /* Print a pl, cut to SHOW_MAX characters */
 static int pl_print_short(struct re_printf *pf, void *arg)
 {
@@ -142,10 +203,7 @@ static int value_print(struct re_printf *pf, void *arg)
 {
 	struct pl s = *(const struct pl *)arg;
 
-	if (is_quoted(&s)) {
-		pl_advance(&s, 1);
-		--s.l;
-	}
+	unquote(&s);
 
 	return re_hprintf(pf, "\"%H\"", pl_print_short, &s);
 }
@@ -166,14 +224,18 @@ static int keys_print(struct re_printf *pf, void *arg)
 	(void)arg;
 
 	for (i = 0; i < serreg_setting_defc; i++) {
-		int err = re_hprintf(pf, "%s%s", i ? ", " : "",
-				     serreg_setting_defs[i].key);
+		int err = re_hprintf(pf, "%s, ", serreg_setting_defs[i].key);
 		if (err)
 			return err;
 	}
 
-	return 0;
+	return re_hprintf(pf, "%s", current_ladder_key);
 }
+
+
+/* What a ladder name may be, for error texts */
+#define LADDER_RULE "a name of 1..32 letters, digits, '-', '_', '.'"
+
 
 
 static void errmsg(char *errbuf, size_t errsz, const char *fmt, ...)
@@ -209,10 +271,39 @@ static size_t param_len(const struct pl *pl)
 }
 
 
+/* ;ladder=NAME: a name, and the same one if given again */
+static int ladder_param(struct serreg_acc_params *v, struct pl *first,
+			const struct pl *val, char *errbuf, size_t errsz)
+{
+	char name[SERREG_LADDER_SIZE];
+
+	if (ladder_decode(name, val)) {
+		errmsg(errbuf, errsz, "ladder=%H is not " LADDER_RULE,
+		       value_print, val);
+		return EINVAL;
+	}
+
+	if (first->p && str_casecmp(name, v->ladder)) {
+		errmsg(errbuf, errsz, "ladder given twice: %H and %H",
+		       value_print, first, value_print, val);
+		return EINVAL;
+	}
+
+	/* the name as first written */
+	if (!first->p) {
+		*first = *val;
+		memcpy(v->ladder, name, sizeof(v->ladder));
+	}
+
+	return 0;
+}
+
+
 /**
- * Decode serreg's account parameters (;prio=N;fbregint=S)
+ * Decode serreg's account parameters (;prio=N;fbregint=S;ladder=NAME)
  *
- * @param prm     Returned parameters, the defaults where absent
+ * @param prm     Returned parameters, the defaults where absent (the
+ *                ladder SERREG_LADDER_DEFAULT)
  * @param params  Account parameters, from ';' on (account_laddr()->params)
  * @param errbuf  Returned error text, empty on success (may be NULL)
  * @param errsz   Size of errbuf
@@ -225,6 +316,7 @@ int serreg_acc_params_decode(struct serreg_acc_params *prm,
 {
 	struct serreg_acc_params v;
 	struct pl first[ARRAY_SIZE(acc_defs)];
+	struct pl first_ladder = PL_INIT;
 	struct pl rest;
 
 	if (!prm)
@@ -232,7 +324,8 @@ int serreg_acc_params_decode(struct serreg_acc_params *prm,
 
 	errmsg(errbuf, errsz, "");
 	memset(prm, 0, sizeof(*prm));
-	memset(&v, 0, sizeof(v));
+	str_ncpy(prm->ladder, SERREG_LADDER_DEFAULT, sizeof(prm->ladder));
+	v = *prm;
 	memset(first, 0, sizeof(first));
 
 	if (!params || !params->p)
@@ -260,6 +353,13 @@ int serreg_acc_params_decode(struct serreg_acc_params *prm,
 		}
 
 		trim(&name);
+
+		if (!pl_strcasecmp(&name, "ladder")) {
+			if (ladder_param(&v, &first_ladder, &val, errbuf,
+					 errsz))
+				return EINVAL;
+			continue;
+		}
 
 		for (i = 0; i < ARRAY_SIZE(acc_defs); i++) {
 			const struct serreg_setting_def *def = &acc_defs[i];
@@ -313,6 +413,8 @@ void serreg_settings_init(struct serreg_settings *set)
 	for (i = 0; i < serreg_setting_defc; i++)
 		*field(set, &serreg_setting_defs[i]) =
 			serreg_setting_defs[i].dflt;
+
+	memset(set->current_ladder, 0, sizeof(set->current_ladder));
 }
 
 
@@ -365,6 +467,17 @@ int serreg_setting_apply(struct serreg_settings *set, const struct pl *key,
 
 	if (val && val->p)
 		v = *val;
+
+	if (!pl_strcasecmp(key, current_ladder_key)) {
+		if (!ladder_decode(set->current_ladder, &v))
+			return 0;
+
+		memset(set->current_ladder, 0, sizeof(set->current_ladder));
+		errmsg(errbuf, errsz, "%s %H is not " LADDER_RULE "; using "
+		       "default (the ladder of the first account)",
+		       current_ladder_key, value_print, &v);
+		return EINVAL;
+	}
 
 	def = serreg_setting_find(key);
 	if (!def) {

@@ -8,6 +8,7 @@
  *   prio="abc" is not a number in 0..65535
  *   fbregint="x" is not a number in 0..86400 s
  *   prio given twice: "1" and "2"
+ *   ladder="a b" is not a name of 1..32 letters, digits, '-', '_', '.'
  *   serreg_probe_timeout "abc" is not a number in 1..60 s; using default 5
  *   unknown setting serreg_foo (known: serreg_check_interval, ...)
  *
@@ -24,12 +25,19 @@
 enum {
 	SERREG_PRIO_MAX     = 65535,
 	SERREG_FBREGINT_MAX = 86400,
+	SERREG_LADDER_MAX   = 32,     /**< longest ladder name            */
+	SERREG_LADDER_SIZE  = 36,     /**< its buffer (with the NUL,
+					   rounded up: no padding)       */
 };
+
+/** The ladder of an account without ";ladder=" */
+#define SERREG_LADDER_DEFAULT "default"
 
 /** What serreg reads from one account line */
 struct serreg_acc_params {
 	uint32_t prio;      /**< tier, 0 is best                     */
 	uint32_t fbregint;  /**< probe interval while standby [s]    */
+	char ladder[SERREG_LADDER_SIZE];  /**< its ladder, a name       */
 };
 
 int serreg_acc_params_decode(struct serreg_acc_params *prm,
@@ -43,6 +51,10 @@ struct serreg_settings {
 	uint32_t probe_timeout;   /**< no answer within this = failed [s] */
 	uint32_t failback_hold;   /**< good probes before moving back     */
 	uint32_t backoff_max;     /**< cap of the wait between rounds [s] */
+	char current_ladder[SERREG_LADDER_SIZE];  /**< the ladder that
+						       drives baresip's
+						       current UA, "" =
+						       the default     */
 };
 
 /** One serreg_* configuration key */
@@ -62,5 +74,6 @@ void serreg_settings_init(struct serreg_settings *set);
 int  serreg_setting_apply(struct serreg_settings *set, const struct pl *key,
 			  const struct pl *val, char *errbuf, size_t errsz);
 const struct serreg_setting_def *serreg_setting_find(const struct pl *key);
+bool serreg_ladder_valid(const struct pl *name);
 
 #endif

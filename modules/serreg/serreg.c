@@ -2,8 +2,9 @@
  * @file serreg.c  serreg: serial fallback registration for baresip 1.0.0
  *
  * Module entry, settings, commands, and the translation of baresip's UA
- * events into engine events.  Every decision is the engine's (engine.c);
- * its actions are executed by exec.c and member.c.
+ * events into engine events.  Every decision is an engine's (engine.c,
+ * one per ladder, ladder.c); their actions are executed by exec.c and
+ * member.c.
  *
  * Copyright (C) 2026 The serreg developers
  */
@@ -23,24 +24,18 @@ enum {
 
 
 static struct {
-	struct sr_engine *eng;
 	struct tmr start_tmr;
 	struct tmr quit_tmr;       /**< bounds quit (R32)                */
 	struct serreg_settings set;
 	bool adopt;                /**< UAs existed before serreg loaded */
 	bool closing;              /**< baresip is shutting down         */
+	bool loaded;               /**< module_init done                 */
 } serreg;
 
 
 uint64_t serreg_now(void)
 {
 	return tmr_jiffies();
-}
-
-
-struct sr_engine *serreg_engine(void)
-{
-	return serreg.eng;
 }
 
 
@@ -53,33 +48,6 @@ const struct serreg_settings *serreg_settings(void)
 bool serreg_closing(void)
 {
 	return serreg.closing;
-}
-
-
-static uint32_t rand_h(void *arg)
-{
-	(void)arg;
-
-	return rand_u32();
-}
-
-
-/* Every state transition of the engine, with baresip -v (debug) */
-static void trace_h(const struct sr_trace *tr, void *arg)
-{
-	(void)arg;
-
-	if (!tr->acc) {
-		debug("serreg: engine %s -> %s (%s)\n",
-		      sr_state_name(tr->from), sr_state_name(tr->to),
-		      tr->event);
-		return;
-	}
-
-	debug("serreg: %s: %s -> %s (%s)\n",
-	      ua_aor(serreg_view_ua(tr->acc)),
-	      sr_acc_state_name(tr->from), sr_acc_state_name(tr->to),
-	      tr->event);
 }
 
 
@@ -173,7 +141,7 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 	struct sr_answer ans;
 	(void)arg;
 
-	if (!ua || !serreg.eng)
+	if (!ua || !serreg.loaded)
 		return;
 
 	m = member_find(ua);
@@ -309,7 +277,7 @@ static void start_h(void *arg)
 		     ua_aor(ua));
 	}
 
-	sr_engine_start(serreg.eng, serreg_now());
+	ladder_start(serreg.set.current_ladder);
 	exec_drain();
 }
 
@@ -324,7 +292,7 @@ static int cmd_serreg(struct re_printf *pf, void *arg)
 	const char *prm = carg ? carg->prm : NULL;
 	struct serreg_view view;
 
-	view.eng = serreg.eng;
+	view.ladders = ladder_list();
 	view.now = serreg_now();
 	view.probe_timeout = serreg.set.probe_timeout;
 	view.check_interval = serreg.set.check_interval;
@@ -348,22 +316,10 @@ static const struct cmd cmdv[] = {
 
 static int module_init(void)
 {
-	struct sr_config cfg;
 	int err;
 
 	config_read();
-
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.failback_hold  = serreg.set.failback_hold;
-	cfg.backoff_max    = serreg.set.backoff_max;
-	cfg.check_interval = serreg.set.check_interval;
-
-	err = sr_engine_alloc(&serreg.eng, &cfg, exec_action_h, rand_h,
-			      NULL);
-	if (err)
-		return err;
-
-	sr_engine_set_trace(serreg.eng, trace_h);
+	serreg.loaded = true;
 
 	err = uag_event_register(ua_event_handler, NULL);
 	if (err)
@@ -399,7 +355,7 @@ static int module_close(void)
 	/* no UA exists any more: free without asking the engine */
 	exec_close();
 	member_table_close();
-	serreg.eng = mem_deref(serreg.eng);
+	ladder_close();
 	serreg_verify_close();
 	memset(&serreg, 0, sizeof(serreg));
 

@@ -6,6 +6,7 @@
  * (parameter parsing).
  *
  *   serreg.c  module entry, settings, commands, baresip's UA events
+ *   ladder.c  the ladders: one engine each, the driving ladder
  *   member.c  the managed UAs: table, baresip calls, request outcomes
  *   exec.c    execution of the engine's actions
  *   probe.c   the requests serreg sends itself
@@ -28,6 +29,26 @@ struct ua;
 struct account;
 struct sa;
 struct sip_msg;
+
+
+/*
+ * ladder.c: the ladders (one engine each) and the one that drives
+ * baresip's current UA
+ */
+
+struct ladder;
+
+int  ladder_get(struct ladder **lp, const char *name);
+struct ladder *ladder_find(const char *name);
+void ladder_start(const char *current);
+void ladder_round_timer(struct ladder *l, uint64_t delay);
+void ladder_round_cancel(struct ladder *l);
+struct sr_engine *ladder_engine(const struct ladder *l);
+const char *ladder_name(const struct ladder *l);
+bool ladder_is_default(const struct ladder *l);
+const struct ladder *ladder_driving(void);
+const struct list *ladder_list(void);
+void ladder_close(void);
 
 
 /*
@@ -75,7 +96,6 @@ void exec_close(void);
  * serreg.c: what the other files need of the module
  */
 
-struct sr_engine *serreg_engine(void);
 const struct serreg_settings *serreg_settings(void);
 bool serreg_closing(void);
 uint64_t serreg_now(void);
@@ -164,7 +184,7 @@ void serreg_verify_close(void);
 
 /** What the status command shows */
 struct serreg_view {
-	const struct sr_engine *eng;
+	const struct list *ladders;   /**< struct ladder, in order made */
 	uint64_t now;              /**< [ms]                           */
 	uint32_t probe_timeout;    /**< [s]                            */
 	uint32_t check_interval;   /**< [s], 0 = off                   */

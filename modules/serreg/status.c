@@ -1,5 +1,11 @@
 /**
- * @file status.c  The "serreg" command: the ladder as text or JSON (R40)
+ * @file status.c  The "serreg" command: the ladders as text or JSON (R40)
+ *
+ * Text: one section per ladder; a single ladder "default" (no account
+ * names a ladder) is shown as before, without its name.  JSON: the
+ * fields of one ladder at the top level, as before (the ladder
+ * "default", else the one that drives the current UA), and every
+ * ladder in "ladders".
  *
  * Copyright (C) 2026 The serreg developers
  */
@@ -10,6 +16,7 @@
 #include <malloc.h>
 #endif
 #include "baresip.h"
+#include "params.h"
 #include "engine.h"
 #include "serreg.h"
 
@@ -24,6 +31,7 @@ static struct {
 struct print_ctx {
 	struct re_printf *pf;
 	const struct serreg_view *v;
+	const struct sr_engine *eng;   /**< the ladder being printed    */
 	int err;
 	bool first;
 };
@@ -66,21 +74,24 @@ static uint64_t heap_used(void)
 #endif
 }
 
-static int json_mem(struct re_printf *pf, const struct sr_engine *eng)
+static int json_mem(struct re_printf *pf, const struct list *ladders)
 {
-	uint32_t objects = 0;
+	uint32_t objects = 0, naccounts = 0;
+	struct le *le;
 	int i;
 
 	for (i = 0; i < SERREG_OBJ_COUNT; i++)
 		objects += mem.live[i];
+
+	for (le = list_head(ladders); le; le = le->next)
+		naccounts += sr_engine_naccounts(ladder_engine(le->data));
 
 	return re_hprintf(pf, "\"mem\":{\"objects\":%u,\"bytes\":%llu,"
 			  "\"allocs\":%llu,\"accounts\":%u,"
 			  "\"engine_accounts\":%u,\"pending\":%u,"
 			  "\"probes\":%u,\"watches\":%u,\"heap\":%llu},",
 			  objects, mem.bytes, mem.allocs,
-			  mem.live[SERREG_OBJ_ACCOUNT],
-			  sr_engine_naccounts(eng),
+			  mem.live[SERREG_OBJ_ACCOUNT], naccounts,
 			  mem.live[SERREG_OBJ_PENDING],
 			  mem.live[SERREG_OBJ_PROBE],
 			  mem.live[SERREG_OBJ_WATCH], heap_used());
@@ -161,7 +172,7 @@ static bool print_acc_h(const struct sr_account *acc, void *arg)
 
 	ctx->err |= re_hprintf(ctx->pf, "  %5u  %-8s %-12s %-24s %-12s %s\n",
 			       sr_account_prio(acc),
-			       role(ctx->v->eng, acc),
+			       role(ctx->eng, acc),
 			       sr_acc_state_name(sr_account_state(acc)),
 			       answer, interval, aor(ctx->v, acc));
 
@@ -176,40 +187,70 @@ static int print_tier(struct re_printf *pf, int prio)
 	return re_hprintf(pf, "%d", prio);
 }
 
-/** Print the ladder for a person */
-int serreg_status_print(struct re_printf *pf, const struct serreg_view *v)
+/* One ladder for a person; named unless it is the only one and the
+   default */
+static void print_ladder(struct print_ctx *ctx, const struct ladder *l,
+			 bool named)
 {
-	const struct sr_engine *eng = v->eng;
-	struct print_ctx ctx = {pf, v, 0, true};
+	struct re_printf *pf = ctx->pf;
+	const struct serreg_view *v = ctx->v;
+	const struct sr_engine *eng = ladder_engine(l);
 	uint64_t until = sr_engine_backoff_until(eng);
 
-	ctx.err |= re_hprintf(pf, "serreg: %s, current tier ",
-			      sr_state_name(sr_engine_state(eng)));
-	ctx.err |= print_tier(pf, sr_engine_current_tier(eng));
+	ctx->eng = eng;
+
+	ctx->err |= re_hprintf(pf, "serreg: ");
+
+	if (named)
+		ctx->err |= re_hprintf(pf, "ladder %s%s: ", ladder_name(l),
+				       l == ladder_driving() ?
+				       " (current UA)" : "");
+
+	ctx->err |= re_hprintf(pf, "%s, current tier ",
+			       sr_state_name(sr_engine_state(eng)));
+	ctx->err |= print_tier(pf, sr_engine_current_tier(eng));
 
 	if (sr_engine_target_tier(eng) >= 0) {
-		ctx.err |= re_hprintf(pf, ", moving to tier ");
-		ctx.err |= print_tier(pf, sr_engine_target_tier(eng));
+		ctx->err |= re_hprintf(pf, ", moving to tier ");
+		ctx->err |= print_tier(pf, sr_engine_target_tier(eng));
 	}
 
 	if (sr_engine_last_move(eng))
-		ctx.err |= re_hprintf(pf, ", last move %llus ago (%s)",
-				      age(v, sr_engine_last_move(eng)),
-				      sr_reason_name(
-					      sr_engine_last_reason(eng)));
+		ctx->err |= re_hprintf(pf, ", last move %llus ago (%s)",
+				       age(v, sr_engine_last_move(eng)),
+				       sr_reason_name(
+					       sr_engine_last_reason(eng)));
 
 	if (until > v->now)
-		ctx.err |= re_hprintf(pf, ", next round in %llus",
-				      (until - v->now + 999) / 1000);
+		ctx->err |= re_hprintf(pf, ", next round in %llus",
+				       (until - v->now + 999) / 1000);
 
 	if (sr_engine_failback_held(eng))
-		ctx.err |= re_hprintf(pf, ", failback waits for a call to end");
+		ctx->err |= re_hprintf(pf,
+				       ", failback waits for a call to end");
 
-	ctx.err |= re_hprintf(pf, "\n  %5s  %-8s %-12s %-24s %-12s %s\n",
-			      "tier", "role", "state", "last answer",
-			      "interval", "account");
+	ctx->err |= re_hprintf(pf, "\n  %5s  %-8s %-12s %-24s %-12s %s\n",
+			       "tier", "role", "state", "last answer",
+			       "interval", "account");
 
-	(void)sr_engine_apply(eng, print_acc_h, &ctx);
+	(void)sr_engine_apply(eng, print_acc_h, ctx);
+}
+
+/** Print the ladders for a person */
+int serreg_status_print(struct re_printf *pf, const struct serreg_view *v)
+{
+	struct print_ctx ctx = {pf, v, NULL, 0, true};
+	const struct ladder *head = list_ledata(list_head(v->ladders));
+	bool named = list_count(v->ladders) > 1 ||
+		(head && !ladder_is_default(head));
+	struct le *le;
+
+	/* no ladder yet: an empty one */
+	if (!head)
+		print_ladder(&ctx, NULL, false);
+
+	for (le = list_head(v->ladders); le; le = le->next)
+		print_ladder(&ctx, le->data, named);
 
 	return ctx.err;
 }
@@ -231,7 +272,7 @@ static bool json_acc_h(const struct sr_account *acc, void *arg)
 			       ctx->first ? "" : ",",
 			       utf8_encode, aor(ctx->v, acc),
 			       sr_account_prio(acc),
-			       role(ctx->v->eng, acc),
+			       role(ctx->eng, acc),
 			       sr_acc_state_name(sr_account_state(acc)),
 			       sr_account_fbregint(acc));
 
@@ -249,40 +290,83 @@ static bool json_acc_h(const struct sr_account *acc, void *arg)
 	return ctx->err != 0;
 }
 
-/** Print the ladder as one JSON object, for programs */
-int serreg_status_json(struct re_printf *pf, const struct serreg_view *v)
+/* The fields of one ladder (the top level's, and each in "ladders") */
+static void json_ladder(struct print_ctx *ctx, const struct sr_engine *eng)
 {
-	const struct sr_engine *eng = v->eng;
-	struct print_ctx ctx = {pf, v, 0, true};
+	struct re_printf *pf = ctx->pf;
+	const struct serreg_view *v = ctx->v;
 	uint64_t until = sr_engine_backoff_until(eng);
 
-	ctx.err |= re_hprintf(pf, "{\"state\":\"%s\",\"current\":%d,"
-			      "\"target\":%d,",
-			      sr_state_name(sr_engine_state(eng)),
-			      sr_engine_current_tier(eng),
-			      sr_engine_target_tier(eng));
+	ctx->eng   = eng;
+	ctx->first = true;
+
+	ctx->err |= re_hprintf(pf, "\"state\":\"%s\",\"current\":%d,"
+			       "\"target\":%d,",
+			       sr_state_name(sr_engine_state(eng)),
+			       sr_engine_current_tier(eng),
+			       sr_engine_target_tier(eng));
 
 	if (sr_engine_last_move(eng))
-		ctx.err |= re_hprintf(pf, "\"last_move\":{\"reason\":\"%s\","
-				      "\"age\":%llu},",
-				      sr_reason_name(
-					      sr_engine_last_reason(eng)),
-				      age(v, sr_engine_last_move(eng)));
+		ctx->err |= re_hprintf(pf, "\"last_move\":{\"reason\":\"%s\","
+				       "\"age\":%llu},",
+				       sr_reason_name(
+					       sr_engine_last_reason(eng)),
+				       age(v, sr_engine_last_move(eng)));
 	else
-		ctx.err |= re_hprintf(pf, "\"last_move\":null,");
+		ctx->err |= re_hprintf(pf, "\"last_move\":null,");
 
-	ctx.err |= json_mem(pf, eng);
+	ctx->err |= re_hprintf(pf, "\"backoff\":%llu,"
+			       "\"failback_held\":%s,\"accounts\":[",
+			       until > v->now ?
+			       (until - v->now + 999) / 1000 : 0ULL,
+			       sr_engine_failback_held(eng) ?
+			       "true" : "false");
 
-	ctx.err |= re_hprintf(pf, "\"backoff\":%llu,"
-			      "\"failback_held\":%s,"
-			      "\"probe_timeout\":%u,\"check_interval\":%u,"
-			      "\"accounts\":[",
-			      until > v->now ? (until - v->now + 999) / 1000
-			      : 0ULL,
-			      sr_engine_failback_held(eng) ? "true" : "false",
-			      v->probe_timeout, v->check_interval);
+	(void)sr_engine_apply(eng, json_acc_h, ctx);
 
-	(void)sr_engine_apply(eng, json_acc_h, &ctx);
+	ctx->err |= re_hprintf(pf, "]");
+}
+
+/** Print the ladders as one JSON object, for programs */
+int serreg_status_json(struct re_printf *pf, const struct serreg_view *v)
+{
+	struct print_ctx ctx = {pf, v, NULL, 0, true};
+	const struct ladder *top = ladder_find(SERREG_LADDER_DEFAULT);
+	const struct ladder *driving = ladder_driving();
+	struct le *le;
+
+	if (!top)
+		top = driving ? driving :
+			list_ledata(list_head(v->ladders));
+
+	ctx.err |= re_hprintf(pf, "{");
+	json_ladder(&ctx, ladder_engine(top));
+	ctx.err |= re_hprintf(pf, ",");
+	ctx.err |= json_mem(pf, v->ladders);
+
+	ctx.err |= re_hprintf(pf, "\"probe_timeout\":%u,\"check_interval\":%u,"
+			      "\"ladder\":\"%s\",\"current_ladder\":",
+			      v->probe_timeout, v->check_interval,
+			      top ? ladder_name(top) : SERREG_LADDER_DEFAULT);
+
+	if (driving)
+		ctx.err |= re_hprintf(pf, "\"%s\"", ladder_name(driving));
+	else
+		ctx.err |= re_hprintf(pf, "null");
+
+	ctx.err |= re_hprintf(pf, ",\"ladders\":[");
+
+	for (le = list_head(v->ladders); le; le = le->next) {
+		const struct ladder *l = le->data;
+
+		ctx.err |= re_hprintf(pf, "%s{\"name\":\"%s\","
+				      "\"drives_current\":%s,",
+				      le == list_head(v->ladders) ? "" : ",",
+				      ladder_name(l),
+				      l == driving ? "true" : "false");
+		json_ladder(&ctx, ladder_engine(l));
+		ctx.err |= re_hprintf(pf, "}");
+	}
 
 	ctx.err |= re_hprintf(pf, "]}\n");
 

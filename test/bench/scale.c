@@ -21,13 +21,19 @@
  *     measured: wall time natively (best of 3), instructions under
  *     callgrind (--toggle-collect=replay_events, run by this program).
  *
+ * Ladders (issue 12): the last case is 1,000 ladders of 10 accounts, one
+ * engine each, as the module makes them (ladder.c), every one over the
+ * same 10 tiers; all of them fail over and back.  An event reaches one
+ * engine only, so its cost must not grow with the number of ladders.
+ *
  * Memory per account: the growth of the malloc heap (mallinfo2) while
  * the accounts are added, divided by their number (libre's mem_get_stat
  * is ENOSYS in Debian's libre, built without MEM_DEBUG).
  *
- * Usage: scale             the table for 10, 1000, 10000 accounts
- *        scale -n N        one size, natively, one line
- *        scale -n N -r     one size, replay once (run under callgrind)
+ * Usage: scale             the table for 10, 1000, 10000 accounts, and
+ *                          1000 ladders of 10
+ *        scale -n N [-l L] one size (in L ladders), natively, one line
+ *        scale -n N [-l L] -r  one size, replay once (under callgrind)
  *
  * Copyright (C) 2026 The serreg developers
  */
@@ -57,7 +63,15 @@ enum {
 	CALL_GAP    = 30 * 60000,  /* [ms] between calls of one account */
 };
 
-static const unsigned sizes[] = {10, 1000, 10000};
+/** A case: accounts, in how many ladders (engines) */
+struct size {
+	unsigned n;
+	unsigned nladders;
+};
+
+static const struct size sizes[] = {
+	{10, 1}, {1000, 1}, {10000, 1}, {10000, 1000},
+};
 
 
 /* What the world feeds the engine */
@@ -108,6 +122,7 @@ struct work {
 
 struct bacc {
 	struct sr_account *sra;
+	uint32_t ladder;
 	uint32_t tier;
 	uint32_t tgen;            /**< timer generation                */
 	uint32_t pgen;            /**< probe/check generation          */
@@ -115,8 +130,20 @@ struct bacc {
 	bool incall;
 };
 
-struct bench {
+struct bench;
+
+/** One ladder: an engine and what the world knows of it */
+struct bladder {
+	struct bench *b;
 	struct sr_engine *eng;
+	uint32_t rgen;            /**< round timer generation          */
+	int cur_tier;
+};
+
+struct bench {
+	struct bladder *ladv;
+	unsigned nladders;
+	unsigned per_ladder;      /**< accounts per ladder             */
 	struct bacc *accv;
 	unsigned n;
 	uint64_t now;
@@ -128,7 +155,6 @@ struct bench {
 	struct work *heap;
 	size_t nheap, szheap;
 	uint64_t seq;
-	uint32_t rgen;            /**< round timer generation          */
 	uint32_t wseed;           /**< the world's own random numbers  */
 	bool calls;               /**< new calls begin                 */
 	uint64_t ncalls;
@@ -142,7 +168,6 @@ struct bench {
 	uint64_t nact_kind[SR_ACT_MOVE + 1];
 	unsigned moves;
 	uint64_t move_at[8];      /**< [ms] since start, first moves   */
-	int cur_tier;
 	uint64_t nev_kind[EV_KIND_COUNT];
 	uint64_t maxact;          /**< most actions from one event     */
 };
@@ -151,7 +176,7 @@ struct bench {
 /* xorshift32, seeded: the engine's random numbers */
 static uint32_t rand_h(void *arg)
 {
-	struct bench *b = arg;
+	struct bench *b = ((struct bladder *)arg)->b;
 
 	b->seed ^= b->seed << 13;
 	b->seed ^= b->seed >> 17;
@@ -257,8 +282,9 @@ static uint32_t idx_of(const struct bench *b, const void *ref)
 }
 
 
-static void world_action(struct bench *b, const struct sr_action *act)
+static void world_action(struct bladder *l, const struct sr_action *act)
 {
+	struct bench *b = l->b;
 	struct bacc *a = act->ref;
 	uint32_t idx = a ? idx_of(b, a) : 0;
 	bool up = a ? b->up[a->tier] : false;
@@ -295,11 +321,12 @@ static void world_action(struct bench *b, const struct sr_action *act)
 		break;
 
 	case SR_ACT_ROUND_TIMER:
-		push(b, act->delay, WK_ROUND, 0, ++b->rgen);
+		push(b, act->delay, WK_ROUND, (uint32_t)(l - b->ladv),
+		     ++l->rgen);
 		break;
 
 	case SR_ACT_ROUND_CANCEL:
-		++b->rgen;
+		++l->rgen;
 		break;
 
 	default:
@@ -310,7 +337,8 @@ static void world_action(struct bench *b, const struct sr_action *act)
 
 static void action_h(const struct sr_action *act, void *arg)
 {
-	struct bench *b = arg;
+	struct bladder *l = arg;
+	struct bench *b = l->b;
 
 	++b->nact;
 	++b->nact_kind[act->kind];
@@ -319,11 +347,25 @@ static void action_h(const struct sr_action *act, void *arg)
 		if (b->moves < ARRAY_SIZE(b->move_at))
 			b->move_at[b->moves] = b->now - 1000;
 		++b->moves;
-		b->cur_tier = act->to;
+		l->cur_tier = act->to;
 	}
 
 	if (b->record)
-		world_action(b, act);
+		world_action(l, act);
+}
+
+
+/* Every ladder on this tier */
+static bool all_on(const struct bench *b, int tier)
+{
+	unsigned i;
+
+	for (i = 0; i < b->nladders; i++) {
+		if (b->ladv[i].cur_tier != tier)
+			return false;
+	}
+
+	return true;
 }
 
 
@@ -344,9 +386,10 @@ static size_t heap_used(void)
 }
 
 
-static int setup(struct bench *b, unsigned n, bool record,
+static int setup(struct bench *b, const struct size *sz, bool record,
 		 size_t *bytes_acc)
 {
+	unsigned n = sz->n;
 	struct sr_config cfg;
 	size_t before;
 	unsigned i;
@@ -354,15 +397,22 @@ static int setup(struct bench *b, unsigned n, bool record,
 
 	memset(b, 0, sizeof(*b));
 	b->n = n;
+	b->nladders = sz->nladders;
+	b->per_ladder = n / sz->nladders;
 	b->seed = 0x2545f491;
 	b->now = 1000;
 	b->record = record;
-	b->cur_tier = -1;
 	for (i = 0; i < NTIERS; i++)
 		b->up[i] = true;
 
+	/* every ladder holds whole rounds of the tiers (see call()) */
+	if (!sz->nladders || b->per_ladder * sz->nladders != n ||
+	    b->per_ladder % NTIERS)
+		return EINVAL;
+
 	b->accv = calloc(n, sizeof(*b->accv));
-	if (!b->accv)
+	b->ladv = calloc(b->nladders, sizeof(*b->ladv));
+	if (!b->accv || !b->ladv)
 		return ENOMEM;
 
 	memset(&cfg, 0, sizeof(cfg));
@@ -371,19 +421,27 @@ static int setup(struct bench *b, unsigned n, bool record,
 	cfg.backoff_max    = 300;
 	cfg.check_interval = CHECK_INT;
 
-	err = sr_engine_alloc(&b->eng, &cfg, action_h, rand_h, b);
-	if (err)
-		return err;
+	for (i = 0; i < b->nladders; i++) {
+		struct bladder *l = &b->ladv[i];
+
+		l->b = b;
+		l->cur_tier = -1;
+		err = sr_engine_alloc(&l->eng, &cfg, action_h, rand_h, l);
+		if (err)
+			return err;
+	}
 
 	before = heap_used();
 
 	for (i = 0; i < n; i++) {
 		struct bacc *a = &b->accv[i];
 
-		/* round robin over the tiers; probe every 60, 120, 180 s */
+		/* consecutive accounts per ladder, round robin over the
+		   tiers; probe every 60, 120, 180 s */
+		a->ladder = i / b->per_ladder;
 		a->tier = i % NTIERS;
-		err = sr_account_add(b->eng, &a->sra, a, a->tier,
-				     60 * (1 + i % 3), 0, b->now);
+		err = sr_account_add(b->ladv[a->ladder].eng, &a->sra, a,
+				     a->tier, 60 * (1 + i % 3), 0, b->now);
 		if (err)
 			return err;
 	}
@@ -391,7 +449,8 @@ static int setup(struct bench *b, unsigned n, bool record,
 	if (bytes_acc)
 		*bytes_acc = (heap_used() - before) / n;
 
-	sr_engine_start(b->eng, b->now);
+	for (i = 0; i < b->nladders; i++)
+		sr_engine_start(b->ladv[i].eng, b->now);
 
 	return 0;
 }
@@ -404,10 +463,14 @@ static void teardown(struct bench *b)
 	for (i = 0; b->accv && i < b->n; i++)
 		mem_deref(b->accv[i].sra);
 
-	b->eng = mem_deref(b->eng);
+	for (i = 0; b->ladv && i < b->nladders; i++)
+		mem_deref(b->ladv[i].eng);
+
 	free(b->accv);
+	free(b->ladv);
 	free(b->heap);
 	b->accv = NULL;
+	b->ladv = NULL;
 	b->heap = NULL;
 }
 
@@ -446,7 +509,7 @@ static void feed(struct bench *b, enum ev_kind kind, uint32_t idx,
 		break;
 
 	case EV_ENG_TIMER:
-		sr_engine_timer(b->eng, b->now);
+		sr_engine_timer(b->ladv[idx].eng, b->now);
 		break;
 
 	case EV_PROBED:
@@ -481,16 +544,23 @@ static void feed(struct bench *b, enum ev_kind kind, uint32_t idx,
 static void call(struct bench *b)
 {
 	uint32_t per_tier = (b->n + NTIERS - 1) / NTIERS;
-	uint32_t idx;
+	uint32_t idx, first;
+	int tier;
 
 	/* one call per account of the tier every CALL_GAP on average */
 	push(b, (CALL_GAP / per_tier) * (500 + wrand(b) % 1001) / 1000,
 	     WK_CALL, 0, 0);
 
-	if (!b->calls || b->cur_tier < 0)
+	if (!b->calls)
 		return;
 
-	idx = (uint32_t)b->cur_tier + NTIERS * (wrand(b) % per_tier);
+	/* an account of the tier in use of the ladder it falls in */
+	first = NTIERS * (wrand(b) % per_tier);
+	tier = b->ladv[first / b->per_ladder].cur_tier;
+	if (tier < 0)
+		return;
+
+	idx = first + (uint32_t)tier;
 	if (idx >= b->n || b->accv[idx].incall)
 		return;
 
@@ -509,7 +579,7 @@ static void run_world(struct bench *b, uint64_t until)
 		bool up;
 
 		pop(b, &w);
-		a = &b->accv[w.idx];
+		a = &b->accv[w.kind == WK_ROUND ? 0 : w.idx];
 		up = b->up[a->tier];
 		b->now = w.due;
 
@@ -521,8 +591,8 @@ static void run_world(struct bench *b, uint64_t until)
 			break;
 
 		case WK_ROUND:
-			if (w.gen == b->rgen)
-				feed(b, EV_ENG_TIMER, 0, 0);
+			if (w.gen == b->ladv[w.idx].rgen)
+				feed(b, EV_ENG_TIMER, w.idx, 0);
 			break;
 
 		case WK_PROBE:
@@ -565,12 +635,13 @@ static void run_world(struct bench *b, uint64_t until)
 }
 
 
-static int record(struct bench *b, unsigned n)
+static int record(struct bench *b, const struct size *sz)
 {
+	unsigned n = sz->n;
 	uint64_t t0;
 	int err;
 
-	err = setup(b, n, true, NULL);
+	err = setup(b, sz, true, NULL);
 	if (err)
 		return err;
 
@@ -583,9 +654,9 @@ static int record(struct bench *b, unsigned n)
 	run_world(b, t0 + PHASE);
 	b->up[0] = false;
 	run_world(b, t0 + 2 * PHASE);
-	if (b->cur_tier != 1) {
-		fprintf(stderr, "scale: %u accounts: tier %d after the "
-			"failover, not 1\n", n, b->cur_tier);
+	if (!all_on(b, 1)) {
+		fprintf(stderr, "scale: %u accounts: a ladder is not on "
+			"tier 1 after the failover\n", n);
 		return EPROTO;
 	}
 
@@ -594,9 +665,9 @@ static int record(struct bench *b, unsigned n)
 	run_world(b, t0 + 2 * PHASE + PHASE / 3);
 	b->calls = false;
 	run_world(b, t0 + 3 * PHASE);
-	if (b->cur_tier != 0) {
-		fprintf(stderr, "scale: %u accounts: tier %d after the "
-			"failback, not 0\n", n, b->cur_tier);
+	if (!all_on(b, 0)) {
+		fprintf(stderr, "scale: %u accounts: a ladder is not on "
+			"tier 0 after the failback\n", n);
 		return EPROTO;
 	}
 
@@ -632,7 +703,7 @@ void replay_events(struct bench *b, const struct tev *tv, size_t n)
 			break;
 
 		case EV_ENG_TIMER:
-			sr_engine_timer(b->eng, t->now);
+			sr_engine_timer(b->ladv[t->idx].eng, t->now);
 			break;
 
 		case EV_PROBED:
@@ -672,11 +743,12 @@ static uint64_t now_ns(void)
 /** One replay of the trace; its action count must be the recorded one */
 static int replay(const struct bench *rec, uint64_t *ns, size_t *bytes_acc)
 {
+	struct size sz = {rec->n, rec->nladders};
 	struct bench b;
 	uint64_t t0, nact0;
 	int err;
 
-	err = setup(&b, rec->n, false, bytes_acc);
+	err = setup(&b, &sz, false, bytes_acc);
 	if (err)
 		return err;
 
@@ -703,6 +775,7 @@ static int replay(const struct bench *rec, uint64_t *ns, size_t *bytes_acc)
 /** Result of one size */
 struct row {
 	unsigned n;
+	unsigned nladders;
 	size_t events;
 	uint64_t actions;
 	unsigned moves;
@@ -716,19 +789,20 @@ struct row {
 };
 
 
-static int measure(unsigned n, bool once, struct row *row)
+static int measure(const struct size *sz, bool once, struct row *row)
 {
 	struct bench rec;
 	uint64_t best = ~0ULL;
 	unsigned i;
 	int err;
 
-	err = record(&rec, n);
+	err = record(&rec, sz);
 	if (err)
 		goto out;
 
 	memset(row, 0, sizeof(*row));
-	row->n = n;
+	row->n = sz->n;
+	row->nladders = sz->nladders;
 	row->events = rec.ntrace;
 	row->actions = rec.nact;
 	row->moves = rec.moves;
@@ -765,25 +839,29 @@ static int measure(unsigned n, bool once, struct row *row)
 }
 
 
-/* Instructions in replay_events() for n accounts, from callgrind */
-static int callgrind(const char *self, unsigned n, struct row *row)
+/* Instructions in replay_events() for a case, from callgrind */
+static int callgrind(const char *self, const struct size *sz,
+		     struct row *row)
 {
 	char cmd[1024], out[256], line[512];
 	unsigned long long ir = 0;
 	FILE *f;
 	int r;
 
-	snprintf(out, sizeof(out), "build/bench/callgrind.scale.%u", n);
+	snprintf(out, sizeof(out), "build/bench/callgrind.scale.%u.%u",
+		 sz->n, sz->nladders);
 	snprintf(cmd, sizeof(cmd),
 		 "valgrind --tool=callgrind --collect-atstart=no "
 		 "--toggle-collect=replay_events --callgrind-out-file=%s "
-		 "%s -n %u -r >/dev/null 2>build/bench/callgrind.%u.log",
-		 out, self, n, n);
+		 "%s -n %u -l %u -r >/dev/null "
+		 "2>build/bench/callgrind.%u.%u.log",
+		 out, self, sz->n, sz->nladders, sz->n, sz->nladders);
 
 	r = system(cmd);
 	if (r != 0) {
 		fprintf(stderr, "scale: callgrind failed (%d): see "
-			"build/bench/callgrind.%u.log\n", r, n);
+			"build/bench/callgrind.%u.%u.log\n", r, sz->n,
+			sz->nladders);
 		return EPROTO;
 	}
 
@@ -819,8 +897,9 @@ static void print_row(const struct row *r, const struct row *base)
 		snprintf(ratio, sizeof(ratio), "%.2f",
 			 r->instr_ev / base->instr_ev);
 
-	printf("| %8u | %5u | %9zu | %9llu | %5u | %7llu | %11s | %8.1f "
-	       "| %13zu | %11s |\n", r->n, NTIERS, r->events,
+	printf("| %8u | %7u | %5u | %9zu | %9llu | %5u | %7llu | %11s "
+	       "| %8.1f | %13zu | %11s |\n", r->n, r->nladders, NTIERS,
+	       r->events,
 	       (unsigned long long)r->actions, r->moves,
 	       (unsigned long long)r->maxact, instr, r->ns_ev,
 	       r->bytes_acc, ratio);
@@ -830,34 +909,37 @@ static void print_row(const struct row *r, const struct row *base)
 int main(int argc, char *argv[])
 {
 	struct row rows[ARRAY_SIZE(sizes)];
-	unsigned n = 0, i, k;
+	struct size one = {0, 1};
+	unsigned i, k;
 	bool once = false, cg = true;
 	int c, err = 0;
 
-	while ((c = getopt(argc, argv, "n:rN")) != -1) {
+	while ((c = getopt(argc, argv, "n:l:rN")) != -1) {
 		switch (c) {
 
-		case 'n': n = (unsigned)atoi(optarg); break;
-		case 'r': once = true;                break;
-		case 'N': cg = false;                 break;
+		case 'n': one.n = (unsigned)atoi(optarg);        break;
+		case 'l': one.nladders = (unsigned)atoi(optarg); break;
+		case 'r': once = true;                           break;
+		case 'N': cg = false;                            break;
 		default:
-			fprintf(stderr, "usage: scale [-n accounts [-r]] "
-				"[-N (no callgrind)]\n");
+			fprintf(stderr, "usage: scale [-n accounts [-l "
+				"ladders] [-r]] [-N (no callgrind)]\n");
 			return 2;
 		}
 	}
 
 	(void)libre_init();
 
-	if (n) {
+	if (one.n) {
 		struct row r;
 
-		err = measure(n, once, &r);
+		err = measure(&one, once, &r);
 		if (!err)
-			printf("%u accounts: %zu events, %llu actions, %u "
-			       "moves (at %s), %llu calls, %.1f ns/event, "
-			       "%zu bytes/account\n",
-			       n, r.events, (unsigned long long)r.actions,
+			printf("%u accounts in %u ladders: %zu events, %llu "
+			       "actions, %u moves (at %s), %llu calls, %.1f "
+			       "ns/event, %zu bytes/account\n",
+			       one.n, one.nladders, r.events,
+			       (unsigned long long)r.actions,
 			       r.moves, r.moves_at,
 			       (unsigned long long)r.ncalls, r.ns_ev,
 			       r.bytes_acc);
@@ -873,17 +955,17 @@ int main(int argc, char *argv[])
 	(void)mkdir("build/bench", 0755);
 
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
-		err = measure(sizes[i], false, &rows[i]);
+		err = measure(&sizes[i], false, &rows[i]);
 		if (!err && cg)
-			err = callgrind(argv[0], sizes[i], &rows[i]);
+			err = callgrind(argv[0], &sizes[i], &rows[i]);
 		if (err)
 			goto out;
 	}
 
-	printf("| accounts | tiers |    events |   actions | moves "
+	printf("| accounts | ladders | tiers |    events |   actions | moves "
 	       "| max act | instr/event | ns/event | bytes/account "
 	       "| ratio vs 10 |\n");
-	printf("|---------:|------:|----------:|----------:|------:"
+	printf("|---------:|--------:|------:|----------:|----------:|------:"
 	       "|--------:|------------:|---------:|--------------:"
 	       "|------------:|\n");
 	for (i = 0; i < ARRAY_SIZE(sizes); i++)
@@ -894,20 +976,26 @@ int main(int argc, char *argv[])
 		printf(" %s", ev_names[k]);
 	printf("\n");
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
-		printf("  %5u:", rows[i].n);
+		printf("  %5u/%u:", rows[i].n, rows[i].nladders);
 		for (k = 0; k < EV_KIND_COUNT; k++)
 			printf(" %llu", (unsigned long long)rows[i].nev_kind[k]);
 		printf("\n");
 	}
 
 	if (cg && rows[0].instr_ev > 0) {
-		double ratio = rows[ARRAY_SIZE(sizes) - 1].instr_ev /
-			rows[0].instr_ev;
+		const struct row *big = &rows[ARRAY_SIZE(sizes) - 2];
+		const struct row *lad = &rows[ARRAY_SIZE(sizes) - 1];
+		double ratio = big->instr_ev / rows[0].instr_ev;
 
 		printf("\nR50: instr/event at %u accounts is %.2fx the %u "
-		       "account case (bar: 2x): %s\n",
-		       sizes[ARRAY_SIZE(sizes) - 1], ratio, sizes[0],
-		       ratio <= 2.0 ? "within" : "NOT within");
+		       "account case (bar: 2x): %s\n", big->n, ratio,
+		       rows[0].n, ratio <= 2.0 ? "within" : "NOT within");
+
+		ratio = lad->instr_ev / rows[0].instr_ev;
+		printf("ladders: instr/event with %u ladders of %u accounts "
+		       "is %.2fx the %u account case (bar: 2x): %s\n",
+		       lad->nladders, lad->n / lad->nladders, ratio,
+		       rows[0].n, ratio <= 2.0 ? "within" : "NOT within");
 	}
 
  out:

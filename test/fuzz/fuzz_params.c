@@ -6,12 +6,14 @@
  *  - account parameters (serreg_acc_params_decode): results in range,
  *    the defaults and a named error on failure, error texts terminated
  *    within any buffer size; the same result for the input with every
- *    letter upper-cased (names are case-insensitive, values are digits)
- *    and with ";x=1" appended (an unknown parameter, or text inside an
- *    unterminated quote)
+ *    letter upper-cased (names are case-insensitive, values are digits
+ *    or ladder names, compared without regard to case) and with ";x=1"
+ *    appended (an unknown parameter, or text inside an unterminated
+ *    quote)
  *  - a setting "key\nvalue" (serreg_setting_apply): ENOENT exactly for
- *    unknown keys, the value in range or the default, no other field
- *    touched, the same result for the upper-cased key
+ *    unknown keys, the value in range or the default (a valid ladder
+ *    name or none for serreg_current_ladder), no other field touched,
+ *    the same result for the upper-cased key
  *  - a number, as the value of every known setting, compared with a
  *    reference decoder written from the documented syntax
  *
@@ -136,7 +138,8 @@ static void fuzz_acc(const uint8_t *data, size_t size, size_t errsz)
 		      "not the defaults on error: %u %u", prm.prio,
 		      prm.fbregint);
 		CHECK(!strncmp(big, "prio", 4) ||
-		      !strncmp(big, "fbregint", 8),
+		      !strncmp(big, "fbregint", 8) ||
+		      !strncmp(big, "ladder", 6),
 		      "error text names no parameter: %s", big);
 	}
 	else {
@@ -205,7 +208,21 @@ static void fuzz_setting(const uint8_t *data, size_t size, size_t errsz)
 	ebuf_init(&e, errsz);
 	err = serreg_setting_apply(&set, &key, nl ? &val : NULL, e.p, e.sz);
 
-	if (!def) {
+	if (!pl_strcasecmp(&key, "serreg_current_ladder")) {
+		struct pl name;
+
+		pl_set_str(&name, set.current_ladder);
+		CHECK(err == 0 || err == EINVAL, "error %d", err);
+		CHECK(err ? !name.l : serreg_ladder_valid(&name),
+		      "serreg_current_ladder = \"%s\" (error %d)",
+		      set.current_ladder, err);
+		memcpy(ref.current_ladder, set.current_ladder,
+		       sizeof(ref.current_ladder));
+		CHECK(!memcmp(&set, &ref, sizeof(set)),
+		      "another field changed");
+		ebuf_check(&e, err != 0, "serreg_current_ladder");
+	}
+	else if (!def) {
 		CHECK(err == ENOENT, "unknown key: error %d", err);
 		CHECK(!memcmp(&set, &ref, sizeof(set)), "unknown key: set");
 		ebuf_check(&e, true, "unknown setting ");

@@ -1462,3 +1462,120 @@ SIM_TEST(test_engine_outbound_439, HOLD, BACKOFF_MAX)
 
 	return 0;
 }
+
+
+/*
+ * Issue 12, ladders: each ladder is one engine, and only the engine
+ * that drives baresip's current UA emits CURRENT.  The rule stays: the
+ * current UA is a registered account of that ladder's tier in use.
+ */
+SIM_TEST(test_engine_ladder_drives_current, HOLD, BACKOFF_MAX)
+{
+	int a = sim_add(s, 0, 2);
+	int b = sim_add(s, 1, 2);
+
+	TEST_ASSERT(sr_engine_drives_current(s->eng));
+	sr_engine_set_drives_current(s->eng, false);
+	TEST_ASSERT(!sr_engine_drives_current(s->eng));
+
+	/* not driving: the ladder works, but names no current UA */
+	sim_start(s);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 0));
+	TEST_EQ(-1, s->current);
+	TEST_ASSERT(sr_engine_current(s->eng) == NULL);
+
+	sim_fail(s, a, 503);
+	TEST_ASSERT(sim_run_until(s, MIN, tier_current, 1));
+	TEST_EQ(-1, s->current);
+
+	/* driving from now on: a registered account of the tier in use at
+	   once, and the current UA follows the moves */
+	sr_engine_set_drives_current(s->eng, true);
+	TEST_EQ(b, s->current);
+	TEST_ASSERT(sr_engine_current(s->eng) == s->accv[b].sra);
+
+	sim_set(s, a, 200, 0);
+	TEST_ASSERT(sim_run_until(s, MIN, tier_current, 0));
+	TEST_EQ(a, s->current);
+
+	/* no longer driving: it forgets its current UA, emits no CURRENT */
+	sr_engine_set_drives_current(s->eng, false);
+	TEST_ASSERT(sr_engine_current(s->eng) == NULL);
+	s->current = -1;
+	sim_fail(s, a, 503);
+	TEST_ASSERT(sim_run_until(s, MIN, tier_current, 1));
+	TEST_EQ(-1, s->current);
+
+	return 0;
+}
+
+
+/* two ladders side by side: a fault in one moves only that one */
+static int ladder_pair(struct sim *x, struct sim *y)
+{
+	int xa = sim_add(x, 0, 2), xb = sim_add(x, 1, 2);
+	int ya = sim_add(y, 0, 2), yb = sim_add(y, 1, 2);
+	unsigned ymoves, yreg, yprobes;
+	uint64_t t;
+
+	sr_engine_set_drives_current(y->eng, false);
+	sim_start(x);
+	sim_start(y);
+	sim_run(x, 1000);
+	sim_run(y, 1000);
+	TEST_ASSERT(is_current(x, 0) && is_current(y, 0));
+	TEST_EQ(xa, x->current);
+	TEST_EQ(-1, y->current);
+
+	/* ladder x's primary dies: x moves, y sees nothing */
+	ymoves  = y->nmoves;
+	yreg    = y->accv[ya].nregister + y->accv[yb].nregister;
+	yprobes = y->accv[ya].nprobe;
+	sim_fail(x, xa, 503);
+	for (t = 0; t < MIN; t += 1000) {
+		sim_run(x, 1000);
+		sim_run(y, 1000);
+	}
+	TEST_ASSERT(is_current(x, 1) && is_current(y, 0));
+	TEST_EQ(xb, x->current);
+	TEST_EQ(ymoves, y->nmoves);
+	TEST_EQ(yreg, y->accv[ya].nregister + y->accv[yb].nregister);
+	TEST_ASSERT(y->accv[ya].bound && !y->accv[yb].bound);
+	TEST_EQ(yprobes, y->accv[ya].nprobe);   /* in use: no probe */
+
+	/* ladder y's primary dies: y moves, x and its current UA stay */
+	sim_fail(y, ya, 503);
+	TEST_ASSERT(sim_run_until(y, MIN, tier_current, 1));
+	TEST_ASSERT(is_current(x, 1));
+	TEST_EQ(xb, x->current);
+	TEST_EQ(-1, y->current);
+
+	/* failback per ladder: x's primary back, y stays on its backup */
+	sim_set(x, xa, 200, 0);
+	TEST_ASSERT(sim_run_until(x, MIN, tier_current, 0));
+	TEST_EQ(xa, x->current);
+	TEST_ASSERT(is_current(y, 1));
+
+	return 0;
+}
+
+
+int test_engine_ladders_independent(void)
+{
+	struct sim x, y;
+	int err;
+
+	err = sim_init(&x, HOLD, BACKOFF_MAX);
+	if (err)
+		return err;
+
+	err = sim_init(&y, HOLD, BACKOFF_MAX);
+	if (!err)
+		err = ladder_pair(&x, &y);
+
+	sim_close(&y);
+	sim_close(&x);
+
+	return err;
+}

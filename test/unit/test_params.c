@@ -551,7 +551,8 @@ int test_params_setting_unknown(void)
 						     sizeof(errbuf)));
 		re_snprintf(msg, sizeof(msg), "unknown setting %s (known:"
 			    " serreg_check_interval, serreg_probe_timeout,"
-			    " serreg_failback_hold, serreg_backoff_max)",
+			    " serreg_failback_hold, serreg_backoff_max,"
+			    " serreg_current_ladder)",
 			    keyv[i]);
 		TEST_STR(msg, errbuf);
 		TEST_ASSERT(!memcmp(&set, &dflt, sizeof(set)));
@@ -564,6 +565,105 @@ int test_params_setting_unknown(void)
 					     sizeof(errbuf)));
 	TEST_EQ(EINVAL, serreg_setting_apply(NULL, &val, &val, errbuf,
 					     sizeof(errbuf)));
+
+	return 0;
+}
+
+
+/* ;ladder=NAME: a name, the default ladder without it (issue 12) */
+int test_params_acc_ladder(void)
+{
+	static const struct {
+		const char *params;
+		const char *ladder;    /* NULL: the error text */
+		const char *err;
+	} testv[] = {
+		{"",                           "default",  NULL},
+		{";prio=1",                    "default",  NULL},
+		{";ladder=trunk-a",            "trunk-a",  NULL},
+		{";LADDER=Line_2.b;prio=1",    "Line_2.b", NULL},
+		{"; ladder =x",                "x",        NULL},
+		{";ladder=\"quoted\"",         "quoted",   NULL},
+		{";ladder=abcdefghijklmnopqrstuvwxyz012345", /* 32 */
+		 "abcdefghijklmnopqrstuvwxyz012345", NULL},
+		{";ladder=a;prio=2;ladder=a",  "a",        NULL},
+		{";ladder=a;ladder=A",         "a",        NULL},
+		{";xladder=a b",               "default",  NULL},
+
+		{";ladder=",                   NULL,
+		 "ladder=\"\" is not a name of 1..32 letters, digits, "
+		 "'-', '_', '.'"},
+		{";ladder",                    NULL,
+		 "ladder=\"\" is not a name of 1..32 letters, digits, "
+		 "'-', '_', '.'"},
+		{";ladder=a b",                NULL,
+		 "ladder=\"a b\" is not a name of 1..32 letters, digits, "
+		 "'-', '_', '.'"},
+		{";ladder=trunk/a",            NULL,
+		 "ladder=\"trunk/a\" is not a name of 1..32 letters, "
+		 "digits, '-', '_', '.'"},
+		{";ladder=abcdefghijklmnopqrstuvwxyz0123456", NULL,
+		 "ladder=\"abcdefghijklmnopqrstuvwxyz012345...\" is not a "
+		 "name of 1..32 letters, digits, '-', '_', '.'"},
+		{";ladder=a;ladder=b",         NULL,
+		 "ladder given twice: \"a\" and \"b\""},
+	};
+	struct serreg_acc_params prm;
+	char errbuf[256];
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(testv); i++) {
+		int err;
+
+		memset(&prm, 0xff, sizeof(prm));
+		err = acc_decode(&prm, testv[i].params, errbuf,
+				 sizeof(errbuf));
+		if (testv[i].ladder) {
+			TEST_ERR(err);
+			TEST_STR(testv[i].ladder, prm.ladder);
+			TEST_STR("", errbuf);
+		}
+		else {
+			TEST_EQ(EINVAL, err);
+			TEST_STR(testv[i].err, errbuf);
+			TEST_STR("default", prm.ladder);
+		}
+	}
+
+	return 0;
+}
+
+
+/* serreg_current_ladder: a name, else the default ("") with the error */
+int test_params_setting_current_ladder(void)
+{
+	struct serreg_settings set;
+	char errbuf[256];
+
+	serreg_settings_init(&set);
+	TEST_STR("", set.current_ladder);
+
+	TEST_ERR(serreg_setting_apply(&set,
+				      &(struct pl)PL("serreg_current_ladder"),
+				      &(struct pl)PL("trunk-b"), errbuf,
+				      sizeof(errbuf)));
+	TEST_STR("trunk-b", set.current_ladder);
+	TEST_STR("", errbuf);
+	TEST_EQ(5, set.probe_timeout);
+
+	TEST_EQ(EINVAL, serreg_setting_apply(&set,
+				&(struct pl)PL("SERREG_CURRENT_LADDER"),
+				&(struct pl)PL("two words"), errbuf,
+				sizeof(errbuf)));
+	TEST_STR("", set.current_ladder);
+	TEST_STR("serreg_current_ladder \"two words\" is not a name of "
+		 "1..32 letters, digits, '-', '_', '.'; using default (the "
+		 "ladder of the first account)", errbuf);
+
+	TEST_EQ(EINVAL, serreg_setting_apply(&set,
+				&(struct pl)PL("serreg_current_ladder"),
+				NULL, errbuf, sizeof(errbuf)));
+	TEST_STR("", set.current_ladder);
 
 	return 0;
 }
