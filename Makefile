@@ -54,8 +54,9 @@ integration: $(MOD)
 	$(PYTEST) $(PYTEST_ARGS) test/integration
 
 test: deps
-	$(MAKE) all $(UNIT)
+	$(MAKE) all $(UNIT) $(BENCH_FLEET)
 	./$(UNIT)
+	./$(BENCH_FLEET) --smoke
 	$(PYTEST) $(PYTEST_ARGS) test/integration
 	$(MAKE) unit-asan fuzz integration-valgrind-ci
 
@@ -105,3 +106,17 @@ $(BENCH_SCALE): build/test/test/bench/scale.o \
 .PHONY: bench-scale
 bench-scale: $(BENCH_SCALE)
 	./$(BENCH_SCALE)
+
+# Fleet simulator (issue 11): N engines against loaded registrars, serreg
+# and upstream's policy side by side; a smoke run is part of make test.
+# make bench-fleet [FLEET_ARGS='-n 100000 -s silent']
+BENCH_FLEET := build/bench-fleet
+FLEET_ARGS  ?=
+
+$(BENCH_FLEET): build/test/test/bench/fleet.o \
+		build/test/modules/serreg/engine.o
+	$(CC) -o $@ $^ -lre
+
+.PHONY: bench-fleet
+bench-fleet: $(BENCH_FLEET)
+	./$(BENCH_FLEET) $(FLEET_ARGS)
