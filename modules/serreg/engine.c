@@ -79,6 +79,8 @@ struct sr_account {
 	bool repair;              /**< re-send the binding at its timer */
 	bool asked;               /**< REGISTER emitted since its tier was
 				       chosen: baresip's answers count   */
+	bool spread_wait;         /**< its timer ends the failback spread */
+	bool spread_done;         /**< failback spread over (R52)       */
 	uint64_t unreg_start;     /**< its last un-REGISTER was sent [ms] */
 	uint64_t unreg_until;     /**< ... and may arrive until then
 				       (see acc_park)                    */
@@ -274,7 +276,8 @@ static void acc_update_ready(struct sr_account *acc, uint64_t now)
 	const struct sr_engine *eng = acc->eng;
 	bool ready = acc->state == SR_ACC_ALIVE &&
 		acc->good >= eng->cfg.failback_hold &&
-		now >= acc->unreg_until;
+		now >= acc->unreg_until &&
+		(!eng->cfg.failback_spread || acc->spread_done);
 
 	if (ready == acc->ready)
 		return;
@@ -306,6 +309,8 @@ static void acc_set_state(struct sr_account *acc, enum sr_acc_state st)
 
 	if (st != SR_ACC_ALIVE) {
 		acc->good = 0;
+		acc->spread_wait = false;
+		acc->spread_done = false;
 		acc_update_ready(acc, 0);
 	}
 }
@@ -970,6 +975,46 @@ static void acc_failed(struct sr_account *acc, const struct sr_answer *ans,
 }
 
 
+/**
+ * The failback spread (R52): when an account first passes the failback
+ * hold, its timer waits uniform 0..failback_spread instead of the next
+ * probe; only then is it ready.  A fleet that sees its primary return
+ * together moves back over the window, not at once.
+ *
+ * @return true if its timer now waits for the spread
+ */
+static bool spread_start(struct sr_account *acc)
+{
+	struct sr_engine *eng = acc->eng;
+
+	if (!eng->cfg.failback_spread || acc->spread_done ||
+	    acc->state != SR_ACC_ALIVE ||
+	    acc->good < eng->cfg.failback_hold)
+		return false;
+
+	acc->spread_wait = true;
+	emit(eng, SR_ACT_TIMER, acc,
+	     jitter(eng, eng->cfg.failback_spread * 1000ULL, 0));
+
+	return true;
+}
+
+
+/** The failback spread is over: ready, and the probes go on */
+static void spread_end(struct sr_account *acc, uint64_t now)
+{
+	struct sr_engine *eng = acc->eng;
+
+	acc->spread_wait = false;
+	acc->spread_done = true;
+	acc_update_ready(acc, now);
+	acc_schedule_probe(acc, probe_interval(acc, NULL));
+
+	if (acc->ready && eng->cur && acc->tier->prio < eng->cur->prio)
+		fire_acc(acc, EV_BETTER_READY, SR_REASON_FAILBACK, NULL, now);
+}
+
+
 /** A probe of a standby account was answered, or failed */
 static void acc_probed(struct sr_account *acc, enum sr_request req,
 		       const struct sr_answer *ans, uint64_t now)
@@ -991,7 +1036,9 @@ static void acc_probed(struct sr_account *acc, enum sr_request req,
 	}
 
 	acc_update_ready(acc, now);
-	acc_schedule_probe(acc, probe_interval(acc, ans));
+
+	if (!spread_start(acc))
+		acc_schedule_probe(acc, probe_interval(acc, ans));
 
 	if (ok && !was_alive && eng->state == SR_WAITING)
 		fire_acc(acc, EV_STANDBY_ALIVE, SR_REASON_ALIVE, ans, now);
@@ -1628,7 +1675,9 @@ void sr_account_timer(struct sr_account *acc, uint64_t now)
 	event_begin(eng, "timer");
 
 	if (!tier_is_active(eng, acc->tier)) {
-		if (is_probing(acc))
+		if (acc->spread_wait)
+			spread_end(acc, now);
+		else if (is_probing(acc))
 			acc_request(acc, acc->check_failed ?
 				    SR_REQ_PROBE_CHECK : SR_REQ_PROBE);
 	}

@@ -48,6 +48,8 @@ const struct serreg_setting_def serreg_setting_defs[] = {
 	 offsetof(struct serreg_settings, failback_hold),  "probes"},
 	{"serreg_backoff_max",    1, 86400, 300,
 	 offsetof(struct serreg_settings, backoff_max),    "s"},
+	{"serreg_failback_spread", 0, 3600, 60,
+	 offsetof(struct serreg_settings, failback_spread), "s"},
 };
 
 const size_t serreg_setting_defc = ARRAY_SIZE(serreg_setting_defs);

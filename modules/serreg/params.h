@@ -43,6 +43,7 @@ struct serreg_settings {
 	uint32_t probe_timeout;   /**< no answer within this = failed [s] */
 	uint32_t failback_hold;   /**< good probes before moving back     */
 	uint32_t backoff_max;     /**< cap of the wait between rounds [s] */
+	uint32_t failback_spread; /**< failback waits uniform 0..this [s] */
 };
 
 /** One serreg_* configuration key */

@@ -352,6 +352,7 @@ static int module_init(void)
 	cfg.failback_hold  = serreg.set.failback_hold;
 	cfg.backoff_max    = serreg.set.backoff_max;
 	cfg.check_interval = serreg.set.check_interval;
+	cfg.failback_spread = serreg.set.failback_spread;
 
 	err = sr_engine_alloc(&serreg.eng, &cfg, exec_action_h, rand_h,
 			      NULL);

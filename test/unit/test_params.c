@@ -315,6 +315,9 @@ int test_params_settings_defaults(void)
 		 offsetof(struct serreg_settings, failback_hold),  1, 100,  2},
 		{"serreg_backoff_max",
 		 offsetof(struct serreg_settings, backoff_max), 1, 86400, 300},
+		{"serreg_failback_spread",
+		 offsetof(struct serreg_settings, failback_spread), 0, 3600,
+		 60},
 	};
 	struct serreg_settings set;
 	size_t i;
@@ -338,6 +341,7 @@ int test_params_settings_defaults(void)
 	TEST_EQ(5,   set.probe_timeout);
 	TEST_EQ(2,   set.failback_hold);
 	TEST_EQ(300, set.backoff_max);
+	TEST_EQ(60,  set.failback_spread);
 
 	return 0;
 }
@@ -551,7 +555,8 @@ int test_params_setting_unknown(void)
 						     sizeof(errbuf)));
 		re_snprintf(msg, sizeof(msg), "unknown setting %s (known:"
 			    " serreg_check_interval, serreg_probe_timeout,"
-			    " serreg_failback_hold, serreg_backoff_max)",
+			    " serreg_failback_hold, serreg_backoff_max,"
+			    " serreg_failback_spread)",
 			    keyv[i]);
 		TEST_STR(msg, errbuf);
 		TEST_ASSERT(!memcmp(&set, &dflt, sizeof(set)));
