@@ -192,6 +192,7 @@ struct registrar {
 	uint32_t epoch;          /**< +1 when it restarts (empty table) */
 	uint64_t busy_until;     /**< [us] its queue is worked off      */
 	uint32_t *arr;           /**< arrivals per second               */
+	uint32_t *regarr;        /**< ... of them REGISTERs (any expires) */
 	uint64_t nshed;          /**< load 503s                         */
 };
 
@@ -241,6 +242,7 @@ struct world {
 /** Results of one run */
 struct result {
 	uint32_t peak[NREG], p99[NREG];
+	uint32_t regpk[NREG], regp99[NREG];  /**< REGISTERs only     */
 	double trec[NPCT];       /**< [s] to registered again, < 0 never */
 	double tonp[NPCT];       /**< [s] after the return, on P         */
 	double unreach_max;      /**< share, after the event             */
@@ -493,6 +495,8 @@ static void send_req(struct world *w, uint32_t idx, enum rkind rk,
 
 	case R_503:
 		count(r->arr, w->nsec, w->now);
+		if (rk_is_register(rk))
+			count(r->regarr, w->nsec, w->now);
 		ans.scode = 503;
 		ans.ra = DOWN_RA;
 		push(w, RTT, W_ANSWER, idx, gen, &ans);
@@ -503,6 +507,8 @@ static void send_req(struct world *w, uint32_t idx, enum rkind rk,
 	}
 
 	count(r->arr, w->nsec, w->now);
+	if (rk_is_register(rk))
+		count(r->regarr, w->nsec, w->now);
 
 	if (r->busy_until < nowus)
 		r->busy_until = nowus;
@@ -971,14 +977,18 @@ static int world_init(struct world *w, const struct cfg *cfg,
 	w->reach   = calloc(w->nsec, sizeof(uint32_t));
 	w->onp     = calloc(w->nsec, sizeof(uint32_t));
 	w->regsent = calloc(w->nsec, sizeof(uint32_t));
-	for (r = 0; r < NREG; r++)
-		w->regv[r].arr = calloc(w->nsec, sizeof(uint32_t));
+	for (r = 0; r < NREG; r++) {
+		w->regv[r].arr    = calloc(w->nsec, sizeof(uint32_t));
+		w->regv[r].regarr = calloc(w->nsec, sizeof(uint32_t));
+		if (!w->regv[r].arr || !w->regv[r].regarr)
+			return ENOMEM;
+	}
 
 	w->phv  = calloc(cfg->n, sizeof(*w->phv));
 	w->accv = calloc((size_t)cfg->n * NACC, sizeof(*w->accv));
 	pctxv   = calloc(cfg->n, sizeof(*pctxv));
 	if (!w->reach || !w->onp || !w->regsent || !w->phv || !w->accv ||
-	    !pctxv || !w->regv[0].arr || !w->regv[1].arr || !w->regv[2].arr)
+	    !pctxv)
 		return ENOMEM;
 
 	memset(&ec, 0, sizeof(ec));
@@ -1043,8 +1053,10 @@ static void world_close(struct world *w)
 	free(w->reach);
 	free(w->onp);
 	free(w->regsent);
-	for (r = 0; r < NREG; r++)
+	for (r = 0; r < NREG; r++) {
 		free(w->regv[r].arr);
+		free(w->regv[r].regarr);
+	}
 }
 
 
@@ -1198,10 +1210,13 @@ static void measure(const struct world *w, struct result *res)
 	uint64_t acc = 0;
 
 	/* the load of the recovery: after the return, if there is one */
-	for (i = 0; i < NREG; i++)
-		peak_p99(w->regv[i].arr, w->t_second ? rec + 1 : from, to,
-			 &res->peak[i],
-			 &res->p99[i]);
+	for (i = 0; i < NREG; i++) {
+		size_t pf = w->t_second ? rec + 1 : from;
+
+		peak_p99(w->regv[i].arr, pf, to, &res->peak[i], &res->p99[i]);
+		peak_p99(w->regv[i].regarr, pf, to, &res->regpk[i],
+			 &res->regp99[i]);
+	}
 
 	for (i = 0; i < NPCT; i++) {
 		res->trec[i] = time_to(w->reach, to, rec, cfg->n, pct[i]);
@@ -1351,10 +1366,12 @@ static void fmt_t(char *buf, size_t sz, double t)
 static void print_header(void)
 {
 	printf("| scenario | model    |      N | P peak/p99 | B peak/p99 "
+	       "| P REG pk/p99 | B REG pk/p99 "
 	       "| reg. 50/99/100 %% [s] | on P 50/99/100 %% [s] "
 	       "| unreach. max | +10/30/60/120/300 s | unreach. in failback | 503s "
 	       "| REG/s peak (10 s avg) / bound |\n");
 	printf("|----------|----------|-------:|-----------:|-----------:"
+	       "|-------------:|-------------:"
 	       "|---------------------:|---------------------:"
 	       "|-------------:|--------------------|---------------------:|-----:"
 	       "|-------------------------------:|\n");
@@ -1388,10 +1405,13 @@ static void print_row(const struct cfg *cfg, enum scenario sc,
 		snprintf(bnd, sizeof(bnd), "%u (%u) / %.0f", r->regpeak,
 			 r->regma, r->bound);
 
-	printf("| %-8s | %-8s | %6u | %5u/%-4u | %5u/%-4u | %6s/%5s/%5s "
+	printf("| %-8s | %-8s | %6u | %5u/%-4u | %5u/%-4u | %6u/%-5u "
+	       "| %6u/%-5u | %6s/%5s/%5s "
 	       "| %6s/%5s/%5s | %10.1f %% | %-18s | %20s | %4llu | %30s |\n",
 	       sc_names[sc], model_names[cfg->model], cfg->n,
 	       r->peak[REG_P], r->p99[REG_P], r->peak[REG_B], r->p99[REG_B],
+	       r->regpk[REG_P], r->regp99[REG_P], r->regpk[REG_B],
+	       r->regp99[REG_B],
 	       t[0], t[1], t[2],
 	       sc == SC_RETURN ? p[0] : "-", sc == SC_RETURN ? p[1] : "-",
 	       sc == SC_RETURN ? p[2] : "-",
