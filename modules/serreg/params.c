@@ -40,7 +40,7 @@ static const struct serreg_setting_def acc_defs[] = {
 
 /** The serreg_* configuration keys */
 const struct serreg_setting_def serreg_setting_defs[] = {
-	{"serreg_check_interval", 0, 3600,  0,
+	{"serreg_check_interval", 0, 3600,  30,
 	 offsetof(struct serreg_settings, check_interval), "s"},
 	{"serreg_probe_timeout",  1, 60,    5,
 	 offsetof(struct serreg_settings, probe_timeout),  "s"},
