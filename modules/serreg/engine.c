@@ -81,6 +81,9 @@ struct sr_account {
 				       chosen: baresip's answers count   */
 	bool spread_wait;         /**< its timer ends the failback spread */
 	bool spread_done;         /**< failback spread over (R52)       */
+	bool ra_held;             /**< a 503 + Retry-After to its REGISTER
+				       was honoured in this choice (R53) */
+	bool ra_wait;             /**< its timer registers it again     */
 	uint64_t unreg_start;     /**< its last un-REGISTER was sent [ms] */
 	uint64_t unreg_until;     /**< ... and may arrive until then
 				       (see acc_park)                    */
@@ -296,6 +299,11 @@ static void acc_set_state(struct sr_account *acc, enum sr_acc_state st)
 	struct sr_tier *t = acc->tier;
 
 	trace(acc->eng, acc, acc->state, st);
+
+	/* a new choice of its tier may honour a Retry-After again (R53) */
+	acc->ra_wait = false;
+	if (st == SR_ACC_REGISTERING)
+		acc->ra_held = false;
 
 	--t->cnt[acc->state];
 	++t->cnt[st];
@@ -950,6 +958,39 @@ static void event_end(struct sr_engine *eng)
  * Account events (the parts shared by several public events)
  */
 
+/**
+ * R53: a 503 with Retry-After to the REGISTER of an account whose tier
+ * was just chosen is a registrar shedding load, not a dead one: once per
+ * choice, the account is taken off baresip's own retry (libre's
+ * failwait) and registers again after Retry-After plus a uniform
+ * 0..Retry-After, so the phones a loaded registrar turned away come back
+ * spread over a window instead of failing over, or all at once.  A
+ * second failure fails the account.
+ *
+ * @return true if the answer is honoured (no failure)
+ */
+static bool overload_hold(struct sr_account *acc,
+			  const struct sr_answer *ans, uint64_t now)
+{
+	struct sr_engine *eng = acc->eng;
+	uint64_t ra;
+
+	if (acc->state != SR_ACC_REGISTERING || acc->ra_held || ans->err ||
+	    ans->scode != 503 || !ans->retry_after)
+		return false;
+
+	ra = min(ans->retry_after, (uint32_t)RETRY_AFTER_MAX) * 1000ULL;
+
+	acc_answer_set(acc, ans, false, now);
+	acc->ra_held = true;
+	acc->ra_wait = true;
+	emit(eng, SR_ACT_UNREGISTER, acc, 0);
+	emit(eng, SR_ACT_TIMER, acc, ra + jitter(eng, ra, 0));
+
+	return true;
+}
+
+
 /** The account's registration failed, or its check, gate or repair */
 static void acc_failed(struct sr_account *acc, const struct sr_answer *ans,
 		       uint64_t now)
@@ -1525,7 +1566,8 @@ void sr_account_reg_failed(struct sr_account *acc,
 		return;
 
 	event_begin(acc->eng, "register failed");
-	acc_failed(acc, ans, now);
+	if (!overload_hold(acc, ans, now))
+		acc_failed(acc, ans, now);
 	event_end(acc->eng);
 }
 
@@ -1684,6 +1726,11 @@ void sr_account_timer(struct sr_account *acc, uint64_t now)
 	else if (acc->state == SR_ACC_VERIFYING) {
 		if (acc->req == SR_REQ_NONE)
 			acc_request(acc, SR_REQ_GATE);
+	}
+	else if (acc->ra_wait) {
+		/* the Retry-After of its REGISTER is over (R53) */
+		acc->ra_wait = false;
+		emit(eng, SR_ACT_REGISTER, acc, 0);
 	}
 	else if (acc->state != SR_ACC_REGISTERED) {
 		/* nothing: registering or failed */

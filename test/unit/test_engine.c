@@ -1384,3 +1384,55 @@ SIM_TEST(test_engine_r52_failback_spread, 2, BACKOFF_MAX)
 
 	return 0;
 }
+
+
+/*
+ * R53: a 503 + Retry-After to the REGISTER of a tier just chosen is
+ * honoured once: no failover, no libre retry (un-REGISTER), a new
+ * REGISTER after Retry-After + uniform 0..Retry-After; a second one
+ * fails the tier as before
+ */
+SIM_TEST(test_engine_r53_register_503_retry_after, HOLD, BACKOFF_MAX)
+{
+	enum {
+		RA = 10,                 /* [s] */
+	};
+	int a0 = sim_add(s, 0, 10);
+	int a1 = sim_add(s, 1, 10);
+	unsigned nunreg;
+
+	/* start: tier 0 sheds load, then takes the REGISTER */
+	sim_set(s, a0, 503, RA);
+	sim_start(s);
+	sim_run(s, 1000);
+	TEST_EQ(1, s->accv[a0].nregister);
+	TEST_EQ(SR_ACC_REGISTERING, sr_account_state(s->accv[a0].sra));
+	TEST_EQ(SR_TRYING, sr_engine_state(s->eng));
+	TEST_EQ(0, sr_engine_current_tier(s->eng));
+	TEST_EQ(0, s->accv[a1].nregister);
+	TEST_EQ(1, s->accv[a0].nunregister);
+
+	sim_set(s, a0, 200, 0);
+	sim_run(s, RA * 1000 - 1000 - SIM_RTT - 1);
+	TEST_EQ(1, s->accv[a0].nregister);
+	TEST_ASSERT(sim_run_until(s, RA * 1000 + 1, tier_current, 0));
+	TEST_EQ(2, s->accv[a0].nregister);
+	TEST_EQ(0, s->accv[a1].nregister);
+	TEST_ERR(check_bound(s, 0));
+
+	/* failover onto a tier that sheds load twice: held once, then
+	   the tier fails as before */
+	sim_set(s, a1, 503, RA);
+	nunreg = s->accv[a1].nunregister;
+	sim_fail(s, a0, 0);
+	TEST_EQ(1, sr_engine_current_tier(s->eng));
+	TEST_EQ(SR_ACC_REGISTERING, sr_account_state(s->accv[a1].sra));
+	TEST_EQ(1, s->accv[a1].nregister);
+	TEST_EQ(nunreg + 1, s->accv[a1].nunregister);
+
+	TEST_ASSERT(sim_run_until(s, 2 * RA * 1000 + 1000, is_waiting, 0));
+	TEST_EQ(2, s->accv[a1].nregister);
+	TEST_EQ(SR_ACC_DEAD, sr_account_state(s->accv[a1].sra));
+
+	return 0;
+}
