@@ -120,3 +120,18 @@ $(BENCH_FLEET): build/test/test/bench/fleet.o \
 .PHONY: bench-fleet
 bench-fleet: $(BENCH_FLEET)
 	./$(BENCH_FLEET) $(FLEET_ARGS)
+
+# The same curves measured on a real small fleet (30-50 baresip processes
+# against two kamailio registrars on 127.0.0.1), beside the simulator's
+# for the same N and settings; a few minutes, not part of make test.
+# make bench-fleet-real [FLEET_REAL_ARGS='-n 30 --out build/fleet-real.md']
+FLEET_REAL_ARGS ?=
+
+.PHONY: bench-fleet-real
+bench-fleet-real: $(MOD) $(BENCH_FLEET)
+	$(PYTHON) test/bench/fleet_real.py $(FLEET_REAL_ARGS)
+
+# Pictures of the fleet simulator for docs/performance.md (docs/img/)
+.PHONY: bench-fleet-plot
+bench-fleet-plot: $(BENCH_FLEET)
+	$(PYTHON) test/bench/fleet_plot.py

@@ -76,6 +76,7 @@ enum {
 	DEF_REGINT    = 600,
 	DEF_HOLD      = 2,
 	DEF_BACKOFF_MAX = 300,
+	DEF_SPREAD    = 60,       /* [s] serreg_failback_spread (R52)   */
 	MA_WINDOW     = 10,       /* [s] moving average of the bound check */
 };
 
@@ -1285,11 +1286,15 @@ static int write_csv(const struct world *w)
 	if (!f)
 		return errno;
 
-	fprintf(f, "t,P,B,reach,onp,regsent\n");
+	/* t: seconds after the fault; t2: after the return (or t) */
+	fprintf(f, "t,t2,P,B,Preg,Breg,reach,onp,regsent\n");
 	for (s = 0; s + 1 < w->nsec; s++)
-		fprintf(f, "%zd,%u,%u,%u,%u,%u\n",
+		fprintf(f, "%zd,%zd,%u,%u,%u,%u,%u,%u,%u\n",
 			(ssize_t)s - (ssize_t)(w->t_event / MS),
+			(ssize_t)s - (ssize_t)((w->t_second ? w->t_second :
+						w->t_event) / MS),
 			w->regv[REG_P].arr[s], w->regv[REG_B].arr[s],
+			w->regv[REG_P].regarr[s], w->regv[REG_B].regarr[s],
 			w->reach[s], w->onp[s], w->regsent[s]);
 
 	fclose(f);
@@ -1498,6 +1503,7 @@ int main(int argc, char *argv[])
 	cfg.hold        = DEF_HOLD;
 	cfg.backoff_max = DEF_BACKOFF_MAX;
 	cfg.seed        = 1;
+	cfg.spread      = DEF_SPREAD;
 
 	while ((c = getopt_long(argc, argv, "n:s:m:c:k:t:f:r:H:S:x:o:",
 				longopts, NULL)) != -1) {
