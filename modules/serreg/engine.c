@@ -981,9 +981,12 @@ static bool overload_hold(struct sr_account *acc,
 
 	ra = min(ans->retry_after, (uint32_t)RETRY_AFTER_MAX) * 1000ULL;
 
+	/* off baresip meanwhile: its answers and REGISTERING no longer
+	   count (asked), until serreg registers it again */
 	acc_answer_set(acc, ans, false, now);
 	acc->ra_held = true;
 	acc->ra_wait = true;
+	acc->asked   = false;
 	emit(eng, SR_ACT_UNREGISTER, acc, 0);
 	emit(eng, SR_ACT_TIMER, acc, ra + jitter(eng, ra, 0));
 
@@ -1730,6 +1733,7 @@ void sr_account_timer(struct sr_account *acc, uint64_t now)
 	else if (acc->ra_wait) {
 		/* the Retry-After of its REGISTER is over (R53) */
 		acc->ra_wait = false;
+		acc->asked   = true;
 		emit(eng, SR_ACT_REGISTER, acc, 0);
 	}
 	else if (acc->state != SR_ACC_REGISTERED) {
