@@ -34,7 +34,7 @@ build/%.o: %.c $(wildcard include/*.h modules/serreg/*.h) Makefile mk/serreg.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(MOD_CFLAGS) -c $< -o $@
 
-build/test/%.o: %.c $(wildcard include/*.h modules/serreg/*.h) $(wildcard test/unit/*.h)
+build/test/%.o: %.c $(wildcard include/*.h modules/serreg/*.h) $(wildcard test/unit/*.h test/bench/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itest/unit -c $< -o $@
 
@@ -99,7 +99,7 @@ soak: all
 # Scale benchmark of the policy engine (R50): not part of make test
 BENCH_SCALE := build/bench-scale
 
-$(BENCH_SCALE): build/test/test/bench/scale.o \
+$(BENCH_SCALE): build/test/test/bench/scale.o build/test/test/bench/bheap.o \
 		build/test/modules/serreg/engine.o
 	$(CC) -o $@ $^ -lre
 
@@ -113,7 +113,7 @@ bench-scale: $(BENCH_SCALE)
 BENCH_FLEET := build/bench-fleet
 FLEET_ARGS  ?=
 
-$(BENCH_FLEET): build/test/test/bench/fleet.o \
+$(BENCH_FLEET): build/test/test/bench/fleet.o build/test/test/bench/bheap.o \
 		build/test/modules/serreg/engine.o
 	$(CC) -o $@ $^ -lre
 

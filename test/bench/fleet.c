@@ -45,6 +45,7 @@
 #include <sys/stat.h>
 #include <re.h>
 #include "engine.h"
+#include "bheap.h"
 
 
 enum {
@@ -222,8 +223,7 @@ struct world {
 	uint64_t end;
 	uint32_t wseed;
 
-	struct work *heap;
-	size_t nheap, szheap;
+	struct bheap heap;        /**< struct work, by (due, seq)        */
 	uint64_t seq;
 
 	/* per second */
@@ -288,8 +288,10 @@ static uint64_t wrand_range(struct world *w, uint64_t lo, uint64_t hi)
  * The heap
  */
 
-static bool before(const struct work *a, const struct work *b)
+static bool before(const void *pa, const void *pb)
 {
+	const struct work *a = pa, *b = pb;
+
 	return a->due < b->due || (a->due == b->due && a->seq < b->seq);
 }
 
@@ -298,20 +300,6 @@ static void push(struct world *w, uint64_t delay, enum wkind kind,
 		 uint32_t idx, uint32_t gen, const struct work *ans)
 {
 	struct work x;
-	size_t i;
-
-	if (w->nheap == w->szheap) {
-		size_t nsz = w->szheap ? w->szheap * 2 : 4096;
-		struct work *nh = realloc(w->heap, nsz * sizeof(*nh));
-
-		if (!nh) {
-			fprintf(stderr, "fleet: out of memory\n");
-			exit(2);
-		}
-
-		w->heap = nh;
-		w->szheap = nsz;
-	}
 
 	if (ans)
 		x = *ans;
@@ -324,37 +312,13 @@ static void push(struct world *w, uint64_t delay, enum wkind kind,
 	x.gen  = gen;
 	x.kind = kind;
 
-	for (i = w->nheap++; i > 0; i = (i - 1) / 2) {
-		if (!before(&x, &w->heap[(i - 1) / 2]))
-			break;
-		w->heap[i] = w->heap[(i - 1) / 2];
-	}
-
-	w->heap[i] = x;
+	bheap_push(&w->heap, &x);
 }
 
 
-static void pop(struct world *w, struct work *top)
+static const struct work *top(const struct world *w)
 {
-	struct work last = w->heap[--w->nheap];
-	size_t i = 0, c;
-
-	*top = w->heap[0];
-
-	for (;;) {
-		c = 2 * i + 1;
-		if (c >= w->nheap)
-			break;
-		if (c + 1 < w->nheap && before(&w->heap[c + 1], &w->heap[c]))
-			++c;
-		if (!before(&w->heap[c], &last))
-			break;
-		w->heap[i] = w->heap[c];
-		i = c;
-	}
-
-	if (w->nheap)
-		w->heap[i] = last;
+	return w->heap.n ? (const struct work *)(void *)w->heap.v : NULL;
 }
 
 
@@ -952,6 +916,7 @@ static int world_init(struct world *w, const struct cfg *cfg,
 	int err;
 
 	memset(w, 0, sizeof(*w));
+	bheap_init(&w->heap, sizeof(struct work), before);
 	w->cfg = cfg;
 	w->sc = sc;
 	w->wseed = cfg->seed ? cfg->seed : 0x9e3779b9;
@@ -1050,7 +1015,7 @@ static void world_close(struct world *w)
 	free(w->accv);
 	free(pctxv);
 	pctxv = NULL;
-	free(w->heap);
+	bheap_close(&w->heap);
 	free(w->reach);
 	free(w->onp);
 	free(w->regsent);
@@ -1075,11 +1040,11 @@ static void sample(struct world *w, uint64_t upto)
 
 static int run_until(struct world *w, uint64_t until)
 {
-	while (w->nheap && w->heap[0].due <= until) {
+	while (top(w) && top(w)->due <= until) {
 		struct work x;
 		int err;
 
-		pop(w, &x);
+		bheap_pop(&w->heap, &x);
 		sample(w, x.due);
 		w->now = x.due;
 		++w->nevents;

@@ -115,6 +115,16 @@ def wait_all(reg, users, since, timeout):
     return False
 
 
+def phase(reg, key, users, t0, timeout):
+    """Wait (bounded) until every phone registered at reg after t0,
+    and for the window shown; what reg saw."""
+    ok = wait_all(reg, users, t0, timeout)
+    time.sleep(max(0.0, t0 + SHOW + 1 - time.time()))
+    return {'t0': t0, 'ok': ok,
+            'times': list(first_ok(reg, users, t0).values()),
+            key: arrivals(reg, t0, time.time())}
+
+
 def run_real(n, base):
     P = rig.Kamailio(base, name='P')
     B = rig.Kamailio(base, name='B')
@@ -143,29 +153,16 @@ def run_real(n, base):
                                % UP_WAIT)
         time.sleep(SETTLE)
 
-        # phase 1: P freezes
+        # phase 1: P freezes, the fleet goes to B
         t0 = time.time()
         P.freeze()
-        ok = wait_all(B, users, t0, SILENT_WAIT)
-        time.sleep(max(0.0, t0 + SHOW + 1 - time.time()))
-        t_end = time.time()
-        res['silent'] = {
-            't0': t0, 'ok': ok,
-            'times': list(first_ok(B, users, t0).values()),
-            'B': arrivals(B, t0, t_end)}
+        res['silent'] = phase(B, 'B', users, t0, SILENT_WAIT)
         time.sleep(BETWEEN)
 
         # phase 2: P comes back with an empty table
         P.stop()
         P.start()
-        t1 = time.time()
-        ok = wait_all(P, users, t1, RETURN_WAIT)
-        time.sleep(max(0.0, t1 + SHOW + 1 - time.time()))
-        t_end = time.time()
-        res['return'] = {
-            't0': t1, 'ok': ok,
-            'times': list(first_ok(P, users, t1).values()),
-            'P': arrivals(P, t1, t_end)}
+        res['return'] = phase(P, 'P', users, time.time(), RETURN_WAIT)
         res['crashed'] = sum(1 for bs in phones if bs.crashed)
     finally:
         for bs in phones:

@@ -43,6 +43,7 @@
 #include <sys/stat.h>
 #include <re.h>
 #include "engine.h"
+#include "bheap.h"
 
 
 enum {
@@ -125,8 +126,7 @@ struct bench {
 	bool up[NTIERS];          /**< registrars of each tier answer  */
 
 	/* the world (record pass) */
-	struct work *heap;
-	size_t nheap, szheap;
+	struct bheap heap;        /**< struct work, by (due, seq)      */
 	uint64_t seq;
 	uint32_t rgen;            /**< round timer generation          */
 	uint32_t wseed;           /**< the world's own random numbers  */
@@ -191,8 +191,10 @@ static uint32_t wrand(struct bench *b)
  * The world's heap of work, by (due, seq)
  */
 
-static bool work_before(const struct work *a, const struct work *b)
+static bool work_before(const void *pa, const void *pb)
 {
+	const struct work *a = pa, *b = pb;
+
 	return a->due < b->due || (a->due == b->due && a->seq < b->seq);
 }
 
@@ -201,10 +203,6 @@ static void push(struct bench *b, uint64_t delay, enum wk_kind kind,
 		 uint32_t idx, uint32_t gen)
 {
 	struct work w;
-	size_t i;
-
-	if (b->nheap == b->szheap)
-		b->heap = grow(b->heap, &b->szheap, sizeof(*b->heap));
 
 	w.due  = b->now + delay;
 	w.seq  = ++b->seq;
@@ -212,38 +210,7 @@ static void push(struct bench *b, uint64_t delay, enum wk_kind kind,
 	w.gen  = gen;
 	w.kind = kind;
 
-	for (i = b->nheap++; i > 0; i = (i - 1) / 2) {
-		if (!work_before(&w, &b->heap[(i - 1) / 2]))
-			break;
-		b->heap[i] = b->heap[(i - 1) / 2];
-	}
-
-	b->heap[i] = w;
-}
-
-
-static void pop(struct bench *b, struct work *top)
-{
-	struct work last = b->heap[--b->nheap];
-	size_t i = 0, c;
-
-	*top = b->heap[0];
-
-	for (;;) {
-		c = 2 * i + 1;
-		if (c >= b->nheap)
-			break;
-		if (c + 1 < b->nheap &&
-		    work_before(&b->heap[c + 1], &b->heap[c]))
-			++c;
-		if (!work_before(&b->heap[c], &last))
-			break;
-		b->heap[i] = b->heap[c];
-		i = c;
-	}
-
-	if (b->nheap)
-		b->heap[i] = last;
+	bheap_push(&b->heap, &w);
 }
 
 
@@ -351,6 +318,7 @@ static int setup(struct bench *b, unsigned n, bool record,
 	int err;
 
 	memset(b, 0, sizeof(*b));
+	bheap_init(&b->heap, sizeof(struct work), work_before);
 	b->n = n;
 	b->seed = 0x2545f491;
 	b->now = 1000;
@@ -404,9 +372,8 @@ static void teardown(struct bench *b)
 
 	b->eng = mem_deref(b->eng);
 	free(b->accv);
-	free(b->heap);
+	bheap_close(&b->heap);
 	b->accv = NULL;
-	b->heap = NULL;
 }
 
 
@@ -501,12 +468,13 @@ static void call(struct bench *b)
 
 static void run_world(struct bench *b, uint64_t until)
 {
-	while (b->nheap && b->heap[0].due <= until) {
+	while (b->heap.n &&
+	       ((const struct work *)(void *)b->heap.v)->due <= until) {
 		struct work w;
 		struct bacc *a;
 		bool up;
 
-		pop(b, &w);
+		bheap_pop(&b->heap, &w);
 		a = &b->accv[w.idx];
 		up = b->up[a->tier];
 		b->now = w.due;
