@@ -34,7 +34,7 @@ build/%.o: %.c $(wildcard include/*.h modules/serreg/*.h) Makefile mk/serreg.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(MOD_CFLAGS) -c $< -o $@
 
-build/test/%.o: %.c $(wildcard include/*.h modules/serreg/*.h) $(wildcard test/unit/*.h)
+build/test/%.o: %.c $(wildcard include/*.h modules/serreg/*.h) $(wildcard test/unit/*.h test/bench/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itest/unit -c $< -o $@
 
@@ -54,8 +54,9 @@ integration: $(MOD)
 	$(PYTEST) $(PYTEST_ARGS) test/integration
 
 test: deps
-	$(MAKE) all $(UNIT)
+	$(MAKE) all $(UNIT) $(BENCH_FLEET)
 	./$(UNIT)
+	./$(BENCH_FLEET) --smoke
 	$(PYTEST) $(PYTEST_ARGS) test/integration
 	$(MAKE) unit-asan fuzz integration-valgrind-ci
 
@@ -98,10 +99,39 @@ soak: all
 # Scale benchmark of the policy engine (R50): not part of make test
 BENCH_SCALE := build/bench-scale
 
-$(BENCH_SCALE): build/test/test/bench/scale.o \
+$(BENCH_SCALE): build/test/test/bench/scale.o build/test/test/bench/bheap.o \
 		build/test/modules/serreg/engine.o
 	$(CC) -o $@ $^ -lre
 
 .PHONY: bench-scale
 bench-scale: $(BENCH_SCALE)
 	./$(BENCH_SCALE)
+
+# Fleet simulator (issue 11): N engines against loaded registrars, serreg
+# and upstream's policy side by side; a smoke run is part of make test.
+# make bench-fleet [FLEET_ARGS='-n 100000 -s silent']
+BENCH_FLEET := build/bench-fleet
+FLEET_ARGS  ?=
+
+$(BENCH_FLEET): build/test/test/bench/fleet.o build/test/test/bench/bheap.o \
+		build/test/modules/serreg/engine.o
+	$(CC) -o $@ $^ -lre
+
+.PHONY: bench-fleet
+bench-fleet: $(BENCH_FLEET)
+	./$(BENCH_FLEET) $(FLEET_ARGS)
+
+# The same curves measured on a real small fleet (30-50 baresip processes
+# against two kamailio registrars on 127.0.0.1), beside the simulator's
+# for the same N and settings; a few minutes, not part of make test.
+# make bench-fleet-real [FLEET_REAL_ARGS='-n 30 --out build/fleet-real.md']
+FLEET_REAL_ARGS ?=
+
+.PHONY: bench-fleet-real
+bench-fleet-real: $(MOD) $(BENCH_FLEET)
+	$(PYTHON) test/bench/fleet_real.py $(FLEET_REAL_ARGS)
+
+# Pictures of the fleet simulator for docs/performance.md (docs/img/)
+.PHONY: bench-fleet-plot
+bench-fleet-plot: $(BENCH_FLEET)
+	$(PYTHON) test/bench/fleet_plot.py

@@ -87,6 +87,11 @@ struct sr_account {
 	uint32_t flow_fails;      /**< outbound: recoveries in a row with
 				       a flow still dead                 */
 	bool no_outbound;         /**< every first hop said 439         */
+	bool spread_wait;         /**< its timer ends the failback spread */
+	bool spread_done;         /**< failback spread over (R52)       */
+	bool ra_held;             /**< a 503 + Retry-After to its REGISTER
+				       was honoured in this choice (R53) */
+	bool ra_wait;             /**< its timer registers it again     */
 	uint64_t unreg_start;     /**< its last un-REGISTER was sent [ms] */
 	uint64_t unreg_until;     /**< ... and may arrive until then
 				       (see acc_park)                    */
@@ -301,7 +306,8 @@ static void acc_update_ready(struct sr_account *acc, uint64_t now)
 	const struct sr_engine *eng = acc->eng;
 	bool ready = acc->state == SR_ACC_ALIVE &&
 		acc->good >= eng->cfg.failback_hold &&
-		now >= acc->unreg_until;
+		now >= acc->unreg_until &&
+		(!eng->cfg.failback_spread || acc->spread_done);
 
 	if (ready == acc->ready)
 		return;
@@ -321,6 +327,11 @@ static void acc_set_state(struct sr_account *acc, enum sr_acc_state st)
 
 	trace(acc->eng, acc, acc->state, st);
 
+	/* a new choice of its tier may honour a Retry-After again (R53) */
+	acc->ra_wait = false;
+	if (st == SR_ACC_REGISTERING)
+		acc->ra_held = false;
+
 	--t->cnt[acc->state];
 	++t->cnt[st];
 
@@ -333,6 +344,8 @@ static void acc_set_state(struct sr_account *acc, enum sr_acc_state st)
 
 	if (st != SR_ACC_ALIVE) {
 		acc->good = 0;
+		acc->spread_wait = false;
+		acc->spread_done = false;
 		acc_update_ready(acc, 0);
 	}
 }
@@ -992,6 +1005,42 @@ static void event_end(struct sr_engine *eng)
  * Account events (the parts shared by several public events)
  */
 
+/**
+ * R53: a 503 with Retry-After to the REGISTER of an account whose tier
+ * was just chosen is a registrar shedding load, not a dead one: once per
+ * choice, the account is taken off baresip's own retry (libre's
+ * failwait) and registers again after Retry-After plus a uniform
+ * 0..Retry-After, so the phones a loaded registrar turned away come back
+ * spread over a window instead of failing over, or all at once.  A
+ * second failure fails the account.
+ *
+ * @return true if the answer is honoured (no failure)
+ */
+static bool overload_hold(struct sr_account *acc,
+			  const struct sr_answer *ans, uint64_t now)
+{
+	struct sr_engine *eng = acc->eng;
+	uint64_t ra;
+
+	if (acc->state != SR_ACC_REGISTERING || acc->ra_held || ans->err ||
+	    ans->scode != 503 || !ans->retry_after)
+		return false;
+
+	ra = min(ans->retry_after, (uint32_t)RETRY_AFTER_MAX) * 1000ULL;
+
+	/* off baresip meanwhile: its answers and REGISTERING no longer
+	   count (asked), until serreg registers it again */
+	acc_answer_set(acc, ans, false, now);
+	acc->ra_held = true;
+	acc->ra_wait = true;
+	acc->asked   = false;
+	emit(eng, SR_ACT_UNREGISTER, acc, 0);
+	emit(eng, SR_ACT_TIMER, acc, ra + jitter(eng, ra, 0));
+
+	return true;
+}
+
+
 /** The account's registration failed, or its check, gate or repair */
 static void acc_failed(struct sr_account *acc, const struct sr_answer *ans,
 		       uint64_t now)
@@ -1018,6 +1067,46 @@ static void acc_failed(struct sr_account *acc, const struct sr_answer *ans,
 }
 
 
+/**
+ * The failback spread (R52): when an account first passes the failback
+ * hold, its timer waits uniform 0..failback_spread instead of the next
+ * probe; only then is it ready.  A fleet that sees its primary return
+ * together moves back over the window, not at once.
+ *
+ * @return true if its timer now waits for the spread
+ */
+static bool spread_start(struct sr_account *acc)
+{
+	struct sr_engine *eng = acc->eng;
+
+	if (!eng->cfg.failback_spread || acc->spread_done ||
+	    acc->state != SR_ACC_ALIVE ||
+	    acc->good < eng->cfg.failback_hold)
+		return false;
+
+	acc->spread_wait = true;
+	emit(eng, SR_ACT_TIMER, acc,
+	     jitter(eng, eng->cfg.failback_spread * 1000ULL, 0));
+
+	return true;
+}
+
+
+/** The failback spread is over: ready, and the probes go on */
+static void spread_end(struct sr_account *acc, uint64_t now)
+{
+	struct sr_engine *eng = acc->eng;
+
+	acc->spread_wait = false;
+	acc->spread_done = true;
+	acc_update_ready(acc, now);
+	acc_schedule_probe(acc, probe_interval(acc, NULL));
+
+	if (acc->ready && eng->cur && acc->tier->prio < eng->cur->prio)
+		fire_acc(acc, EV_BETTER_READY, SR_REASON_FAILBACK, NULL, now);
+}
+
+
 /** A probe of a standby account was answered, or failed */
 static void acc_probed(struct sr_account *acc, enum sr_request req,
 		       const struct sr_answer *ans, uint64_t now)
@@ -1039,7 +1128,9 @@ static void acc_probed(struct sr_account *acc, enum sr_request req,
 	}
 
 	acc_update_ready(acc, now);
-	acc_schedule_probe(acc, probe_interval(acc, ans));
+
+	if (!spread_start(acc))
+		acc_schedule_probe(acc, probe_interval(acc, ans));
 
 	if (ok && !was_alive && eng->state == SR_WAITING)
 		fire_acc(acc, EV_STANDBY_ALIVE, SR_REASON_ALIVE, ans, now);
@@ -1606,7 +1697,7 @@ void sr_account_reg_failed(struct sr_account *acc,
 		acc_set_state(acc, SR_ACC_REGISTERING);
 		emit(acc->eng, SR_ACT_NO_OUTBOUND, acc, 0);
 	}
-	else {
+	else if (!overload_hold(acc, ans, now)) {
 		acc_failed(acc, ans, now);
 	}
 
@@ -1833,13 +1924,21 @@ void sr_account_timer(struct sr_account *acc, uint64_t now)
 	event_begin(eng, "timer");
 
 	if (!tier_is_active(eng, acc->tier)) {
-		if (is_probing(acc))
+		if (acc->spread_wait)
+			spread_end(acc, now);
+		else if (is_probing(acc))
 			acc_request(acc, acc->check_failed ?
 				    SR_REQ_PROBE_CHECK : SR_REQ_PROBE);
 	}
 	else if (acc->state == SR_ACC_VERIFYING) {
 		if (acc->req == SR_REQ_NONE)
 			acc_request(acc, SR_REQ_GATE);
+	}
+	else if (acc->ra_wait) {
+		/* the Retry-After of its REGISTER is over (R53) */
+		acc->ra_wait = false;
+		acc->asked   = true;
+		emit(eng, SR_ACT_REGISTER, acc, 0);
 	}
 	else if (acc->state != SR_ACC_REGISTERED) {
 		/* nothing: registering or failed */

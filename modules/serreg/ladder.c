@@ -116,6 +116,7 @@ static void config_get(struct sr_config *cfg)
 	cfg->failback_hold  = set->failback_hold;
 	cfg->backoff_max    = set->backoff_max;
 	cfg->check_interval = set->check_interval;
+	cfg->failback_spread = set->failback_spread;
 }
 
 

@@ -44,7 +44,7 @@ static const struct serreg_setting_def acc_defs[] = {
 
 /** The serreg_* configuration keys */
 const struct serreg_setting_def serreg_setting_defs[] = {
-	{"serreg_check_interval", 0, 3600,  0,
+	{"serreg_check_interval", 0, 3600,  30,
 	 offsetof(struct serreg_settings, check_interval), "s"},
 	{"serreg_probe_timeout",  1, 60,    5,
 	 offsetof(struct serreg_settings, probe_timeout),  "s"},
@@ -52,6 +52,8 @@ const struct serreg_setting_def serreg_setting_defs[] = {
 	 offsetof(struct serreg_settings, failback_hold),  "probes"},
 	{"serreg_backoff_max",    1, 86400, 300,
 	 offsetof(struct serreg_settings, backoff_max),    "s"},
+	{"serreg_failback_spread", 0, 3600, 60,
+	 offsetof(struct serreg_settings, failback_spread), "s"},
 };
 
 const size_t serreg_setting_defc = ARRAY_SIZE(serreg_setting_defs);

@@ -55,6 +55,7 @@ struct serreg_settings {
 						       drives baresip's
 						       current UA, "" =
 						       the default     */
+	uint32_t failback_spread; /**< failback waits uniform 0..this [s] */
 };
 
 /** One serreg_* configuration key */

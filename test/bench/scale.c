@@ -49,6 +49,7 @@
 #include <sys/stat.h>
 #include <re.h>
 #include "engine.h"
+#include "bheap.h"
 
 
 enum {
@@ -152,8 +153,7 @@ struct bench {
 	bool up[NTIERS];          /**< registrars of each tier answer  */
 
 	/* the world (record pass) */
-	struct work *heap;
-	size_t nheap, szheap;
+	struct bheap heap;        /**< struct work, by (due, seq)      */
 	uint64_t seq;
 	uint32_t wseed;           /**< the world's own random numbers  */
 	bool calls;               /**< new calls begin                 */
@@ -216,8 +216,10 @@ static uint32_t wrand(struct bench *b)
  * The world's heap of work, by (due, seq)
  */
 
-static bool work_before(const struct work *a, const struct work *b)
+static bool work_before(const void *pa, const void *pb)
 {
+	const struct work *a = pa, *b = pb;
+
 	return a->due < b->due || (a->due == b->due && a->seq < b->seq);
 }
 
@@ -226,10 +228,6 @@ static void push(struct bench *b, uint64_t delay, enum wk_kind kind,
 		 uint32_t idx, uint32_t gen)
 {
 	struct work w;
-	size_t i;
-
-	if (b->nheap == b->szheap)
-		b->heap = grow(b->heap, &b->szheap, sizeof(*b->heap));
 
 	w.due  = b->now + delay;
 	w.seq  = ++b->seq;
@@ -237,38 +235,7 @@ static void push(struct bench *b, uint64_t delay, enum wk_kind kind,
 	w.gen  = gen;
 	w.kind = kind;
 
-	for (i = b->nheap++; i > 0; i = (i - 1) / 2) {
-		if (!work_before(&w, &b->heap[(i - 1) / 2]))
-			break;
-		b->heap[i] = b->heap[(i - 1) / 2];
-	}
-
-	b->heap[i] = w;
-}
-
-
-static void pop(struct bench *b, struct work *top)
-{
-	struct work last = b->heap[--b->nheap];
-	size_t i = 0, c;
-
-	*top = b->heap[0];
-
-	for (;;) {
-		c = 2 * i + 1;
-		if (c >= b->nheap)
-			break;
-		if (c + 1 < b->nheap &&
-		    work_before(&b->heap[c + 1], &b->heap[c]))
-			++c;
-		if (!work_before(&b->heap[c], &last))
-			break;
-		b->heap[i] = b->heap[c];
-		i = c;
-	}
-
-	if (b->nheap)
-		b->heap[i] = last;
+	bheap_push(&b->heap, &w);
 }
 
 
@@ -396,6 +363,7 @@ static int setup(struct bench *b, const struct size *sz, bool record,
 	int err;
 
 	memset(b, 0, sizeof(*b));
+	bheap_init(&b->heap, sizeof(struct work), work_before);
 	b->n = n;
 	b->nladders = sz->nladders;
 	b->per_ladder = n / sz->nladders;
@@ -468,10 +436,9 @@ static void teardown(struct bench *b)
 
 	free(b->accv);
 	free(b->ladv);
-	free(b->heap);
+	bheap_close(&b->heap);
 	b->accv = NULL;
 	b->ladv = NULL;
-	b->heap = NULL;
 }
 
 
@@ -573,12 +540,13 @@ static void call(struct bench *b)
 
 static void run_world(struct bench *b, uint64_t until)
 {
-	while (b->nheap && b->heap[0].due <= until) {
+	while (b->heap.n &&
+	       ((const struct work *)(void *)b->heap.v)->due <= until) {
 		struct work w;
 		struct bacc *a;
 		bool up;
 
-		pop(b, &w);
+		bheap_pop(&b->heap, &w);
 		a = &b->accv[w.kind == WK_ROUND ? 0 : w.idx];
 		up = b->up[a->tier];
 		b->now = w.due;

@@ -63,6 +63,9 @@ struct slot {
 	bool gate;                 /**< added with SR_ACC_F_GATE          */
 	uint32_t retry_max;        /**< largest Retry-After given [s]     */
 	bool busy;                 /**< its UA has a call (R34)           */
+	bool ra_wait;              /**< off baresip after a 503 + Retry-After
+				        to its REGISTER, to register again
+				        at its timer (R53)                */
 };
 
 struct world {
@@ -70,6 +73,7 @@ struct world {
 	struct sr_config cfg;
 	uint32_t backoff_max_seen;   /**< largest backoff_max ever set  */
 	uint32_t check_max_seen;     /**< largest check_interval ever set */
+	uint32_t spread_max_seen;    /**< largest failback_spread ever set */
 	const uint8_t *p;
 	size_t n;
 	uint64_t now;
@@ -252,11 +256,13 @@ static void action_h(const struct sr_action *act, void *arg)
 
 	case SR_ACT_REGISTER:
 		s->reg = true;
+		s->ra_wait = false;
 		break;
 
 	case SR_ACT_UNREGISTER:
 		s->reg = false;
 		s->probing = false;
+		s->ra_wait = false;
 		break;
 
 	case SR_ACT_HOLD:
@@ -316,19 +322,23 @@ static void action_h(const struct sr_action *act, void *arg)
 		break;
 
 	case SR_ACT_TIMER:
-		/* else a repair, a flow recovery, a gate not sent for
-		   want of memory (asked again a second later, bug 4) */
+		/* (a repair, a flow recovery; a gate not sent for want of
+		   memory is asked again at the timer, bug 4) */
 		CHECK(w, s->fbregint > 0 || w->check_max_seen > 0 ||
-		      ((s->reg || s->gate) &&
-		       act->delay <= SR_UNREG_LINGER * 1000ULL),
-		      "TIMER for id %u: no probing, no check, no repair",
-		      id);
-		/* a Retry-After counts up to an hour only; a repair waits
-		   for a late un-REGISTER at most SR_UNREG_LINGER */
+		      s->retry_max > 0 || s->gate ||
+		      (s->reg && act->delay <= SR_UNREG_LINGER * 1000ULL),
+		      "TIMER for id %u: no probing, no check, no repair, "
+		      "no Retry-After, no gate", id);
+		/* a Retry-After counts up to an hour only (twice that for
+		   the REGISTER it holds, R53); a repair waits for a late
+		   un-REGISTER at most SR_UNREG_LINGER; the failback spread
+		   (R52) at most failback_spread */
 		bound = max(max(max((uint64_t)s->fbregint,
-				    min((uint64_t)s->retry_max, 3600ULL)),
+				    2 * min((uint64_t)s->retry_max,
+					    3600ULL)),
 				max((uint64_t)w->check_max_seen, 1ULL)),
-			    (uint64_t)SR_UNREG_LINGER) * 1000;
+			    max((uint64_t)SR_UNREG_LINGER,
+				(uint64_t)w->spread_max_seen)) * 1000;
 		CHECK(w, act->delay <= bound,
 		      "TIMER for id %u: %llu ms > %llu ms", id,
 		      (unsigned long long)act->delay,
@@ -420,7 +430,8 @@ static bool walk_h(const struct sr_account *acc, void *arg)
 	      "standby id %u (prio %u, %s) holds a registration", id, prio,
 	      sr_acc_state_name(st));
 	CHECK(w, !w->started || !active || s->reg ||
-	      (s->gate && (st == SR_ACC_VERIFYING || st == SR_ACC_FAILED)),
+	      (s->gate && (st == SR_ACC_VERIFYING || st == SR_ACC_FAILED)) ||
+	      (s->ra_wait && st == SR_ACC_REGISTERING),
 	      "active id %u (prio %u) was never asked to register", id,
 	      prio);
 	CHECK(w, active == ((int)prio == k->cur || (int)prio == k->target),
@@ -580,16 +591,20 @@ static void set_config(struct world *w)
 {
 	static const uint32_t backoffs[] = {0, 1, 4, 30, 300, 86400};
 	static const uint32_t checks[] = {0, 0, 1, 10, 3600};
-	uint8_t b = byte(w);
+	static const uint32_t spreads[] = {0, 0, 1, 60};
+	uint8_t b = byte(w), c = byte(w);
 
 	w->cfg.failback_hold  = b & 3;
 	w->cfg.backoff_base   = backoffs[(b >> 2) % 3 + 1];
-	w->cfg.backoff_max    = backoffs[byte(w) % ARRAY_SIZE(backoffs)];
+	w->cfg.backoff_max    = backoffs[c % ARRAY_SIZE(backoffs)];
 	w->cfg.check_interval = checks[(b >> 4) % ARRAY_SIZE(checks)];
+	w->cfg.failback_spread = spreads[(c >> 6) % ARRAY_SIZE(spreads)];
 
 	w->backoff_max_seen = max(w->backoff_max_seen,
 				  max(w->cfg.backoff_max, 1U));
 	w->check_max_seen = max(w->check_max_seen, w->cfg.check_interval);
+	w->spread_max_seen = max(w->spread_max_seen,
+				 w->cfg.failback_spread);
 }
 
 
@@ -713,6 +728,11 @@ static void step(struct world *w)
 		hist(w, "%u reg_failed id=%u err=%d %u ra=%u", w->step, s->id,
 		     ans.err, ans.scode, ans.retry_after);
 		sr_account_reg_failed(s->sra, &ans, w->now);
+		/* R53: held off baresip, registered again at its timer */
+		if (!s->reg && !ans.err && ans.scode == 503 &&
+		    ans.retry_after && sr_account_active(s->sra) &&
+		    sr_account_state(s->sra) == SR_ACC_REGISTERING)
+			s->ra_wait = true;
 		break;
 
 	case 7:

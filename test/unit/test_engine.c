@@ -1579,3 +1579,124 @@ int test_engine_ladders_independent(void)
 
 	return err;
 }
+
+
+/*
+ * R52 failback spread: once a better tier's account has passed the hold,
+ * it waits a uniform 0..failback_spread (no probe meanwhile) before its
+ * tier is ready; the draws differ from one failback to the next
+ */
+SIM_TEST(test_engine_r52_failback_spread, 2, BACKOFF_MAX)
+{
+	enum {
+		SPREAD   = 60,           /* [s] */
+		FBREGINT = 10,           /* [s] */
+		NROUNDS  = 4,
+	};
+	int a0 = sim_add(s, 0, FBREGINT);
+	int a1 = sim_add(s, 1, FBREGINT);
+	uint64_t waited[NROUNDS];
+	unsigned i, n;
+
+	s->cfg.failback_spread = SPREAD;
+	sr_engine_set_config(s->eng, &s->cfg);
+
+	sim_start(s);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 0));
+
+	for (i = 0; i < NROUNDS; i++) {
+		uint64_t t_hold;
+
+		sim_fail(s, a0, 0);
+		TEST_ASSERT(is_current(s, 1));
+		sim_run(s, MIN);
+
+		sim_set(s, a0, 200, 0);
+		n = s->accv[a0].nprobe;
+		TEST_ASSERT(sim_run_until(s, 10 * MIN, tier_current, 0));
+		TEST_EQ(SR_REASON_FAILBACK, s->move_reason);
+
+		/* the hold's two probes, then none while it waits */
+		TEST_EQ(n + 2, s->accv[a0].nprobe);
+		t_hold = s->accv[a0].probe_at[n + 1] + SIM_RTT;
+		TEST_ASSERT(s->now >= t_hold);
+		/* ... and its REGISTER is answered */
+		TEST_ASSERT(s->now <= t_hold + SPREAD * 1000 + SIM_RTT);
+		waited[i] = s->now - t_hold;
+
+		sim_run(s, 1000);
+		TEST_ERR(check_bound(s, 0));
+		TEST_EQ(a0, s->current);
+		TEST_EQ(1, s->accv[a1].nunregister - i);
+	}
+
+	for (i = 1; i < NROUNDS; i++)
+		if (waited[i] != waited[0])
+			break;
+	TEST_ASSERT(i < NROUNDS);
+
+	/* off: the failback follows the hold's second probe at once */
+	s->cfg.failback_spread = 0;
+	sr_engine_set_config(s->eng, &s->cfg);
+	sim_fail(s, a0, 0);
+	sim_run(s, MIN);
+	sim_set(s, a0, 200, 0);
+	n = s->accv[a0].nprobe;
+	TEST_ASSERT(sim_run_until(s, 10 * MIN, tier_current, 0));
+	TEST_EQ(s->accv[a0].probe_at[n + 1] + 2 * SIM_RTT, s->now);
+
+	return 0;
+}
+
+
+/*
+ * R53: a 503 + Retry-After to the REGISTER of a tier just chosen is
+ * honoured once: no failover, no libre retry (un-REGISTER), a new
+ * REGISTER after Retry-After + uniform 0..Retry-After; a second one
+ * fails the tier as before
+ */
+SIM_TEST(test_engine_r53_register_503_retry_after, HOLD, BACKOFF_MAX)
+{
+	enum {
+		RA = 10,                 /* [s] */
+	};
+	int a0 = sim_add(s, 0, 10);
+	int a1 = sim_add(s, 1, 10);
+	unsigned nunreg;
+
+	/* start: tier 0 sheds load, then takes the REGISTER */
+	sim_set(s, a0, 503, RA);
+	sim_start(s);
+	sim_run(s, 1000);
+	TEST_EQ(1, s->accv[a0].nregister);
+	TEST_EQ(SR_ACC_REGISTERING, sr_account_state(s->accv[a0].sra));
+	TEST_EQ(SR_TRYING, sr_engine_state(s->eng));
+	TEST_EQ(0, sr_engine_current_tier(s->eng));
+	TEST_EQ(0, s->accv[a1].nregister);
+	TEST_EQ(1, s->accv[a0].nunregister);
+
+	sim_set(s, a0, 200, 0);
+	sim_run(s, RA * 1000 - 1000 - SIM_RTT - 1);
+	TEST_EQ(1, s->accv[a0].nregister);
+	TEST_ASSERT(sim_run_until(s, RA * 1000 + 1, tier_current, 0));
+	TEST_EQ(2, s->accv[a0].nregister);
+	TEST_EQ(0, s->accv[a1].nregister);
+	TEST_ERR(check_bound(s, 0));
+
+	/* failover onto a tier that sheds load twice: held once, then
+	   the tier fails as before */
+	sim_set(s, a1, 503, RA);
+	nunreg = s->accv[a1].nunregister;
+	sim_fail(s, a0, 0);
+	TEST_EQ(1, sr_engine_current_tier(s->eng));
+	TEST_EQ(SR_ACC_REGISTERING, sr_account_state(s->accv[a1].sra));
+	TEST_EQ(1, s->accv[a1].nregister);
+	TEST_EQ(nunreg + 1, s->accv[a1].nunregister);
+
+	TEST_ASSERT(sim_run_until(s, 2 * RA * 1000 + 1000, is_waiting, 0));
+	TEST_EQ(2, s->accv[a1].nregister);
+	TEST_EQ(SR_ACC_DEAD, sr_account_state(s->accv[a1].sra));
+
+	return 0;
+}

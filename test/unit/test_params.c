@@ -308,13 +308,16 @@ int test_params_settings_defaults(void)
 		uint32_t min, max, dflt;
 	} testv[] = {
 		{"serreg_check_interval",
-		 offsetof(struct serreg_settings, check_interval), 0, 3600, 0},
+		 offsetof(struct serreg_settings, check_interval), 0, 3600, 30},
 		{"serreg_probe_timeout",
 		 offsetof(struct serreg_settings, probe_timeout),  1, 60,   5},
 		{"serreg_failback_hold",
 		 offsetof(struct serreg_settings, failback_hold),  1, 100,  2},
 		{"serreg_backoff_max",
 		 offsetof(struct serreg_settings, backoff_max), 1, 86400, 300},
+		{"serreg_failback_spread",
+		 offsetof(struct serreg_settings, failback_spread), 0, 3600,
+		 60},
 	};
 	struct serreg_settings set;
 	size_t i;
@@ -334,10 +337,11 @@ int test_params_settings_defaults(void)
 
 	memset(&set, 0xff, sizeof(set));
 	serreg_settings_init(&set);
-	TEST_EQ(0,   set.check_interval);
+	TEST_EQ(30,  set.check_interval);
 	TEST_EQ(5,   set.probe_timeout);
 	TEST_EQ(2,   set.failback_hold);
 	TEST_EQ(300, set.backoff_max);
+	TEST_EQ(60,  set.failback_spread);
 
 	return 0;
 }
@@ -393,13 +397,13 @@ int test_params_setting_apply_valid(void)
 		{"serreg_check_interval", "0",       0,    5,  2,   300},
 		{"serreg_check_interval", "3600",    3600, 5,  2,   300},
 		{"serreg_check_interval", "\"30\"",  30,   5,  2,   300},
-		{"serreg_probe_timeout",  "1",       0,    1,  2,   300},
-		{"serreg_probe_timeout",  "60",      0,    60, 2,   300},
-		{"serreg_failback_hold",  "1",       0,    5,  1,   300},
-		{"serreg_failback_hold",  "100",     0,    5,  100, 300},
-		{"serreg_backoff_max",    "1",       0,    5,  2,   1},
-		{"serreg_backoff_max",    "86400",   0,    5,  2,   86400},
-		{"serreg_backoff_max",    "00300",   0,    5,  2,   300},
+		{"serreg_probe_timeout",  "1",      30,    1,  2,   300},
+		{"serreg_probe_timeout",  "60",     30,    60, 2,   300},
+		{"serreg_failback_hold",  "1",      30,    5,  1,   300},
+		{"serreg_failback_hold",  "100",    30,    5,  100, 300},
+		{"serreg_backoff_max",    "1",      30,    5,  2,   1},
+		{"serreg_backoff_max",    "86400",  30,    5,  2,   86400},
+		{"serreg_backoff_max",    "00300",  30,    5,  2,   300},
 	};
 	size_t i;
 
@@ -461,10 +465,10 @@ int test_params_setting_apply_invalid(void)
 		 " number in 1..60 s; using default 5"},
 		{"serreg_check_interval", "3601",
 		 "serreg_check_interval \"3601\" is not a number in"
-		 " 0..3600 s; using default 0"},
+		 " 0..3600 s; using default 30"},
 		{"serreg_check_interval", "99999999999999999999",
 		 "serreg_check_interval \"99999999999999999999\" is not a"
-		 " number in 0..3600 s; using default 0"},
+		 " number in 0..3600 s; using default 30"},
 		{"serreg_failback_hold", "0",
 		 "serreg_failback_hold \"0\" is not a number in"
 		 " 1..100 probes; using default 2"},
@@ -552,6 +556,7 @@ int test_params_setting_unknown(void)
 		re_snprintf(msg, sizeof(msg), "unknown setting %s (known:"
 			    " serreg_check_interval, serreg_probe_timeout,"
 			    " serreg_failback_hold, serreg_backoff_max,"
+			    " serreg_failback_spread,"
 			    " serreg_current_ladder)",
 			    keyv[i]);
 		TEST_STR(msg, errbuf);

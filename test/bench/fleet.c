@@ -1,0 +1,1569 @@
+/**
+ * @file fleet.c  Fleet simulator: N phones against loaded registrars
+ *
+ * N phones, each with its own instance of serreg's real policy engine
+ * (modules/serreg/engine.c, linked as the unit tests link it) and its own
+ * random stream, two accounts each in Cisco mode: tier 0 on registrar P,
+ * tier 1 on registrar B.  The same phones can instead run a model of
+ * upstream baresip's serreg (modules/serreg/serreg.c, v1.1.0 and later):
+ * refresh-driven detection, failback on the first good probe, a fixed,
+ * unjittered probe interval of fbregint.
+ *
+ * The world, in virtual milliseconds, one binary heap of work (O(log n)
+ * per event):
+ *  - registrars with a capacity (requests/s) and a queue: a request that
+ *    would wait longer than QUEUE_MAX is answered 503 with Retry-After,
+ *    as a loaded kamailio sheds load; a registrar is up, silent (no
+ *    answer: timeouts), refusing (TCP reset: ECONNREFUSED at once, the
+ *    watched connections close) or answering 503 to everything; when it
+ *    comes back its location table is empty;
+ *  - baresip: the engine's REGISTER, refreshes at 90 % of regint, libre's
+ *    own retry of a failed REGISTER (failwait(): 30-60 s, doubling, up to
+ *    1800 s), un-REGISTERs; serreg's own requests (probe, check, repair)
+ *    with the probe timeout.
+ *
+ * The fleet starts over START_SPREAD and is steady (refresh phases
+ * uniform over 0.9 regint) when the fault comes at T_FAULT.  Measured per
+ * scenario: requests/s arriving at each registrar (peak, p99), the time
+ * until 50/99/100 % of the fleet is registered again, the share of phones
+ * unreachable (no binding at a registrar that is up) over time.
+ *
+ * Usage: fleet [-n N] [-s scenario] [-m serreg|upstream|both]
+ *              [-c capacity] [-k check] [-t probe timeout]
+ *              [-f fbregint] [-r regint] [-S failback spread]
+ *              [-o csv dir] [--smoke]
+ *
+ * Copyright (C) 2026 The serreg developers
+ */
+
+#define _GNU_SOURCE 1
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <getopt.h>
+#include <time.h>
+#include <sys/stat.h>
+#include <re.h>
+#include "engine.h"
+#include "bheap.h"
+
+
+enum {
+	NREG          = 3,        /* registrars P, B, C                   */
+	REG_P         = 0,
+	REG_B         = 1,
+	NACC          = 2,        /* accounts per phone: tier 0, tier 1   */
+	RTT           = 20,       /* [ms] answer of a live registrar      */
+	REG_TMO       = 32000,    /* [ms] REGISTER timeout (Timer F)      */
+	QUEUE_MAX     = 2000,     /* [ms] longest wait in a queue         */
+	OVERLOAD_RA   = 10,       /* [s] Retry-After of a load 503        */
+	DOWN_RA       = 30,       /* [s] Retry-After of a 503 registrar   */
+	START_SPREAD  = 60000,    /* [ms] the fleet boots over this time  */
+	T_FAULT       = 120000,   /* [ms] when the fault comes            */
+	MARGIN        = 120000,   /* [ms] run on after the slowest move   */
+	REFRESH_PM    = 900,      /* per mille of regint: refresh          */
+	FAILWAIT_BASE = 30,       /* [s] libre's failwait(): 30 s ...      */
+	FAILWAIT_MAX  = 1800,     /* ... doubling up to 1800 s            */
+	FAILWAIT_SHIFT = 6,
+	PER_MILLE     = 1000,
+	MS            = 1000,
+	SMOKE_N       = 200,
+	NPCT          = 3,        /* 50 %, 99 %, 100 %                    */
+	DEF_N         = 10000,
+	DEF_CAP       = 2000,     /* [req/s] of one registrar             */
+	DEF_CHECK     = 30,
+	DEF_TIMEOUT   = 5,
+	DEF_FBREGINT  = 60,
+	DEF_REGINT    = 600,
+	DEF_HOLD      = 2,
+	DEF_BACKOFF_MAX = 300,
+	DEF_SPREAD    = 60,       /* [s] serreg_failback_spread (R52)   */
+	MA_WINDOW     = 10,       /* [s] moving average of the bound check */
+};
+
+static const double pct[NPCT] = {0.50, 0.99, 1.00};
+
+
+/** What a registrar does */
+enum rmode {
+	R_UP = 0,
+	R_SILENT,     /* no answer at all                        */
+	R_RESET,      /* TCP: connection refused, flows closed   */
+	R_503,        /* answers 503 + Retry-After to everything */
+};
+
+enum scenario {
+	SC_SILENT = 0,
+	SC_RESET,
+	SC_503,
+	SC_RETURN,
+	SC_ALLDOWN,
+
+	SC_COUNT
+};
+
+static const char *const sc_names[SC_COUNT] = {
+	"silent", "reset", "503", "return", "alldown"
+};
+
+static const char *const sc_desc[SC_COUNT] = {
+	"primary dies silently",
+	"primary dies with TCP resets",
+	"primary answers 503 (Retry-After 30)",
+	"primary returns, empty location table, fleet on backup",
+	"all registrars down, then the backup returns",
+};
+
+enum model {
+	M_SERREG = 0,
+	M_UPSTREAM,
+
+	M_COUNT
+};
+
+static const char *const model_names[M_COUNT] = {"serreg", "upstream"};
+
+
+/** What a request in flight is */
+enum rkind {
+	RK_REGISTER = 0,   /* baresip's REGISTER (engine or refresh)    */
+	RK_UNREG,          /* un-REGISTER                               */
+	RK_PROBE,          /* REGISTER expires=0                        */
+	RK_OPTIONS,        /* check, flow, probe of a failed check      */
+	RK_REPAIR,         /* repair REGISTER                           */
+};
+
+/** Work in the heap */
+enum wkind {
+	W_ACC_TIMER = 0,   /* engine: the account's timer; upstream: probe */
+	W_ENG_TIMER,       /* engine: the round timer                   */
+	W_ANSWER,          /* an answer to a request                    */
+	W_REFRESH,         /* baresip refreshes its registration        */
+	W_RETRY,           /* libre's retry after a failed REGISTER     */
+	W_FLOW_CLOSED,     /* the watched connection closed             */
+	W_START,           /* the phone boots                           */
+};
+
+struct work {
+	uint64_t due;
+	uint64_t seq;
+	uint32_t idx;          /**< account (phone for W_ENG/W_START)  */
+	uint32_t gen;
+	uint8_t kind;
+	uint8_t rk;
+	uint16_t scode;        /**< 0: err                               */
+	uint16_t err;
+	uint16_t ra;
+};
+
+/** Upstream model: account states */
+enum ustate {
+	U_IDLE = 0,
+	U_REGISTERING,
+	U_REGISTERED,
+	U_PROBING,
+};
+
+struct facc {
+	struct sr_account *sra;
+	uint32_t phone;
+	uint8_t tier;
+	uint8_t reg;             /**< registrar index                   */
+	bool bound;              /**< holds a binding at its registrar  */
+	bool live;               /**< bound, counted as reachable       */
+	bool sipreg;             /**< baresip believes it registered    */
+	bool watched;
+	bool refreshed;          /**< first refresh done (phase drawn)  */
+	uint32_t bepoch;
+	uint32_t tgen, pgen, rgen;
+	uint32_t failc;          /**< libre's failure count             */
+	enum ustate us;          /**< upstream model                    */
+	enum rkind prk;          /**< engine request kind in flight     */
+};
+
+struct phone {
+	struct sr_engine *eng;
+	uint32_t seed;
+	uint32_t egen;           /**< round timer generation            */
+	uint8_t nlive;           /**< accounts with a live binding      */
+	int ucur;                /**< upstream: tier in use, -1 none    */
+};
+
+struct registrar {
+	enum rmode mode;
+	uint32_t epoch;          /**< +1 when it restarts (empty table) */
+	uint64_t busy_until;     /**< [us] its queue is worked off      */
+	uint32_t *arr;           /**< arrivals per second               */
+	uint32_t *regarr;        /**< ... of them REGISTERs (any expires) */
+	uint64_t nshed;          /**< load 503s                         */
+};
+
+struct cfg {
+	unsigned n;
+	enum model model;
+	uint32_t cap;
+	uint32_t check;
+	uint32_t timeout;
+	uint32_t fbregint;
+	uint32_t regint;
+	uint32_t hold;
+	uint32_t backoff_max;
+	uint32_t spread;
+	uint32_t seed;
+	const char *csvdir;
+};
+
+struct world {
+	const struct cfg *cfg;
+	enum scenario sc;
+	struct phone *phv;
+	struct facc *accv;
+	struct registrar regv[NREG];
+	uint64_t now;
+	uint64_t end;
+	uint32_t wseed;
+
+	struct bheap heap;        /**< struct work, by (due, seq)        */
+	uint64_t seq;
+
+	/* per second */
+	size_t nsec;
+	uint32_t *reach;         /**< phones reachable                  */
+	uint32_t *onp;           /**< phones with a live binding at P   */
+	uint32_t *regsent;       /**< REGISTERs sent (any registrar)    */
+	uint64_t next_sample;
+
+	uint32_t nreach;
+	uint32_t nonp;
+	uint64_t nevents;
+	uint64_t t_event;        /**< [ms] the event recovery counts from */
+	uint64_t t_second;       /**< [ms] second event (return, back)  */
+};
+
+/** Results of one run */
+struct result {
+	uint32_t peak[NREG], p99[NREG];
+	uint32_t regpk[NREG], regp99[NREG];  /**< REGISTERs only     */
+	double trec[NPCT];       /**< [s] to registered again, < 0 never */
+	double tonp[NPCT];       /**< [s] after the return, on P         */
+	double unreach_max;      /**< share, after the event             */
+	double unreach_at[5];    /**< share at +10, 30, 60, 120, 300 s   */
+	uint32_t minreach2;      /**< reachable, least after 2nd event   */
+	uint32_t regpeak, regma; /**< REGISTERs sent: peak /s, 10 s avg  */
+	double bound;            /**< the backoff formula's bound [/s]   */
+	uint64_t nshed;
+	uint64_t events;
+	double wall;
+};
+
+static const unsigned unreach_t[5] = {10, 30, 60, 120, 300};
+
+
+/*
+ * Random numbers: xorshift32
+ */
+
+static uint32_t xs32(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+
+	return *s;
+}
+
+
+
+
+static uint64_t wrand_range(struct world *w, uint64_t lo, uint64_t hi)
+{
+	if (hi <= lo)
+		return lo;
+
+	return lo + xs32(&w->wseed) % (hi - lo + 1);
+}
+
+
+/*
+ * The heap
+ */
+
+static bool before(const void *pa, const void *pb)
+{
+	const struct work *a = pa, *b = pb;
+
+	return a->due < b->due || (a->due == b->due && a->seq < b->seq);
+}
+
+
+static void push(struct world *w, uint64_t delay, enum wkind kind,
+		 uint32_t idx, uint32_t gen, const struct work *ans)
+{
+	struct work x;
+
+	if (ans)
+		x = *ans;
+	else
+		memset(&x, 0, sizeof(x));
+
+	x.due  = w->now + delay;
+	x.seq  = ++w->seq;
+	x.idx  = idx;
+	x.gen  = gen;
+	x.kind = kind;
+
+	bheap_push(&w->heap, &x);
+}
+
+
+static const struct work *top(const struct world *w)
+{
+	return w->heap.n ? (const struct work *)(void *)w->heap.v : NULL;
+}
+
+
+/*
+ * Bindings and reachability
+ */
+
+static bool binding_live(const struct world *w, const struct facc *a)
+{
+	const struct registrar *r = &w->regv[a->reg];
+
+	return a->bound && a->bepoch == r->epoch && r->mode == R_UP;
+}
+
+
+static void acc_live_update(struct world *w, struct facc *a)
+{
+	struct phone *ph = &w->phv[a->phone];
+	bool live = binding_live(w, a);
+
+	if (live == a->live)
+		return;
+
+	a->live = live;
+
+	if (a->reg == REG_P) {
+		if (live)
+			++w->nonp;
+		else
+			--w->nonp;
+	}
+
+	if (live) {
+		if (!ph->nlive++)
+			++w->nreach;
+	}
+	else {
+		if (!--ph->nlive)
+			--w->nreach;
+	}
+}
+
+
+static void acc_bind(struct world *w, struct facc *a, bool bound)
+{
+	a->bound = bound;
+	a->bepoch = w->regv[a->reg].epoch;
+	acc_live_update(w, a);
+}
+
+
+/* A registrar changed: every binding is looked at again, O(N) */
+static void reg_set(struct world *w, unsigned r, enum rmode mode)
+{
+	struct registrar *reg = &w->regv[r];
+	size_t i;
+
+	if (reg->mode != R_UP && mode == R_UP) {
+		++reg->epoch;         /* back with an empty table */
+		reg->busy_until = 0;
+	}
+
+	reg->mode = mode;
+
+	for (i = 0; i < (size_t)w->cfg->n * NACC; i++) {
+		struct facc *a = &w->accv[i];
+
+		if (a->reg != r)
+			continue;
+
+		if (a->bound && a->bepoch != reg->epoch)
+			a->bound = false;
+
+		acc_live_update(w, a);
+
+		/* the process died: its TCP connections are reset */
+		if (mode == R_RESET && a->watched)
+			push(w, 0, W_FLOW_CLOSED, (uint32_t)i, 0, NULL);
+	}
+}
+
+
+/*
+ * Requests on the wire
+ */
+
+static bool rk_is_register(enum rkind rk)
+{
+	return rk != RK_OPTIONS;
+}
+
+
+static uint64_t rk_timeout(const struct world *w, enum rkind rk)
+{
+	if (w->cfg->model == M_UPSTREAM || rk == RK_REGISTER ||
+	    rk == RK_UNREG)
+		return REG_TMO;
+
+	return (uint64_t)w->cfg->timeout * MS;
+}
+
+
+static void count(uint32_t *bins, size_t nsec, uint64_t now)
+{
+	size_t s = (size_t)(now / MS);
+
+	if (s < nsec)
+		++bins[s];
+}
+
+
+/* Send a request of account idx: its answer comes back as W_ANSWER */
+static void send_req(struct world *w, uint32_t idx, enum rkind rk,
+		     uint32_t gen)
+{
+	struct facc *a = &w->accv[idx];
+	struct registrar *r = &w->regv[a->reg];
+	uint64_t tmo = rk_timeout(w, rk);
+	uint64_t svc = 1000000ULL / w->cfg->cap, nowus = w->now * MS;
+	struct work ans;
+
+	memset(&ans, 0, sizeof(ans));
+	ans.rk = (uint8_t)rk;
+
+	if (rk_is_register(rk))
+		count(w->regsent, w->nsec, w->now);
+
+	switch (r->mode) {
+
+	case R_SILENT:
+		ans.err = ETIMEDOUT;
+		push(w, tmo, W_ANSWER, idx, gen, &ans);
+		return;
+
+	case R_RESET:
+		ans.err = ECONNREFUSED;
+		push(w, RTT, W_ANSWER, idx, gen, &ans);
+		return;
+
+	case R_503:
+		count(r->arr, w->nsec, w->now);
+		if (rk_is_register(rk))
+			count(r->regarr, w->nsec, w->now);
+		ans.scode = 503;
+		ans.ra = DOWN_RA;
+		push(w, RTT, W_ANSWER, idx, gen, &ans);
+		return;
+
+	case R_UP:
+		break;
+	}
+
+	count(r->arr, w->nsec, w->now);
+	if (rk_is_register(rk))
+		count(r->regarr, w->nsec, w->now);
+
+	if (r->busy_until < nowus)
+		r->busy_until = nowus;
+
+	if (r->busy_until - nowus > (uint64_t)QUEUE_MAX * MS) {
+		++r->nshed;
+		ans.scode = 503;
+		ans.ra = OVERLOAD_RA;
+		push(w, RTT, W_ANSWER, idx, gen, &ans);
+		return;
+	}
+
+	r->busy_until += svc;
+
+	if (r->busy_until / MS - w->now + RTT > tmo) {
+		ans.err = ETIMEDOUT;
+		push(w, tmo, W_ANSWER, idx, gen, &ans);
+		return;
+	}
+
+	ans.scode = 200;
+	push(w, r->busy_until / MS - w->now + RTT, W_ANSWER, idx, gen, &ans);
+}
+
+
+/* libre's failwait(): uniform 50-100 % of 30 s << failc, up to 1800 s */
+static uint64_t failwait(struct world *w, uint32_t failc)
+{
+	uint64_t wt = min((uint64_t)FAILWAIT_MAX,
+			  (uint64_t)FAILWAIT_BASE <<
+			  min(failc, (uint32_t)FAILWAIT_SHIFT)) * MS;
+
+	return wrand_range(w, wt / 2, wt);
+}
+
+
+/* baresip's next refresh: at 90 % of regint; the first one of a phone
+   at a uniform phase, as in a fleet that has run for a while */
+static void schedule_refresh(struct world *w, uint32_t idx)
+{
+	struct facc *a = &w->accv[idx];
+	uint64_t rf = (uint64_t)w->cfg->regint * REFRESH_PM;
+
+	if (!a->refreshed) {
+		a->refreshed = true;
+		rf = wrand_range(w, 1, rf);
+	}
+
+	push(w, rf, W_REFRESH, idx, a->rgen, NULL);
+}
+
+
+static void baresip_register(struct world *w, uint32_t idx)
+{
+	struct facc *a = &w->accv[idx];
+
+	a->sipreg = true;
+	send_req(w, idx, RK_REGISTER, ++a->rgen);
+}
+
+
+static void baresip_unregister(struct world *w, uint32_t idx)
+{
+	struct facc *a = &w->accv[idx];
+
+	++a->rgen;
+	a->failc = 0;
+
+	if (a->sipreg && w->regv[a->reg].mode == R_UP)
+		send_req(w, idx, RK_UNREG, a->rgen);
+
+	a->sipreg = false;
+	acc_bind(w, a, false);
+}
+
+
+/*
+ * serreg: the engine's actions
+ */
+
+static void action_h(const struct sr_action *act, void *arg)
+{
+	struct world *w = arg;
+	struct facc *a = act->ref;
+	uint32_t idx = a ? (uint32_t)(a - w->accv) : 0;
+
+	switch (act->kind) {
+
+	case SR_ACT_REGISTER:
+		baresip_register(w, idx);
+		break;
+
+	case SR_ACT_UNREGISTER:
+		baresip_unregister(w, idx);
+		break;
+
+	case SR_ACT_REQUEST:
+		switch (act->req) {
+
+		case SR_REQ_PROBE:
+			a->prk = RK_PROBE;
+			break;
+
+		case SR_REQ_REPAIR:
+			a->prk = RK_REPAIR;
+			break;
+
+		default:
+			a->prk = RK_OPTIONS;
+			break;
+		}
+		send_req(w, idx, a->prk, ++a->pgen);
+		break;
+
+	case SR_ACT_REQUEST_CANCEL:
+		++a->pgen;
+		break;
+
+	case SR_ACT_WATCH:
+		a->watched = true;
+		break;
+
+	case SR_ACT_UNWATCH:
+		a->watched = false;
+		break;
+
+	case SR_ACT_TIMER:
+		push(w, act->delay, W_ACC_TIMER, idx, ++a->tgen, NULL);
+		break;
+
+	case SR_ACT_TIMER_CANCEL:
+		++a->tgen;
+		break;
+
+	default:
+		break;
+	}
+}
+
+
+/* The round timer is per phone: the action has no account */
+struct phone_ctx {
+	struct world *w;
+	uint32_t phone;
+};
+
+/* each phone its own random stream */
+static uint32_t phone_rand(void *arg)
+{
+	struct phone_ctx *pc = arg;
+
+	return xs32(&pc->w->phv[pc->phone].seed);
+}
+
+
+static void phone_action_h(const struct sr_action *act, void *arg)
+{
+	struct phone_ctx *pc = arg;
+	struct world *w = pc->w;
+	struct phone *ph = &w->phv[pc->phone];
+
+	switch (act->kind) {
+
+	case SR_ACT_ROUND_TIMER:
+		push(w, act->delay, W_ENG_TIMER, pc->phone, ++ph->egen, NULL);
+		break;
+
+	case SR_ACT_ROUND_CANCEL:
+		++ph->egen;
+		break;
+
+	default:
+		action_h(act, w);
+		break;
+	}
+}
+
+
+static void answer_of(struct sr_answer *ans, const struct work *x,
+		      bool stream)
+{
+	memset(ans, 0, sizeof(*ans));
+	ans->err = x->err;
+	ans->scode = x->scode;
+	ans->retry_after = x->ra;
+	ans->flow = stream ? SR_FLOW_STREAM : SR_FLOW_DGRAM;
+}
+
+
+static bool stream(const struct world *w)
+{
+	return w->sc == SC_RESET;
+}
+
+
+/* serreg: baresip's REGISTER (or refresh) was answered */
+static void serreg_reg_answer(struct world *w, const struct work *x)
+{
+	struct facc *a = &w->accv[x->idx];
+	struct sr_answer ans;
+
+	answer_of(&ans, x, stream(w));
+
+	if (x->scode == 200) {
+		a->failc = 0;
+		acc_bind(w, a, true);
+		schedule_refresh(w, x->idx);
+		sr_account_registered(a->sra, 200, w->now);
+		return;
+	}
+
+	/* libre retries on its own, unless serreg parks the account */
+	push(w, failwait(w, ++a->failc), W_RETRY, x->idx, a->rgen, NULL);
+	sr_account_reg_failed(a->sra, &ans, w->now);
+}
+
+
+static void serreg_work(struct world *w, const struct work *x)
+{
+	struct facc *a = &w->accv[x->idx];
+	struct sr_answer ans;
+
+	switch (x->kind) {
+
+	case W_ACC_TIMER:
+		if (x->gen == a->tgen)
+			sr_account_timer(a->sra, w->now);
+		break;
+
+	case W_ENG_TIMER:
+		if (x->gen == w->phv[x->idx].egen)
+			sr_engine_timer(w->phv[x->idx].eng, w->now);
+		break;
+
+	case W_ANSWER:
+		if (x->rk == RK_REGISTER) {
+			if (x->gen == a->rgen)
+				serreg_reg_answer(w, x);
+			break;
+		}
+
+		if (x->rk == RK_UNREG || x->gen != a->pgen)
+			break;
+
+		if (x->rk == RK_REPAIR && x->scode == 200)
+			acc_bind(w, a, true);
+		else if (x->rk == RK_PROBE && x->scode == 200)
+			acc_bind(w, a, false);
+
+		answer_of(&ans, x, stream(w));
+		sr_account_answer(a->sra, &ans, w->now);
+		break;
+
+	case W_REFRESH:
+	case W_RETRY:
+		if (x->gen == a->rgen)
+			baresip_register(w, x->idx);
+		break;
+
+	case W_FLOW_CLOSED:
+		if (a->watched) {
+			a->watched = false;
+			sr_account_flow_closed(a->sra, ECONNRESET, w->now);
+		}
+		break;
+
+	default:
+		break;
+	}
+}
+
+
+/*
+ * Upstream serreg (baresip v1.1.0+ modules/serreg/serreg.c), Cisco mode:
+ * a REGISTER_FAIL of the tier in use moves to the next tier; the failed
+ * account goes to fallback (REGISTER expires=0 every fbregint, fixed);
+ * the first good probe of a tier not worse than the one in use registers
+ * it and puts the others on fallback at once (their un-REGISTER goes out
+ * before the new REGISTER is answered); when every tier failed, the
+ * restart timer (min regint, >= 31 s) restarts only accounts without
+ * fbregint: none in Cisco mode, so probes alone bring the fleet back.
+ */
+
+static struct facc *other_acc(struct world *w, const struct facc *a)
+{
+	struct facc *base = &w->accv[(size_t)a->phone * NACC];
+
+	return a->tier ? base : base + 1;
+}
+
+
+static void up_probe_start(struct world *w, uint32_t idx, uint64_t delay)
+{
+	struct facc *a = &w->accv[idx];
+
+	a->us = U_PROBING;
+	push(w, delay, W_ACC_TIMER, idx, ++a->tgen, NULL);
+}
+
+
+static void up_fallback(struct world *w, uint32_t idx)
+{
+	baresip_unregister(w, idx);
+	up_probe_start(w, idx, (uint64_t)w->cfg->fbregint * MS);
+}
+
+
+static void up_register(struct world *w, uint32_t idx)
+{
+	struct facc *a = &w->accv[idx];
+
+	++a->tgen;             /* its probes stop */
+	a->us = U_REGISTERING;
+	baresip_register(w, idx);
+}
+
+
+static void up_reg_answer(struct world *w, const struct work *x)
+{
+	struct facc *a = &w->accv[x->idx];
+	struct phone *ph = &w->phv[a->phone];
+	struct facc *o = other_acc(w, a);
+
+	if (x->scode == 200) {
+		a->us = U_REGISTERED;
+		acc_bind(w, a, true);
+		schedule_refresh(w, x->idx);
+		ph->ucur = a->tier;
+		return;
+	}
+
+	/* REGISTER_FAIL: next tier, the failed account to fallback */
+	acc_bind(w, a, false);
+	a->sipreg = false;
+	++a->rgen;
+	if (ph->ucur == a->tier || ph->ucur < 0) {
+		if (o->us == U_PROBING && o->tier > a->tier) {
+			ph->ucur = o->tier;
+			up_register(w, (uint32_t)(o - w->accv));
+		}
+		else {
+			ph->ucur = -1;
+		}
+	}
+
+	up_probe_start(w, x->idx, (uint64_t)w->cfg->fbregint * MS);
+}
+
+
+static void up_probe_answer(struct world *w, const struct work *x)
+{
+	struct facc *a = &w->accv[x->idx];
+	struct phone *ph = &w->phv[a->phone];
+	struct facc *o = other_acc(w, a);
+
+	if (a->us != U_PROBING)
+		return;
+
+	up_probe_start(w, x->idx, (uint64_t)w->cfg->fbregint * MS);
+
+	if (x->scode != 200 || (ph->ucur >= 0 && a->tier > ph->ucur))
+		return;
+
+	/* fallback_ok: register it, the others to fallback now */
+	ph->ucur = a->tier;
+	up_register(w, x->idx);
+	if (o->us == U_REGISTERED || o->us == U_REGISTERING)
+		up_fallback(w, (uint32_t)(o - w->accv));
+}
+
+
+static void upstream_work(struct world *w, const struct work *x)
+{
+	struct facc *a = &w->accv[x->idx];
+
+	switch (x->kind) {
+
+	case W_ACC_TIMER:
+		if (x->gen == a->tgen && a->us == U_PROBING)
+			send_req(w, x->idx, RK_PROBE, ++a->pgen);
+		break;
+
+	case W_ANSWER:
+		if (x->rk == RK_REGISTER && x->gen == a->rgen)
+			up_reg_answer(w, x);
+		else if (x->rk == RK_PROBE && x->gen == a->pgen)
+			up_probe_answer(w, x);
+		break;
+
+	case W_REFRESH:
+		if (x->gen == a->rgen)
+			baresip_register(w, x->idx);
+		break;
+
+	default:
+		break;
+	}
+}
+
+
+/*
+ * Setup and the run
+ */
+
+static int phone_start(struct world *w, uint32_t p)
+{
+	struct phone *ph = &w->phv[p];
+	unsigned i;
+
+	if (w->cfg->model == M_UPSTREAM) {
+		ph->ucur = 0;
+		up_register(w, p * NACC);
+		up_probe_start(w, p * NACC + 1,
+			       wrand_range(w, 0, w->cfg->fbregint * MS));
+		return 0;
+	}
+
+	for (i = 0; i < NACC; i++) {
+		struct facc *a = &w->accv[p * NACC + i];
+		int err = sr_account_add(ph->eng, &a->sra, a, a->tier,
+					 w->cfg->fbregint, 0, w->now);
+		if (err)
+			return err;
+	}
+
+	sr_engine_start(ph->eng, w->now);
+
+	return 0;
+}
+
+
+static struct phone_ctx *pctxv;
+
+static int world_init(struct world *w, const struct cfg *cfg,
+		      enum scenario sc)
+{
+	struct sr_config ec;
+	uint64_t slow;
+	unsigned p, r;
+	int err;
+
+	memset(w, 0, sizeof(*w));
+	bheap_init(&w->heap, sizeof(struct work), before);
+	w->cfg = cfg;
+	w->sc = sc;
+	w->wseed = cfg->seed ? cfg->seed : 0x9e3779b9;
+
+	/* the slowest detection is upstream's: a refresh, then Timer F */
+	slow = (uint64_t)cfg->regint * REFRESH_PM + REG_TMO +
+		2ULL * cfg->fbregint * MS + MARGIN;
+	w->t_event = T_FAULT;
+	switch (sc) {
+
+	case SC_RETURN:
+	case SC_ALLDOWN:
+		w->t_second = T_FAULT + slow;
+		w->end = w->t_second + 4ULL * cfg->fbregint * MS +
+			(uint64_t)cfg->spread * MS + MARGIN;
+		break;
+
+	default:
+		w->end = T_FAULT + slow;
+		break;
+	}
+
+	w->nsec = (size_t)(w->end / MS) + 1;
+	w->reach   = calloc(w->nsec, sizeof(uint32_t));
+	w->onp     = calloc(w->nsec, sizeof(uint32_t));
+	w->regsent = calloc(w->nsec, sizeof(uint32_t));
+	for (r = 0; r < NREG; r++) {
+		w->regv[r].arr    = calloc(w->nsec, sizeof(uint32_t));
+		w->regv[r].regarr = calloc(w->nsec, sizeof(uint32_t));
+		if (!w->regv[r].arr || !w->regv[r].regarr)
+			return ENOMEM;
+	}
+
+	w->phv  = calloc(cfg->n, sizeof(*w->phv));
+	w->accv = calloc((size_t)cfg->n * NACC, sizeof(*w->accv));
+	pctxv   = calloc(cfg->n, sizeof(*pctxv));
+	if (!w->reach || !w->onp || !w->regsent || !w->phv || !w->accv ||
+	    !pctxv)
+		return ENOMEM;
+
+	memset(&ec, 0, sizeof(ec));
+	ec.failback_hold   = cfg->hold;
+	ec.backoff_max     = cfg->backoff_max;
+	ec.check_interval  = cfg->check;
+	ec.failback_spread = cfg->spread;
+
+	for (p = 0; p < cfg->n; p++) {
+		struct phone *ph = &w->phv[p];
+		unsigned i;
+
+		/* each phone its own random stream */
+		ph->seed = (p + 1) * 0x9e3779b1u ^ w->wseed;
+		if (!ph->seed)
+			ph->seed = 1;
+		(void)xs32(&ph->seed);
+		ph->ucur = -1;
+
+		for (i = 0; i < NACC; i++) {
+			struct facc *a = &w->accv[p * NACC + i];
+
+			a->phone = p;
+			a->tier = (uint8_t)i;
+			a->reg = (uint8_t)i;
+		}
+
+		if (cfg->model == M_SERREG) {
+			pctxv[p].w = w;
+			pctxv[p].phone = p;
+			err = sr_engine_alloc(&ph->eng, &ec, phone_action_h,
+					      phone_rand, &pctxv[p]);
+			if (err)
+				return err;
+		}
+
+		push(w, wrand_range(w, 0, START_SPREAD), W_START, p, 0,
+		     NULL);
+	}
+
+	return 0;
+}
+
+
+static void world_close(struct world *w)
+{
+	unsigned p, r;
+
+	for (p = 0; w->phv && w->accv && p < w->cfg->n; p++) {
+		unsigned i;
+
+		for (i = 0; i < NACC; i++)
+			mem_deref(w->accv[p * NACC + i].sra);
+		mem_deref(w->phv[p].eng);
+	}
+
+	free(w->phv);
+	free(w->accv);
+	free(pctxv);
+	pctxv = NULL;
+	bheap_close(&w->heap);
+	free(w->reach);
+	free(w->onp);
+	free(w->regsent);
+	for (r = 0; r < NREG; r++) {
+		free(w->regv[r].arr);
+		free(w->regv[r].regarr);
+	}
+}
+
+
+static void sample(struct world *w, uint64_t upto)
+{
+	while (w->next_sample <= upto && w->next_sample < w->end) {
+		size_t s = (size_t)(w->next_sample / MS);
+
+		w->reach[s] = w->nreach;
+		w->onp[s]   = w->nonp;
+		w->next_sample += MS;
+	}
+}
+
+
+static int run_until(struct world *w, uint64_t until)
+{
+	while (top(w) && top(w)->due <= until) {
+		struct work x;
+		int err;
+
+		bheap_pop(&w->heap, &x);
+		sample(w, x.due);
+		w->now = x.due;
+		++w->nevents;
+
+		if (x.kind == W_START) {
+			err = phone_start(w, x.idx);
+			if (err)
+				return err;
+			continue;
+		}
+
+		if (w->cfg->model == M_SERREG)
+			serreg_work(w, &x);
+		else
+			upstream_work(w, &x);
+	}
+
+	sample(w, until);
+	w->now = until;
+
+	return 0;
+}
+
+
+static int run_scenario(struct world *w)
+{
+	int err;
+
+	err = run_until(w, T_FAULT);
+	if (err)
+		return err;
+
+	switch (w->sc) {
+
+	case SC_SILENT:
+	case SC_RETURN:
+		reg_set(w, REG_P, R_SILENT);
+		break;
+
+	case SC_RESET:
+		reg_set(w, REG_P, R_RESET);
+		break;
+
+	case SC_503:
+		reg_set(w, REG_P, R_503);
+		break;
+
+	case SC_ALLDOWN:
+		reg_set(w, REG_P, R_SILENT);
+		reg_set(w, REG_B, R_SILENT);
+		break;
+
+	default:
+		break;
+	}
+
+	if (w->t_second) {
+		err = run_until(w, w->t_second);
+		if (err)
+			return err;
+
+		reg_set(w, w->sc == SC_RETURN ? REG_P : REG_B, R_UP);
+	}
+
+	return run_until(w, w->end - 1);
+}
+
+
+/*
+ * Measures
+ */
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+
+static void peak_p99(const uint32_t *bins, size_t from, size_t to,
+		     uint32_t *peak, uint32_t *p99)
+{
+	size_t n = to > from ? to - from : 0, i;
+	uint32_t *v;
+
+	*peak = 0;
+	*p99 = 0;
+	if (!n)
+		return;
+
+	v = malloc(n * sizeof(*v));
+	if (!v)
+		return;
+
+	memcpy(v, bins + from, n * sizeof(*v));
+	qsort(v, n, sizeof(*v), cmp_u32);
+	*peak = v[n - 1];
+	i = (size_t)((double)(n - 1) * 0.99);
+	*p99 = v[i];
+	free(v);
+}
+
+
+/* [s] after the event in second `from` until curve >= share of n (the
+   sample of `from` is taken before the event); -1 if never */
+static double time_to(const uint32_t *curve, size_t nsec, size_t from,
+		      unsigned n, double share)
+{
+	uint32_t need = (uint32_t)((double)n * share + 0.999999);
+	size_t s;
+
+	for (s = from + 1; s < nsec; s++) {
+		if (curve[s] >= need)
+			return (double)(s - from);
+	}
+
+	return -1;
+}
+
+
+static void measure(const struct world *w, struct result *res)
+{
+	const struct cfg *cfg = w->cfg;
+	size_t from = (size_t)(w->t_event / MS), to = w->nsec - 1;
+	size_t rec = (size_t)((w->t_second ? w->t_second : w->t_event) /
+			      MS);
+	size_t s, i;
+	uint64_t acc = 0;
+
+	/* the load of the recovery: after the return, if there is one */
+	for (i = 0; i < NREG; i++) {
+		size_t pf = w->t_second ? rec + 1 : from;
+
+		peak_p99(w->regv[i].arr, pf, to, &res->peak[i], &res->p99[i]);
+		peak_p99(w->regv[i].regarr, pf, to, &res->regpk[i],
+			 &res->regp99[i]);
+	}
+
+	for (i = 0; i < NPCT; i++) {
+		res->trec[i] = time_to(w->reach, to, rec, cfg->n, pct[i]);
+		res->tonp[i] = -1;
+		if (w->sc == SC_RETURN)
+			res->tonp[i] = time_to(w->onp, to, rec, cfg->n,
+					       pct[i]);
+	}
+
+	res->unreach_max = 0;
+	for (s = from + 1; s < to; s++) {
+		double u = 1.0 - (double)w->reach[s] / cfg->n;
+
+		if (u > res->unreach_max)
+			res->unreach_max = u;
+	}
+
+	for (i = 0; i < ARRAY_SIZE(unreach_t); i++) {
+		s = from + unreach_t[i];
+		res->unreach_at[i] = s < to ?
+			1.0 - (double)w->reach[s] / cfg->n : -1;
+	}
+
+	res->minreach2 = cfg->n;
+	for (s = rec + 1; w->t_second && s < to; s++)
+		res->minreach2 = min(res->minreach2, w->reach[s]);
+
+	/* REGISTERs sent during an all-down outage, against the bound */
+	res->regpeak = 0;
+	res->regma = 0;
+	for (s = from; s < rec && s < to; s++) {
+		res->regpeak = max(res->regpeak, w->regsent[s]);
+		acc += w->regsent[s];
+		if (s >= from + MA_WINDOW)
+			acc -= w->regsent[s - MA_WINDOW];
+		if (s >= from + MA_WINDOW - 1)
+			res->regma = max(res->regma,
+					 (uint32_t)(acc / MA_WINDOW));
+	}
+
+	/* per phone: each account probes at most every 0.8 fbregint, a
+	   round sends one REGISTER and comes at most every 0.5 base */
+	res->bound = (double)cfg->n *
+		((double)NACC / (0.8 * cfg->fbregint) +
+		 1.0 / (0.5 * SR_BACKOFF_BASE));
+
+	res->nshed = 0;
+	for (i = 0; i < NREG; i++)
+		res->nshed += w->regv[i].nshed;
+
+	res->events = w->nevents;
+}
+
+
+static int write_csv(const struct world *w)
+{
+	char path[512];
+	FILE *f;
+	size_t s;
+
+	snprintf(path, sizeof(path), "%s/fleet-%s-%s-%u.csv",
+		 w->cfg->csvdir, sc_names[w->sc],
+		 model_names[w->cfg->model], w->cfg->n);
+
+	f = fopen(path, "w");
+	if (!f)
+		return errno;
+
+	/* t: seconds after the fault; t2: after the return (or t) */
+	fprintf(f, "t,t2,P,B,Preg,Breg,reach,onp,regsent\n");
+	for (s = 0; s + 1 < w->nsec; s++)
+		fprintf(f, "%zd,%zd,%u,%u,%u,%u,%u,%u,%u\n",
+			(ssize_t)s - (ssize_t)(w->t_event / MS),
+			(ssize_t)s - (ssize_t)((w->t_second ? w->t_second :
+						w->t_event) / MS),
+			w->regv[REG_P].arr[s], w->regv[REG_B].arr[s],
+			w->regv[REG_P].regarr[s], w->regv[REG_B].regarr[s],
+			w->reach[s], w->onp[s], w->regsent[s]);
+
+	fclose(f);
+
+	return 0;
+}
+
+
+static double wall_s(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+
+static int simulate(const struct cfg *cfg, enum scenario sc,
+		    struct result *res)
+{
+	struct world w;
+	double t0 = wall_s();
+	int err;
+
+	memset(res, 0, sizeof(*res));
+
+	err = world_init(&w, cfg, sc);
+	if (!err)
+		err = run_scenario(&w);
+	if (!err) {
+		measure(&w, res);
+		if (cfg->csvdir)
+			err = write_csv(&w);
+	}
+
+	world_close(&w);
+	res->wall = wall_s() - t0;
+
+	return err;
+}
+
+
+/*
+ * Output
+ */
+
+static void print_settings(const struct cfg *cfg)
+{
+	printf("settings: N=%u phones x %u accounts (tier 0 on P, tier 1 on "
+	       "B, Cisco mode), regint=%u s, fbregint=%u s,\n"
+	       "  serreg_check_interval=%u s, serreg_probe_timeout=%u s, "
+	       "serreg_failback_hold=%u, serreg_backoff_max=%u s,\n"
+	       "  serreg_failback_spread=%u s; registrar capacity %u req/s, "
+	       "queue %u ms, then 503 Retry-After %u s;\n"
+	       "  RTT %u ms, REGISTER timeout %u ms; fault at %u s, "
+	       "boot over %u s; seed %u\n",
+	       cfg->n, NACC, cfg->regint, cfg->fbregint, cfg->check,
+	       cfg->timeout, cfg->hold, cfg->backoff_max, cfg->spread,
+	       cfg->cap, QUEUE_MAX, OVERLOAD_RA, RTT, REG_TMO,
+	       T_FAULT / MS, START_SPREAD / MS, cfg->seed);
+}
+
+
+static void fmt_t(char *buf, size_t sz, double t)
+{
+	if (t < 0)
+		snprintf(buf, sz, "never");
+	else
+		snprintf(buf, sz, "%.0f", t);
+}
+
+
+static void print_header(void)
+{
+	printf("| scenario | model    |      N | P peak/p99 | B peak/p99 "
+	       "| P REG pk/p99 | B REG pk/p99 "
+	       "| reg. 50/99/100 %% [s] | on P 50/99/100 %% [s] "
+	       "| unreach. max | +10/30/60/120/300 s "
+	       "| unreach. in failback | 503s "
+	       "| REG/s peak (10 s avg) / bound |\n");
+	printf("|----------|----------|-------:|-----------:|-----------:"
+	       "|-------------:|-------------:"
+	       "|---------------------:|---------------------:"
+	       "|-------------:|--------------------"
+	       "|---------------------:|-----:"
+	       "|-------------------------------:|\n");
+}
+
+
+static void print_row(const struct cfg *cfg, enum scenario sc,
+		      const struct result *r)
+{
+	char t[NPCT][16], p[NPCT][16], at[64] = "", bnd[64] = "-";
+	char fb[32] = "-";
+	unsigned i;
+
+	for (i = 0; i < NPCT; i++) {
+		fmt_t(t[i], sizeof(t[i]), r->trec[i]);
+		fmt_t(p[i], sizeof(p[i]), r->tonp[i]);
+	}
+
+	for (i = 0; i < ARRAY_SIZE(unreach_t); i++) {
+		size_t l = strlen(at);
+
+		snprintf(at + l, sizeof(at) - l, "%s%.0f", i ? "/" : "",
+			 r->unreach_at[i] * 100.0);
+	}
+
+	if (sc == SC_RETURN)
+		snprintf(fb, sizeof(fb), "%u phones",
+			 cfg->n - r->minreach2);
+
+	if (sc == SC_ALLDOWN)
+		snprintf(bnd, sizeof(bnd), "%u (%u) / %.0f", r->regpeak,
+			 r->regma, r->bound);
+
+	printf("| %-8s | %-8s | %6u | %5u/%-4u | %5u/%-4u | %6u/%-5u "
+	       "| %6u/%-5u | %6s/%5s/%5s "
+	       "| %6s/%5s/%5s | %10.1f %% | %-18s | %20s | %4llu | %30s |\n",
+	       sc_names[sc], model_names[cfg->model], cfg->n,
+	       r->peak[REG_P], r->p99[REG_P], r->peak[REG_B], r->p99[REG_B],
+	       r->regpk[REG_P], r->regp99[REG_P], r->regpk[REG_B],
+	       r->regp99[REG_B],
+	       t[0], t[1], t[2],
+	       sc == SC_RETURN ? p[0] : "-", sc == SC_RETURN ? p[1] : "-",
+	       sc == SC_RETURN ? p[2] : "-",
+	       r->unreach_max * 100.0, at, fb, (unsigned long long)r->nshed,
+	       bnd);
+}
+
+
+/*
+ * Sanity checks of the smoke run: the simulator's own invariants
+ */
+
+static int smoke_check(const struct cfg *cfg, enum scenario sc,
+		       const struct result *r)
+{
+	int fails = 0;
+
+#define SMOKE(cond, what)						\
+	do {								\
+		if (!(cond)) {						\
+			fprintf(stderr, "fleet: smoke: %s/%s: %s\n",	\
+				model_names[cfg->model], sc_names[sc],	\
+				what);					\
+			++fails;					\
+		}							\
+	} while (0)
+
+	SMOKE(r->events > cfg->n, "too few events");
+	SMOKE(r->trec[2] >= 0, "the fleet is not all registered again");
+	SMOKE(r->peak[REG_B] > 0, "nothing reached the backup");
+
+	if (cfg->model == M_SERREG && sc == SC_SILENT)
+		SMOKE(r->trec[1] <= cfg->check + cfg->timeout + 5,
+		      "99 % not registered within check + timeout + 5 s");
+
+	if (sc == SC_RETURN) {
+		SMOKE(r->tonp[2] >= 0, "not all back on the primary");
+		if (cfg->model == M_SERREG)
+			SMOKE(r->minreach2 == cfg->n,
+			      "a phone was unreachable during the failback");
+	}
+
+	if (cfg->model == M_SERREG && sc == SC_ALLDOWN)
+		SMOKE(r->regma <= r->bound,
+		      "REGISTER rate above the backoff bound");
+
+#undef SMOKE
+
+	return fails;
+}
+
+
+static int usage(void)
+{
+	fprintf(stderr,
+		"usage: fleet [-n N] [-s silent|reset|503|return|alldown]\n"
+		"             [-m serreg|upstream|both] [-c capacity/s]\n"
+		"             [-k check s] [-t probe timeout s] "
+		"[-f fbregint s]\n"
+		"             [-r regint s] [-H hold] [-S failback spread s]\n"
+		"             [-x seed] [-o csv dir] [--smoke]\n");
+
+	return 2;
+}
+
+
+int main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{"smoke", no_argument, NULL, 'Z'},
+		{NULL, 0, NULL, 0},
+	};
+	struct cfg cfg;
+	int scs = -1, models = -1, c, m, s, err = 0, fails = 0;
+	bool smoke = false;
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.n           = DEF_N;
+	cfg.cap         = DEF_CAP;
+	cfg.check       = DEF_CHECK;
+	cfg.timeout     = DEF_TIMEOUT;
+	cfg.fbregint    = DEF_FBREGINT;
+	cfg.regint      = DEF_REGINT;
+	cfg.hold        = DEF_HOLD;
+	cfg.backoff_max = DEF_BACKOFF_MAX;
+	cfg.seed        = 1;
+	cfg.spread      = DEF_SPREAD;
+
+	while ((c = getopt_long(argc, argv, "n:s:m:c:k:t:f:r:H:S:x:o:",
+				longopts, NULL)) != -1) {
+		switch (c) {
+
+		case 'n': cfg.n = (unsigned)atoi(optarg);          break;
+		case 'c': cfg.cap = (uint32_t)atoi(optarg);        break;
+		case 'k': cfg.check = (uint32_t)atoi(optarg);      break;
+		case 't': cfg.timeout = (uint32_t)atoi(optarg);    break;
+		case 'f': cfg.fbregint = (uint32_t)atoi(optarg);   break;
+		case 'r': cfg.regint = (uint32_t)atoi(optarg);     break;
+		case 'H': cfg.hold = (uint32_t)atoi(optarg);       break;
+		case 'S': cfg.spread = (uint32_t)atoi(optarg);     break;
+		case 'x': cfg.seed = (uint32_t)atoi(optarg);       break;
+		case 'o': cfg.csvdir = optarg;                     break;
+		case 'Z': smoke = true;                            break;
+
+		case 's':
+			for (scs = 0; scs < SC_COUNT; scs++)
+				if (!strcmp(optarg, sc_names[scs]))
+					break;
+			if (scs == SC_COUNT)
+				return usage();
+			break;
+
+		case 'm':
+			if (!strcmp(optarg, "serreg"))
+				models = M_SERREG;
+			else if (!strcmp(optarg, "upstream"))
+				models = M_UPSTREAM;
+			else if (strcmp(optarg, "both"))
+				return usage();
+			break;
+
+		default:
+			return usage();
+		}
+	}
+
+	if (smoke)
+		cfg.n = SMOKE_N;
+
+	if (!cfg.n || !cfg.cap || !cfg.fbregint || !cfg.regint ||
+	    !cfg.timeout)
+		return usage();
+
+	if (cfg.csvdir)
+		(void)mkdir(cfg.csvdir, 0755);
+
+	(void)libre_init();
+
+	print_settings(&cfg);
+	printf("\n");
+	print_header();
+
+	for (s = 0; s < SC_COUNT; s++) {
+		if (scs >= 0 && s != scs)
+			continue;
+
+		for (m = 0; m < M_COUNT; m++) {
+			struct result r;
+
+			if (models >= 0 && m != models)
+				continue;
+
+			cfg.model = (enum model)m;
+			err = simulate(&cfg, (enum scenario)s, &r);
+			if (err) {
+				fprintf(stderr, "fleet: %s/%s: %s\n",
+					sc_names[s], model_names[m],
+					strerror(err));
+				goto out;
+			}
+
+			print_row(&cfg, (enum scenario)s, &r);
+			fflush(stdout);
+			if (smoke)
+				fails += smoke_check(&cfg, (enum scenario)s,
+						     &r);
+		}
+	}
+
+	printf("\nscenarios: ");
+	for (s = 0; s < SC_COUNT; s++)
+		printf("%s%s = %s", s ? "; " : "", sc_names[s], sc_desc[s]);
+	printf("\n");
+
+ out:
+	libre_close();
+
+	if (smoke)
+		printf("fleet: smoke %s (%d failed checks)\n",
+		       fails ? "FAILED" : "passed", fails);
+
+	return err || fails ? 1 : 0;
+}

@@ -1,0 +1,279 @@
+#!/usr/bin/python3
+"""A real small fleet against real registrars (issue 11), beside the
+fleet simulator.
+
+N real /usr/bin/baresip processes with the built serreg.so, each with
+two accounts in Cisco mode (prio 0 on registrar P, prio 1 on registrar
+B, fbregint), against two real kamailio registrars on 127.0.0.1, driven
+by test/integration/rig.py.  Two phases:
+
+  silent  P is frozen (SIGSTOP): the fleet's checks find it, every phone
+          registers at B
+  return  P is killed and started again (an empty location table): the
+          fleet's probes find it, every phone moves back
+
+Measured at the registrars (their request logs): requests arriving per
+second (first sends only: digest resends and retransmissions left out,
+as the simulator does not model them; a request whose first copy went
+to the frozen registrar is counted at its first logged copy) and, per
+phone, its first
+REGISTER answered 200 after the event: the share of the fleet
+registered again (silent: at B; return: at P) second by second.  Then
+build/bench-fleet runs the same N and settings, and the two are printed
+side by side.  Time is bounded (about 3 minutes); only the processes
+this script started are stopped.
+
+    /usr/bin/python3 test/bench/fleet_real.py [-n 40] [--out FILE]
+    make bench-fleet-real [FLEET_REAL_ARGS='-n 30']
+"""
+
+import argparse
+import csv
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'integration'))
+
+import rig  # noqa: E402
+
+SIM = os.path.join(ROOT, 'build', 'bench-fleet')
+
+# The settings of both the real fleet and the simulator (scaled down
+# from the simulator's defaults so that a run takes minutes)
+N_DEFAULT = 40
+CHECK = 10          # serreg_check_interval [s]
+TIMEOUT = 2         # serreg_probe_timeout [s]
+HOLD = 2            # serreg_failback_hold
+SPREAD = 10         # serreg_failback_spread [s]
+BACKOFF_MAX = 300   # serreg_backoff_max [s]
+FBREGINT = 10       # ;fbregint= [s]
+REGINT = 60         # ;regint= [s]
+
+SETTLE = CHECK + 2                       # [s] after the fleet is up
+SILENT_WAIT = CHECK + TIMEOUT + 30       # [s] bound of phase 1
+RETURN_WAIT = 3 * FBREGINT + SPREAD + 30  # [s] bound of phase 2
+UP_WAIT = 60                             # [s] bound of the start
+BETWEEN = 5                              # [s] between the phases
+SHOW = 40                                # [s] rows of the curves
+POLL = 0.5                               # [s]
+
+
+def user(i):
+    return 'fleet%03d' % i
+
+
+def first_ok(reg, users, since):
+    """{user: time of its first REGISTER (expires>0) answered 200 at
+    reg since `since`}."""
+    out = {}
+    for r in reg.requests(method='REGISTER', since=since):
+        if (r.user in users and r.user not in out and r.is_registration
+                and r.answer == 200):
+            out[r.user] = r.time
+    return out
+
+
+def arrivals(reg, t0, t1):
+    """Requests arriving per second in [t0, t1): first sends only."""
+    n = int(math.ceil(t1 - t0))
+    bins = [0] * max(n, 1)
+    for r in reg.requests(since=t0):
+        if r.retry or r.retrans or r.time >= t1:
+            continue
+        bins[int(r.time - t0)] += 1
+    return bins
+
+
+def curve(times, t0, n, nsec):
+    """Share (%) of n phones registered, by whole second after t0."""
+    out = []
+    for s in range(nsec):
+        out.append(100.0 * sum(1 for t in times if t - t0 <= s + 1) / n)
+    return out
+
+
+def t_share(times, t0, n, share):
+    """[s] until share of n phones are registered, None if never."""
+    need = int(math.ceil(n * share))
+    d = sorted(t - t0 for t in times)
+    return d[need - 1] if need and len(d) >= need else None
+
+
+def wait_all(reg, users, since, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        if len(first_ok(reg, users, since)) == len(users):
+            return True
+        time.sleep(POLL)
+    return False
+
+
+def phase(reg, key, users, t0, timeout):
+    """Wait (bounded) until every phone registered at reg after t0,
+    and for the window shown; what reg saw."""
+    ok = wait_all(reg, users, t0, timeout)
+    time.sleep(max(0.0, t0 + SHOW + 1 - time.time()))
+    return {'t0': t0, 'ok': ok,
+            'times': list(first_ok(reg, users, t0).values()),
+            key: arrivals(reg, t0, time.time())}
+
+
+def run_real(n, base):
+    P = rig.Kamailio(base, name='P')
+    B = rig.Kamailio(base, name='B')
+    phones = []
+    users = {user(i) for i in range(n)}
+    res = {}
+    try:
+        P.start()
+        B.start()
+        config = ['serreg_check_interval %d' % CHECK,
+                  'serreg_probe_timeout %d' % TIMEOUT,
+                  'serreg_failback_hold %d' % HOLD,
+                  'serreg_failback_spread %d' % SPREAD,
+                  'serreg_backoff_max %d' % BACKOFF_MAX]
+        t_boot = time.time()
+        for i in range(n):
+            acc = [rig.account_line(user(i), P, prio=0, fbregint=FBREGINT,
+                                    regint=REGINT),
+                   rig.account_line(user(i), B, prio=1, fbregint=FBREGINT,
+                                    regint=REGINT)]
+            bs = rig.Baresip(os.path.join(base, user(i)), acc, config)
+            phones.append(bs)
+            bs.start()
+        if not wait_all(P, users, t_boot, UP_WAIT):
+            raise RuntimeError('the fleet did not register at P in %d s'
+                               % UP_WAIT)
+        time.sleep(SETTLE)
+
+        # phase 1: P freezes, the fleet goes to B
+        t0 = time.time()
+        P.freeze()
+        res['silent'] = phase(B, 'B', users, t0, SILENT_WAIT)
+        time.sleep(BETWEEN)
+
+        # phase 2: P comes back with an empty table
+        P.stop()
+        P.start()
+        res['return'] = phase(P, 'P', users, time.time(), RETURN_WAIT)
+        res['crashed'] = sum(1 for bs in phones if bs.crashed)
+    finally:
+        for bs in phones:
+            bs.close()
+        P.close()
+        B.close()
+    return res
+
+
+def run_sim(n, scenario, outdir):
+    cmd = [SIM, '-n', str(n), '-s', scenario, '-m', 'serreg',
+           '-k', str(CHECK), '-t', str(TIMEOUT), '-f', str(FBREGINT),
+           '-r', str(REGINT), '-S', str(SPREAD), '-H', str(HOLD),
+           '-o', outdir]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    path = os.path.join(outdir, 'fleet-%s-serreg-%d.csv' % (scenario, n))
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    if scenario == 'silent':
+        rows = [r for r in rows if int(r['t']) >= 0]
+        return ([int(r['B']) for r in rows],
+                [100.0 * int(r['reach']) / n for r in rows])
+    rows = [r for r in rows if int(r['t2']) >= 0]
+    return ([int(r['P']) for r in rows],
+            [100.0 * int(r['onp']) / n for r in rows])
+
+
+def sim_share(pcts, share):
+    for s, p in enumerate(pcts):
+        if s and p >= 100.0 * share - 1e-9:
+            return float(s)
+    return None
+
+
+def fmt(t):
+    return '-' if t is None else '%.0f' % t
+
+
+def report(n, real, sims):
+    out = []
+    out.append('settings: N=%d real baresip processes, 2 accounts each '
+               '(prio 0 on P, prio 1 on B, Cisco mode), regint=%d s, '
+               'fbregint=%d s, serreg_check_interval=%d s, '
+               'serreg_probe_timeout=%d s, serreg_failback_hold=%d, '
+               'serreg_failback_spread=%d s, serreg_backoff_max=%d s; '
+               'simulator: the same N and settings'
+               % (n, REGINT, FBREGINT, CHECK, TIMEOUT, HOLD, SPREAD,
+                  BACKOFF_MAX))
+    out.append('')
+    out.append('| phase | registered again at | real 50/99/100 % [s] '
+               '| sim 50/99/100 % [s] | real peak/s | sim peak/s |')
+    out.append('|-------|---------------------|--------------------:'
+               '|-------------------:|------------:|-----------:|')
+    for ph, reg, key in (('silent', 'B', 'B'), ('return', 'P', 'P')):
+        r = real[ph]
+        arr, pcts = sims[ph]
+        rt = [t_share(r['times'], r['t0'], n, s) for s in (.5, .99, 1.)]
+        st = [sim_share(pcts, s) for s in (.5, .99, 1.)]
+        out.append('| %-6s | %-19s | %s | %s | %d | %d |' % (
+            ph, reg, '/'.join(fmt(t) for t in rt),
+            '/'.join(fmt(t) for t in st), max(r[key] or [0]),
+            max(arr[:len(r[key])] or [0])))
+    out.append('')
+    for ph, key in (('silent', 'B'), ('return', 'P')):
+        r = real[ph]
+        arr, pcts = sims[ph]
+        rc = curve(r['times'], r['t0'], n, SHOW)
+        out.append('%s: requests arriving at %s in second s..s+1 after '
+                   'the event, and %% of the fleet registered at s+1 '
+                   '(real, sim)' % (ph, key))
+        out.append('| s | real %s/s | sim %s/s | real reg. %% '
+                   '| sim reg. %% |' % (key, key))
+        out.append('|--:|------:|------:|------:|------:|')
+        for s in range(SHOW):
+            ra = r[key][s] if s < len(r[key]) else 0
+            sa = arr[s] if s < len(arr) else 0
+            sp = pcts[s + 1] if s + 1 < len(pcts) else pcts[-1]
+            out.append('| %d | %d | %d | %.0f | %.0f |'
+                       % (s, ra, sa, rc[s], sp))
+        out.append('')
+    out.append('real fleet complete: silent %s, return %s; baresip '
+               'crashes: %d' % (real['silent']['ok'], real['return']['ok'],
+                                real['crashed']))
+    return '\n'.join(out)
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('-n', type=int, default=N_DEFAULT,
+                    help='phones (30..50; default %d)' % N_DEFAULT)
+    ap.add_argument('--out', help='also write the report here')
+    ap.add_argument('--keep', action='store_true',
+                    help='keep the run directory')
+    args = ap.parse_args(argv)
+    if not os.path.exists(SIM):
+        sys.exit('fleet_real: %s missing: make build/bench-fleet' % SIM)
+    base = tempfile.mkdtemp(prefix='serreg-fleet-')
+    try:
+        real = run_real(args.n, base)
+        sims = {ph: run_sim(args.n, ph, base) for ph in ('silent',
+                                                         'return')}
+        text = report(args.n, real, sims)
+    finally:
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+    print(text)
+    if args.out:
+        with open(args.out, 'w') as f:
+            f.write(text + '\n')
+    return 0 if real['silent']['ok'] and real['return']['ok'] else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
