@@ -775,17 +775,8 @@ class Kamailio(_Child):
         """Contacts bound now for aor ('sip:user@...' or 'user'), as a
         list of Binding(uri, expires): [] if the AoR is not found.
         Raises RegistrarDown / RegistrarFrozen if it cannot be asked."""
-        try:
-            out = self.rpc('ul.lookup', 'location', _user_of(aor))
-        except (RegistrarDown, RegistrarFrozen):
-            raise
-        except RigError as e:
-            # "AOR not found in location table", "AOR has no contacts"
-            if re.search(r'AOR (not found|has no contacts)', str(e)):
-                return []
-            raise
         res = []
-        for block in out.split('Contact: {')[1:]:
+        for block in ul_lookup(self, aor):
             m = re.search(r'Address:\s*(\S+)', block)
             e = re.search(r'Expires:\s*(\S+)', block)
             if not m or not e:
@@ -1726,20 +1717,28 @@ instance (+sip.instance, ''), reg_id (int, 0 if none), received
 ('' if none), socket (the registrar's socket it came in on)."""
 
 
-def contacts(registrar, aor):
-    """The live bindings of aor at registrar as Contact tuples, in the
-    order ul.lookup gives them ([] if none).  Raises RegistrarDown /
-    RegistrarFrozen like Kamailio.bindings()."""
+def ul_lookup(registrar, aor):
+    """The text block of each contact of aor in registrar's location
+    table (kamcmd ul.lookup), [] if the AoR is not found.  Raises
+    RegistrarDown / RegistrarFrozen if it cannot be asked."""
     try:
         out = registrar.rpc('ul.lookup', 'location', _user_of(aor))
     except (RegistrarDown, RegistrarFrozen):
         raise
     except RigError as e:
+        # "AOR not found in location table", "AOR has no contacts"
         if re.search(r'AOR (not found|has no contacts)', str(e)):
             return []
         raise
+    return out.split('Contact: {')[1:]
+
+
+def contacts(registrar, aor):
+    """The live bindings of aor at registrar as Contact tuples, in the
+    order ul.lookup gives them ([] if none).  Raises RegistrarDown /
+    RegistrarFrozen like Kamailio.bindings()."""
     res = []
-    for block in out.split('Contact: {')[1:]:
+    for block in ul_lookup(registrar, aor):
         def field(name):
             m = re.search(r'\n\s*%s:\s*(.*)' % name, block)
             v = m.group(1).strip() if m else ''
