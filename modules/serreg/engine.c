@@ -82,6 +82,8 @@ struct sr_account {
 	bool recover;             /**< a flow recovery waits for its timer */
 	uint64_t recovered_at;    /**< last flow recovery [ms], 0 = none */
 	uint64_t recover_at;      /**< ... when it is due [ms]          */
+	bool recovering;          /**< its recovery REGISTER is out ... */
+	uint64_t recovering_until;/**< ... and fails the account then   */
 	unsigned flows_ok;        /**< outbound: bit i = flow i registered */
 	unsigned route;           /**< outbound: flow of new calls      */
 	uint32_t flow_fails;      /**< outbound: recoveries in a row with
@@ -326,6 +328,9 @@ static void acc_set_state(struct sr_account *acc, enum sr_acc_state st)
 	struct sr_tier *t = acc->tier;
 
 	trace(acc->eng, acc, acc->state, st);
+
+	if (st != SR_ACC_REGISTERING)
+		acc->recovering = false;
 
 	/* a new choice of its tier may honour a Retry-After again (R53) */
 	acc->ra_wait = false;
@@ -1248,6 +1253,16 @@ static void acc_recover(struct sr_account *acc, uint64_t now)
 	acc_request_cancel(acc);
 	acc_set_state(acc, SR_ACC_REGISTERING);
 
+	/* the new connection may reach a registrar that is dying: its
+	   REGISTER gets the deadline of a check, not libre's 32 s */
+	if (acc->eng->cfg.probe_timeout) {
+		acc->recovering       = true;
+		acc->recovering_until = now +
+			acc->eng->cfg.probe_timeout * 1000ULL;
+		emit(acc->eng, SR_ACT_TIMER, acc,
+		     acc->eng->cfg.probe_timeout * 1000ULL);
+	}
+
 	/* baresip builds reg client i with the i-th outbound proxy: the
 	   first must be the configured one again, or both flows would go
 	   through the second edge */
@@ -1939,6 +1954,15 @@ void sr_account_timer(struct sr_account *acc, uint64_t now)
 		acc->ra_wait = false;
 		acc->asked   = true;
 		emit(eng, SR_ACT_REGISTER, acc, 0);
+	}
+	else if (acc->state == SR_ACC_REGISTERING && acc->recovering &&
+		 now >= acc->recovering_until) {
+		struct sr_answer tmo;
+
+		memset(&tmo, 0, sizeof(tmo));
+		tmo.err  = ETIMEDOUT;
+		tmo.flow = acc->flow;
+		acc_failed(acc, &tmo, now);
 	}
 	else if (acc->state != SR_ACC_REGISTERED) {
 		/* nothing: registering or failed */

@@ -29,6 +29,8 @@ struct sr_config {
 				      0 = SR_BACKOFF_BASE                  */
 	uint32_t backoff_max;    /**< cap of the wait between rounds       */
 	uint32_t check_interval; /**< liveness check of the tier in use, 0 = off */
+	uint32_t probe_timeout;  /**< deadline of a flow recovery's REGISTER,
+				      as of probes and checks, 0 = none   */
 	uint32_t failback_spread;/**< after the hold, wait uniform 0..this
 				      (R52), 0 = off                       */
 };

@@ -251,6 +251,7 @@ int sim_init(struct sim *s, uint32_t hold, uint32_t backoff_max)
 	cfg.failback_hold = hold;
 	cfg.backoff_base = 30;
 	cfg.backoff_max = backoff_max;
+	cfg.probe_timeout = SIM_TIMEOUT / 1000;
 	s->cfg = cfg;
 
 	return sr_engine_alloc(&s->eng, &cfg, action_h, rand_h, s);
