@@ -96,15 +96,25 @@ def plot(path, title, regs, user, t0, t1, moves=(), faults=()):
             elif r.is_registration and r.final != 200:
                 ax.plot(x(r.time), i, 'x', ms=6, color=_color(r.final))
 
-    # move labels above the rows, staggered so that close ones stay apart
-    for k, m in enumerate(mv for mv in moves
-                          if t0 <= mv.get('_time', -1) <= t1):
-        ax.axvline(x(m['_time']), color='black', ls='--', lw=0.9)
-        label = 'tier %s \u2192 %s' % (m.get('from', '?'), m.get('to', '?'))
-        if m.get('reason'):
-            label += ' (%s)' % m['reason']
-        ax.text(x(m['_time']) + span * 0.004, -0.78 + 0.22 * (k % 2),
-                label, fontsize=8, ha='left', va='center')
+    # a dashed line per move; one label per burst of moves (a round of
+    # the serial tiers takes a fraction of a second), on three levels
+    bursts = []
+    for m in moves:
+        t = m.get('_time')
+        if t is None or not t0 <= t <= t1:
+            continue
+        ax.axvline(x(t), color='black', ls='--', lw=0.9)
+        if bursts and t - bursts[-1][0]['_time'] < span * 0.03:
+            bursts[-1].append(m)
+        else:
+            bursts.append([m])
+    for k, b in enumerate(bursts):
+        label = 'tier %s \u2192 %s (%s)' % (
+            b[0].get('from', '?'),
+            ' \u2192 '.join(m.get('to', '?') for m in b),
+            b[-1].get('reason', ''))
+        ax.text(x(b[0]['_time']) + span * 0.004, -0.8 + 0.17 * (k % 3),
+                label, fontsize=7.5, ha='left', va='center')
     for f in faults:
         ax.axvline(x(f.t), color=BAD, lw=1.2)
 
@@ -116,6 +126,9 @@ def plot(path, title, regs, user, t0, t1, moves=(), faults=()):
     ax.set_xlabel('time [s]')
     ax.set_title(title, fontsize=10)
     ax.grid(axis='x', alpha=0.3)
+    # the legend below the axis label: 0.5 inch under the axes
+    fig.tight_layout()
+    below = 0.5 / (ax.get_position().height * fig.get_figheight())
     ax.legend(handles=[
         Patch(color=BIND, label='binding held (REGISTER 200)'),
         Patch(color=BAD, alpha=0.2, label='fault'),
@@ -123,13 +136,13 @@ def plot(path, title, regs, user, t0, t1, moves=(), faults=()):
         Line2D([], [], marker='v', ls='', color=OK,
                label='probe (REGISTER expires=0): 200'),
         Line2D([], [], marker='o', ls='', color=OK, ms=4,
-               label='OPTIONS (check, or probe of a tier that failed its check): 200'),
+               label='OPTIONS (check; probe of a tier that failed '
+               'its check): 200'),
         Line2D([], [], marker='s', ls='', color=BAD,
                label='other answer / failed REGISTER (x)'),
         Line2D([], [], marker='s', ls='', color=NONE, label='no answer'),
-    ], fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -0.12),
+    ], fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -below),
         ncol=4, frameon=False)
-    fig.tight_layout()
-    fig.savefig(path)
+    fig.savefig(path, bbox_inches='tight')
     plt.close(fig)
     return path
