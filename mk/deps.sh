@@ -59,6 +59,7 @@ done
 [ -z "$missing" ] && exit 0
 
 echo "deps: installing:$missing"
+t0=$(date +%s)
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
 	command -v sudo >/dev/null 2>&1 || {
@@ -72,3 +73,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
 # shellcheck disable=SC2086 # one word per package
 $SUDO apt-get install -y -q --no-install-recommends $missing </dev/null
+echo "deps: installed in $(($(date +%s) - t0)) s"
