@@ -618,6 +618,7 @@ def draw(run, name, outdir):
     desc = next(s[4] for s in SCENARIOS if s[0] == name)
     transport = next(s[2] for s in SCENARIOS if s[0] == name)
     path = os.path.join(outdir, 'failover-%s.png' % name)
+    time.sleep(1.5)             # the state after the last move shows too
     try:
         os.makedirs(outdir, exist_ok=True)
         moves = run.bs.moves() if run.bs is not None else []
