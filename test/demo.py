@@ -78,6 +78,7 @@ def main():
         rig.wait_until(lambda: primary.has_binding('alice'), 5)
         say('registered on the primary only:')
         show(bs, regs)
+        time.sleep(2.0)     # a stretch of the normal state (timeline)
 
         t_kill = t = time.time()
         primary.stop()
