@@ -137,6 +137,16 @@ $(MOD_OBJS) $(UNIT_OBJS) $(PURE_OBJS) $(SAN_MOD_OBJS) $(SAN_UNIT_OBJS) \
 	$(PURE_SRCS:%.c=build/fuzz/obj/%.o) build/test/test/bench/scale.o: \
 	| need-libre
 
+# The targets that run the rig, valgrind or clang: without the test
+# packages they stop at once, naming them (mk/deps.sh --check)
+.PHONY: need-deps
+need-deps:
+	@./mk/deps.sh --check build test
+
+integration integration-asan valgrind integration-valgrind \
+	integration-valgrind-ci fuzz fuzz-long fuzz-build bench-failover \
+	soak: | need-deps
+
 # Soak (not part of make test): baresip + serreg.so against three
 # flapping registrars for SOAK_MINUTES, RSS and serreg's objects flat
 SOAK_MINUTES ?= 30

@@ -9,6 +9,8 @@
 #          valgrind, libFuzzer
 #   deb    make deb: Debian's packaging tools and lintian
 #
+# deps.sh --check GROUP...  installs nothing: exits 1 naming what is
+# missing (the Makefile's need-deps)
 # The lists hold everything a minimal Debian 12 root
 # (mmdebstrap --variant=minbase) lacks; .ci/run proves it.
 #
@@ -30,6 +32,12 @@ PKGS_test="$PKGS_demo kamailio-tls-modules kamailio-outbound-modules
 PKGS_deb="build-essential debhelper dpkg-dev lintian libre-dev zlib1g-dev
 	libssl-dev"
 
+# --check: install nothing, fail with the list of what is missing
+check=""
+if [ "${1:-}" = --check ]; then
+	check=1
+	shift
+fi
 [ $# -gt 0 ] || set -- build demo test
 
 want=""
@@ -57,6 +65,12 @@ for p in $want; do
 done
 
 [ -z "$missing" ] && exit 0
+
+if [ -n "$check" ]; then
+	echo "deps: missing:$missing; run 'make deps' first (make test" \
+		"and make demo install what they need)" >&2
+	exit 1
+fi
 
 echo "deps: installing:$missing"
 t0=$(date +%s)
