@@ -18,8 +18,8 @@ set -eu
 
 # libre-dev's headers include zlib.h; its Depends leave zlib1g-dev out
 PKGS_build="build-essential libre-dev zlib1g-dev libssl-dev baresip-core"
-# procps, iproute2: ps and ss, to look at a run by hand (the rig reads
-# /proc itself)
+# procps: ps, to look at a run by hand (the rig reads /proc itself);
+# iproute2: ss (the rig cuts a flow with ss -K)
 PKGS_demo="baresip-core kamailio python3 procps iproute2
 	python3-matplotlib"
 # openssl: the TLS tests' throwaway CA; ca-certificates: the system trust
