@@ -134,8 +134,8 @@ include mk/hardening.mk
 # Whatever compiles needs libre-dev's re.mk: without it, need-libre
 # (mk/serreg.mk) stops the build and says what to run first
 $(MOD_OBJS) $(UNIT_OBJS) $(PURE_OBJS) $(SAN_MOD_OBJS) $(SAN_UNIT_OBJS) \
-	$(PURE_SRCS:%.c=build/fuzz/obj/%.o) build/test/test/bench/scale.o: \
-	| need-libre
+	$(PURE_SRCS:%.c=build/fuzz/obj/%.o) \
+	$(patsubst %.c,build/test/%.o,$(wildcard test/bench/*.c)): | need-libre
 
 # The targets that run the rig, valgrind or clang: without the test
 # packages they stop at once, naming them (mk/deps.sh --check)
@@ -145,7 +145,7 @@ need-deps:
 
 integration integration-asan valgrind integration-valgrind \
 	integration-valgrind-ci fuzz fuzz-long fuzz-build bench-failover \
-	soak: | need-deps
+	bench-fleet-real soak: | need-deps
 
 # Soak (not part of make test): baresip + serreg.so against three
 # flapping registrars for SOAK_MINUTES, RSS and serreg's objects flat
