@@ -4,13 +4,24 @@
 # make            build modules/serreg/serreg.so
 # make test       install missing dependencies, run every test
 # make demo       install missing dependencies, show a failover
+# make deb        install missing dependencies, build serreg_VERSION_amd64.deb
 # make install    install serreg.so next to Debian's baresip modules
+#
+# deps, demo, test and deb work on a bare Debian 12: they run mk/deps.sh
+# first, then make again for the build (a make that has read re.mk).
+# Any other target that compiles, without libre-dev, stops and says
+# what to run first (need-libre in mk/serreg.mk).
 #
 
 PROJECT  := serreg
 VERSION  := 0.1.0
 
+# Goals that install their dependencies: make does not read re.mk for them
+ENTRY_GOALS := deps demo test deb
+
 include mk/serreg.mk
+
+.DEFAULT_GOAL := all
 
 MOD      := modules/serreg/serreg.so
 MOD_SRCS := $(wildcard modules/serreg/*.c)
@@ -26,7 +37,8 @@ UNIT      := build/unittest
 PYTEST    := $(PYTHON) -m pytest
 PYTEST_ARGS ?= -q -p no:cacheprovider
 
-.PHONY: all clean deps test unit integration install uninstall demo
+.PHONY: all clean deps test unit integration install uninstall demo \
+	test-run demo-run deb deb-build
 
 all: $(MOD)
 
@@ -39,13 +51,13 @@ build/test/%.o: %.c $(wildcard include/*.h modules/serreg/*.h) $(wildcard test/u
 	$(CC) $(CFLAGS) -Itest/unit -c $< -o $@
 
 $(MOD): $(MOD_OBJS)
-	$(LD) $(SH_LFLAGS) -o $@ $^
+	$(LD) $(SH_LFLAGS) $(LDFLAGS) -o $@ $^ -lssl -lcrypto
 
 $(UNIT): $(UNIT_OBJS) $(PURE_OBJS)
 	$(CC) -o $@ $^ -lre
 
 deps:
-	@./mk/deps.sh
+	@./mk/deps.sh build demo test
 
 unit: $(UNIT)
 	./$(UNIT)
@@ -53,16 +65,49 @@ unit: $(UNIT)
 integration: $(MOD)
 	$(PYTEST) $(PYTEST_ARGS) test/integration
 
-test: deps
+test:
+	@./mk/deps.sh build test
+	@$(MAKE) --no-print-directory test-run
+
+test-run:
 	$(MAKE) all $(UNIT) $(BENCH_FLEET)
 	./$(UNIT)
 	./$(BENCH_FLEET) --smoke
 	$(PYTEST) $(PYTEST_ARGS) test/integration
 	$(MAKE) unit-asan fuzz integration-valgrind-ci
 
-demo: deps
-	$(MAKE) all
-	$(PYTHON) test/demo.py
+# DEMO_ARGS: e.g. --png FILE (the timeline picture, python3-matplotlib)
+DEMO_ARGS ?= --png build/demo-timeline.png
+
+demo:
+	@./mk/deps.sh build demo
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run: all
+	$(PYTHON) test/demo.py $(DEMO_ARGS)
+
+# The Debian package (debian/), built by dpkg-buildpackage, checked by
+# lintian: serreg_$(VERSION)_amd64.deb here, with the -dbgsym package,
+# .buildinfo and .changes (dpkg-buildpackage writes them to ..)
+DEB := $(PROJECT)_$(VERSION)_amd64.deb
+
+# (with other goals, make reads re.mk, whose own 'deb' rule then runs)
+ifndef LIBRE_READ
+deb:
+	@./mk/deps.sh deb
+	@$(MAKE) --no-print-directory deb-build
+endif
+
+deb-build:
+	@v=$$(dpkg-parsechangelog -S Version); [ "$$v" = "$(VERSION)" ] || \
+		{ echo "deb: debian/changelog is at $$v, VERSION is" \
+		  "$(VERSION)" >&2; exit 1; }
+	dpkg-buildpackage -b -us -uc
+	@for f in ../$(PROJECT)_$(VERSION)_amd64.* \
+		  ../$(PROJECT)-dbgsym_$(VERSION)_amd64.deb; do \
+		[ ! -e "$$f" ] || mv "$$f" .; done
+	lintian --fail-on error --info $(DEB)
+	@echo "deb: $(DEB)"
 
 install: $(MOD)
 	install -d $(DESTDIR)$(MOD_DIR)
@@ -85,6 +130,22 @@ bench-failover: $(MOD)
 # Sanitizers, valgrind, fuzzing: unit-asan, integration-asan, valgrind,
 # integration-valgrind, fuzz, fuzz-long
 include mk/hardening.mk
+
+# Whatever compiles needs libre-dev's re.mk: without it, need-libre
+# (mk/serreg.mk) stops the build and says what to run first
+$(MOD_OBJS) $(UNIT_OBJS) $(PURE_OBJS) $(SAN_MOD_OBJS) $(SAN_UNIT_OBJS) \
+	$(PURE_SRCS:%.c=build/fuzz/obj/%.o) \
+	$(patsubst %.c,build/test/%.o,$(wildcard test/bench/*.c)): | need-libre
+
+# The targets that run the rig, valgrind or clang: without the test
+# packages they stop at once, naming them (mk/deps.sh --check)
+.PHONY: need-deps
+need-deps:
+	@./mk/deps.sh --check build test
+
+integration integration-asan valgrind integration-valgrind \
+	integration-valgrind-ci fuzz fuzz-long fuzz-build bench-failover \
+	bench-fleet-real soak: | need-deps
 
 # Soak (not part of make test): baresip + serreg.so against three
 # flapping registrars for SOAK_MINUTES, RSS and serreg's objects flat

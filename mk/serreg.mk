@@ -9,11 +9,18 @@
 LIBRE_MK  ?= /usr/share/re/re.mk
 LIBRE_INC ?= /usr/include/re
 
-ifeq ($(wildcard $(LIBRE_MK)),)
-$(error $(LIBRE_MK) not found: run 'make deps' (Debian: libre-dev))
+# Without libre-dev the Makefile still parses.  The ENTRY_GOALS (deps,
+# demo, test, deb: they install it, then run make again) do not read
+# re.mk at all, so its own 'deb' rule is not in the way; whatever
+# compiles without it stops in need-libre and says what to run first.
+ifeq ($(MAKECMDGOALS),)
+LIBRE_READ := yes
+else ifneq ($(filter-out $(ENTRY_GOALS),$(MAKECMDGOALS)),)
+LIBRE_READ := yes
 endif
-
-include $(LIBRE_MK)
+ifdef LIBRE_READ
+-include $(LIBRE_MK)
+endif
 
 CFLAGS    += -I$(LIBRE_INC) -Iinclude -Imodules/serreg -Wextra -Wno-unused-parameter
 MOD_CFLAGS = $(CFLAGS) -fvisibility=hidden
@@ -22,3 +29,10 @@ MOD_CFLAGS = $(CFLAGS) -fvisibility=hidden
 MOD_DIR   ?= /usr/lib/baresip/modules
 BARESIP   ?= /usr/bin/baresip
 PYTHON    ?= /usr/bin/python3
+
+# Order-only prerequisite of every compile rule
+.PHONY: need-libre
+need-libre:
+	@test -f $(LIBRE_MK) || { echo "$(LIBRE_MK) not found (Debian" \
+		"package libre-dev): run 'make deps' first, or 'make demo'" \
+		"/ 'make test', which install what they need" >&2; exit 1; }

@@ -2,9 +2,12 @@
 
 The primary is stopped, baresip moves to the fallback; the primary comes
 back, baresip moves back.  Everything started here is stopped at the end.
-Run with: make demo
+Run with: make demo (it also draws the timeline: --png FILE).
+SERREG_MODULE=/usr/lib/baresip/modules/serreg.so runs it against the
+installed module (test/package/test_deb.sh).
 """
 
+import argparse
 import os
 import shutil
 import sys
@@ -15,6 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(
     os.path.abspath(__file__)), 'integration'))
 
 import rig  # noqa: E402
+import timeline  # noqa: E402
 
 T0 = time.monotonic()
 
@@ -46,9 +50,14 @@ def await_move(bs, regs, reg, tier, t, what):
 
 
 def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--png', help='write the timeline picture to this '
+                    'file (python3-matplotlib)')
+    args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix='serreg-demo-')
     regs = []
     bs = None
+    t_start = time.time()
     try:
         for name in ('primary', 'backup', 'last-resort'):
             regs.append(rig.Kamailio(tmp, name).start())
@@ -62,19 +71,21 @@ def main():
         bs = rig.Baresip(os.path.join(tmp, 'baresip'), lines,
                          ['serreg_probe_timeout 2',
                           'serreg_failback_hold 2']).start()
-        say('baresip started with serreg; accounts:')
+        say('baresip started with serreg (module %s); accounts:'
+            % rig.MODULE)
         for line in lines:
             print('          ' + line)
         rig.wait_until(lambda: primary.has_binding('alice'), 5)
         say('registered on the primary only:')
         show(bs, regs)
+        time.sleep(2.0)     # a stretch of the normal state (timeline)
 
-        t = time.time()
+        t_kill = t = time.time()
         primary.stop()
         say('primary registrar STOPPED (SIGKILL)')
         await_move(bs, regs, backup, 1, t, 'moved to the backup')
 
-        t = time.time()
+        t_back = t = time.time()
         primary.start()
         say('primary registrar STARTED again')
         await_move(bs, regs, primary, 0, t, 'moved back to the primary')
@@ -83,6 +94,15 @@ def main():
         for line in bs.log().splitlines():
             if line.startswith('serreg: tier'):
                 print('          ' + line)
+        if args.png:
+            time.sleep(1.0)     # the un-REGISTER of the backup
+            timeline.plot(
+                args.png, 'make demo: primary killed (SIGKILL), started '
+                'again; TCP, Cisco mode (fbregint=2, failback hold 2)',
+                regs, 'alice', t_start, time.time(), moves=bs.moves(),
+                faults=[timeline.Fault(0, t_kill, 'killed', t_back,
+                                       lost=True)])
+            say('timeline written to %s' % args.png)
     finally:
         if bs:
             took = bs.quit()

@@ -142,39 +142,91 @@ static uint64_t age(const struct serreg_view *v, uint64_t when)
 	return v->now > when ? (v->now - when) / 1000 : 0;
 }
 
-static bool print_acc_h(const struct sr_account *acc, void *arg)
+/* The table's cells that vary in width: the last answer and the interval */
+static void row_cells(const struct serreg_view *v,
+		      const struct sr_account *acc,
+		      char *answer, size_t asz, char *interval, size_t isz)
 {
-	struct print_ctx *ctx = arg;
 	const struct sr_answer *ans;
-	char answer[128] = "-";
-	char interval[32];
 	uint64_t when = 0;
 
+	str_ncpy(answer, "-", asz);
 	ans = sr_account_last(acc, &when);
 	if (ans) {
 		char txt[112];
 
 		serreg_answer_print(txt, sizeof(txt), ans);
-		re_snprintf(answer, sizeof(answer), "%s %llus ago", txt,
-			    age(ctx->v, when));
+		re_snprintf(answer, asz, "%s %llus ago", txt, age(v, when));
 	}
 
-	if (sr_account_active(acc) && ctx->v->check_interval)
-		re_snprintf(interval, sizeof(interval), "check %us",
-			    ctx->v->check_interval);
+	if (sr_account_active(acc) && v->check_interval)
+		re_snprintf(interval, isz, "check %us", v->check_interval);
 	else if (sr_account_active(acc))
-		str_ncpy(interval, "refresh", sizeof(interval));
+		str_ncpy(interval, "refresh", isz);
 	else if (sr_account_fbregint(acc))
-		re_snprintf(interval, sizeof(interval), "probe %us",
+		re_snprintf(interval, isz, "probe %us",
 			    sr_account_fbregint(acc));
 	else
-		str_ncpy(interval, "no probe", sizeof(interval));
+		str_ncpy(interval, "no probe", isz);
+}
 
-	ctx->err |= re_hprintf(ctx->pf, "  %5u  %-8s %-12s %-24s %-12s %s\n",
+/* Column widths: the heading's, or the longest cell's (a long answer
+ * such as "Connection refused 0s ago" widens its column instead of
+ * pushing the next one) */
+struct table_width {
+	const struct serreg_view *v;
+	size_t answer;
+	size_t interval;
+};
+
+static bool width_acc_h(const struct sr_account *acc, void *arg)
+{
+	struct table_width *w = arg;
+	char answer[128], interval[32];
+
+	row_cells(w->v, acc, answer, sizeof(answer), interval,
+		  sizeof(interval));
+	w->answer = max(w->answer, strlen(answer));
+	w->interval = max(w->interval, strlen(interval));
+
+	return false;
+}
+
+/* s, left-aligned in a column of width characters and one space */
+static int print_cell(struct re_printf *pf, const char *s, size_t width)
+{
+	static const char spaces[] = "                                "
+		"                                                        "
+		"                                        ";
+	size_t len = strlen(s);
+	size_t pad = (width > len ? width - len : 0) + 1;
+
+	return re_hprintf(pf, "%s%b", s, spaces,
+			  min(pad, sizeof(spaces) - 1));
+}
+
+struct table_ctx {
+	struct print_ctx *ctx;
+	const struct table_width *w;
+};
+
+static bool print_acc_h(const struct sr_account *acc, void *arg)
+{
+	struct table_ctx *t = arg;
+	struct print_ctx *ctx = t->ctx;
+	char answer[128];
+	char interval[32];
+
+	row_cells(ctx->v, acc, answer, sizeof(answer), interval,
+		  sizeof(interval));
+
+	ctx->err |= re_hprintf(ctx->pf, "  %5u  %-8s %-12s ",
 			       sr_account_prio(acc),
 			       role(ctx->eng, acc),
-			       sr_acc_state_name(sr_account_state(acc)),
-			       answer, interval, aor(ctx->v, acc));
+			       sr_acc_state_name(sr_account_state(acc)));
+	ctx->err |= print_cell(ctx->pf, answer, t->w->answer);
+	ctx->err |= print_cell(ctx->pf, interval, t->w->interval);
+	ctx->err |= re_hprintf(ctx->pf, "%s\n", aor(ctx->v, acc));
 
 	return ctx->err != 0;
 }
@@ -195,6 +247,8 @@ static void print_ladder(struct print_ctx *ctx, const struct ladder *l,
 	struct re_printf *pf = ctx->pf;
 	const struct serreg_view *v = ctx->v;
 	const struct sr_engine *eng = ladder_engine(l);
+	struct table_width w = {v, 24, 12};
+	struct table_ctx table = {ctx, &w};
 	uint64_t until = sr_engine_backoff_until(eng);
 
 	ctx->eng = eng;
@@ -229,11 +283,15 @@ static void print_ladder(struct print_ctx *ctx, const struct ladder *l,
 		ctx->err |= re_hprintf(pf,
 				       ", failback waits for a call to end");
 
-	ctx->err |= re_hprintf(pf, "\n  %5s  %-8s %-12s %-24s %-12s %s\n",
-			       "tier", "role", "state", "last answer",
-			       "interval", "account");
+	(void)sr_engine_apply(eng, width_acc_h, &w);
 
-	(void)sr_engine_apply(eng, print_acc_h, ctx);
+	ctx->err |= re_hprintf(pf, "\n  %5s  %-8s %-12s ",
+			       "tier", "role", "state");
+	ctx->err |= print_cell(pf, "last answer", w.answer);
+	ctx->err |= print_cell(pf, "interval", w.interval);
+	ctx->err |= re_hprintf(pf, "account\n");
+
+	(void)sr_engine_apply(eng, print_acc_h, &table);
 }
 
 /** Print the ladders for a person */

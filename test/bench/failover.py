@@ -24,10 +24,12 @@ for `serreg json` and `reginfo` when the end state is checked.
 
 Output: the settings, a progress line per run (stderr), then a
 markdown report (stdout, and --out FILE).  Nothing is asserted: the
-numbers are reported as measured.
+numbers are reported as measured.  --png-dir DIR also draws the first
+run of each scenario as a timeline, DIR/failover-NAME.png (registrars,
+bindings, fault, moves, probes; python3-matplotlib).
 
     /usr/bin/python3 test/bench/failover.py [--runs N | --quick]
-        [--scenario NAME ...] [--out FILE] [--keep]
+        [--scenario NAME ...] [--out FILE] [--png-dir DIR] [--keep]
     make bench-failover [BENCH_ARGS='--runs 3 --out /tmp/b.md']
 """
 
@@ -46,6 +48,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'integration'))
 
 import rig  # noqa: E402
+import timeline  # noqa: E402
 
 USER = 'alice'
 
@@ -95,6 +98,8 @@ class Run:
         self.tmp = tmp
         self.regs = []
         self.bs = None
+        self.t0 = time.time()
+        self.faults = []        # timeline.Fault, for the picture
 
     def registrars(self, n):
         for i in range(n):
@@ -247,6 +252,8 @@ def failover(run, res, fault, transport, fault_before=True,
     else:
         fault(a)
         t_f = time.time()
+    run.faults.append(timeline.Fault(0, t_f, fault.__doc__ or 'fault',
+                                     lost=fault.__doc__ == 'killed'))
     t_b = bound_at(b, t_f, GAP_TIMEOUT)
     if t_b is None:
         raise RuntimeError('no binding on %s %.0f s after the fault'
@@ -267,22 +274,36 @@ def failover(run, res, fault, transport, fault_before=True,
 # Scenarios: each fills res (gap, back, stable, down, end_ok, end, note)
 # ---------------------------------------------------------------------
 
+def freeze(k):
+    """frozen (SIGSTOP)"""
+    k.freeze()
+
+
+def kill(k):
+    """killed"""
+    k.stop()
+
+
+def answer_503_ra(k):
+    """503, Retry-After"""
+    k.set_reply(503, retry_after=RETRY_AFTER)
+
+
 def s_frozen_udp(run, res):
-    bs, a, b, _, _ = failover(run, res, lambda k: k.freeze(), 'udp')
+    bs, a, b, _, _ = failover(run, res, freeze, 'udp')
     time.sleep(0.5)
     res['end_ok'], res['end'] = end_state(bs, run.regs, 1, {0})
 
 
 def s_killed_tcp(run, res):
-    bs, a, b, _, _ = failover(run, res, lambda k: k.stop(), 'tcp')
+    bs, a, b, _, _ = failover(run, res, kill, 'tcp')
     time.sleep(0.5)
     res['end_ok'], res['end'] = end_state(bs, run.regs, 1, {0})
 
 
 def s_503_ra(run, res):
-    bs, a, b, t_f, t_b = failover(
-        run, res, lambda k: k.set_reply(503, retry_after=RETRY_AFTER),
-        'udp', fault_before=False)
+    bs, a, b, t_f, t_b = failover(run, res, answer_503_ra, 'udp',
+                                  fault_before=False)
     time.sleep(RA_WATCH)
     # R9: after a 503 with Retry-After, the next probe of that registrar
     # waits at least Retry-After (measured from the 503 answer before
@@ -306,13 +327,13 @@ def s_503_ra(run, res):
 
 
 def s_failback(run, res):
-    bs, a, b, t_f, t_b = failover(run, res, lambda k: k.stop(), 'udp',
-                                  stable=False)
+    bs, a, b, t_f, t_b = failover(run, res, kill, 'udp', stable=False)
     # back at a random phase of the probes of the dead primary (period:
     # probe timeout + 80-100 % of fbregint)
     time.sleep(2.0 + random.uniform(0, PROBE_TIMEOUT + FBREGINT))
     a.start()
     t_back = time.time()        # the registrar answers again
+    run.faults[-1] = run.faults[-1]._replace(until=t_back)
     t_a = bound_at(a, t_back, BACK_TIMEOUT)
     if t_a is None:
         raise RuntimeError('no binding on %s %.0f s after its restart'
@@ -361,6 +382,7 @@ def s_all_down(run, res):
     for k in regs:
         k.set_reply(503)
     t_f = time.time()
+    run.faults.extend(timeline.Fault(i, t_f, '503') for i in (0, 2))
     time.sleep(DOWN_SETTLE)
     t0 = time.time()
     time.sleep(max(0.0, t_f + DOWN - t0))
@@ -372,6 +394,7 @@ def s_all_down(run, res):
     # one comes back: not the best one
     regs[1].set_reply(None)
     t_back = time.time()
+    run.faults.append(timeline.Fault(1, t_f, '503', t_back))
     t_b = bound_at(regs[1], t_back, BACK_TIMEOUT)
     if t_b is None:
         raise RuntimeError('no binding on %s %.0f s after it came back'
@@ -590,6 +613,24 @@ def report(results, runs, argv, started, elapsed, env):
     return '\n'.join(lines) + '\n'
 
 
+def draw(run, name, outdir):
+    """The run as a timeline picture, before the teardown heals it."""
+    desc = next(s[4] for s in SCENARIOS if s[0] == name)
+    transport = next(s[2] for s in SCENARIOS if s[0] == name)
+    path = os.path.join(outdir, 'failover-%s.png' % name)
+    time.sleep(1.5)             # the state after the last move shows too
+    try:
+        os.makedirs(outdir, exist_ok=True)
+        moves = run.bs.moves() if run.bs is not None else []
+        timeline.plot(path, 'failover benchmark, %s: %s (%s)'
+                      % (name, desc, transport.upper()), run.regs, USER,
+                      run.t0, time.time(), moves=moves, faults=run.faults)
+        log('%-10s timeline: %s' % (name, path))
+    except Exception as e:       # noqa: BLE001 (reported, not fatal)
+        log('%-10s timeline not drawn: %s: %s'
+            % (name, type(e).__name__, e))
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--runs', type=int, default=5,
@@ -600,6 +641,8 @@ def main(argv):
                     choices=[s[0] for s in SCENARIOS],
                     help='run only this scenario (repeatable)')
     ap.add_argument('--out', help='also write the report to this file')
+    ap.add_argument('--png-dir', help='draw the first run of each '
+                    'scenario to DIR/failover-NAME.png (matplotlib)')
     ap.add_argument('--keep', action='store_true',
                     help='keep the run directories (logs)')
     args = ap.parse_args(argv[1:])
@@ -629,6 +672,8 @@ def main(argv):
                 except Exception as e:   # noqa: BLE001 (reported)
                     res['error'] = '%s: %s' % (type(e).__name__, e)
                 finally:
+                    if args.png_dir and i == 0:
+                        draw(run, name, args.png_dir)
                     errs = run.teardown()
                 if errs and not res.get('error'):
                     res['end_ok'] = False
