@@ -479,6 +479,15 @@ def _strip_params(uri):
     return uri.split(';', 1)[0]
 
 
+def read_log(path):
+    """A log file's text so far, '' if it does not exist yet."""
+    try:
+        with open(path, errors='replace') as f:
+            return f.read()
+    except FileNotFoundError:
+        return ''
+
+
 class _Child:
     """A process this rig started (self.proc, a Popen, or None)."""
 
@@ -880,11 +889,7 @@ class Kamailio(_Child):
 
     def log(self):
         """The whole log file (all runs of this registrar)."""
-        try:
-            with open(self.logfile, errors='replace') as f:
-                return f.read()
-        except FileNotFoundError:
-            return ''
+        return read_log(self.logfile)
 
 
 # ---------------------------------------------------------------------
@@ -1292,11 +1297,7 @@ class Baresip(_Child):
 
     def log(self):
         """baresip's stdout+stderr so far, ANSI colours removed."""
-        try:
-            with open(self.logfile, errors='replace') as f:
-                return ANSI.sub('', f.read())
-        except FileNotFoundError:
-            return ''
+        return ANSI.sub('', read_log(self.logfile))
 
     # -- baresip / serreg views -----------------------------------------
 
@@ -1685,11 +1686,7 @@ class Dns(_Child):
 
     def log(self):
         """dnsmasq's log so far (all runs)."""
-        try:
-            with open(self.logfile, errors='replace') as f:
-                return f.read()
-        except FileNotFoundError:
-            return ''
+        return read_log(self.logfile)
 
 
 # ---------------------------------------------------------------------
@@ -1951,11 +1948,7 @@ class SippCall(_Child):
             return None
 
     def log(self):
-        try:
-            with open(self.logfile, errors='replace') as f:
-                return f.read()
-        except FileNotFoundError:
-            return ''
+        return read_log(self.logfile)
 
     def close(self):
         """Kill sipp if still running (by PID), release its port."""
