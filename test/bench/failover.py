@@ -97,6 +97,7 @@ class Run:
     def __init__(self, tmp):
         self.tmp = tmp
         self.regs = []
+        self.edges = []         # RFC 5626 edge proxies, if any
         self.bs = None
         self.t0 = time.time()
         self.faults = []        # timeline.Fault, for the picture
@@ -108,17 +109,31 @@ class Run:
             k.start()
         return self.regs
 
-    def baresip(self, accounts, config=CONFIG):
+    def baresip(self, accounts, config=CONFIG, **kw):
         self.bs = rig.Baresip(os.path.join(self.tmp, 'bs'), accounts,
-                              config)
+                              config, **kw)
         # registrars frozen until ctrl_tcp is connected (see rig)
         return self.bs.start(hold=self.regs)
+
+    def outbound(self):
+        """Tier 0: an outbound registrar behind two edge proxies; tier
+        1: a plain registrar.  (registrar, edge 1, edge 2, backup)"""
+        reg = rig.Kamailio(self.tmp, 'reg0', template=rig.OUTBOUND_TEMPLATE)
+        backup = rig.Kamailio(self.tmp, 'reg1')
+        self.regs += [reg, backup]
+        for k in self.regs:
+            k.start()
+        for i in range(2):
+            e = rig.EdgeProxy(self.tmp, 'edge%d' % i, registrar=reg)
+            self.edges.append(e)
+            e.start()
+        return reg, self.edges[0], self.edges[1], backup
 
     def teardown(self):
         """Heal the registrars (so that the un-REGISTERs at quit are
         answered), quit baresip, kill everything by PID."""
         errors = []
-        for k in self.regs:
+        for k in self.regs + self.edges:
             try:
                 k.heal()
             except rig.RigError as e:
@@ -132,7 +147,7 @@ class Run:
                 errors.append('baresip died from signal %d'
                               % -self.bs.returncode)
             self.bs.close()
-        for k in self.regs:
+        for k in self.regs + self.edges:
             k.close()
         return errors
 
@@ -405,12 +420,55 @@ def s_all_down(run, res):
     res['end_ok'], res['end'] = end_state(bs, regs, 1, {0, 2})
 
 
+def edge_fault(run, res, fault):
+    """RFC 5626 outbound, two edges (issue 10): the first edge fails;
+    the account stays registered through the second flow (no move), and
+    'reach' is the time until an INVITE through the registrar reaches
+    baresip again (the registrar gives a dead flow 5 s, its fr_timer)."""
+    reg, e1, e2, backup = run.outbound()
+    bs = run.baresip([rig.outbound_account(USER, reg, (e1, e2),
+                                           regint=REGINT, extra='prio=0'),
+                      rig.account_line(USER, backup, prio=1,
+                                       fbregint=FBREGINT, regint=REGINT)],
+                     CONFIG + rig.CALLEE_CONFIG, uuid=True)
+    if not rig.wait_until(lambda: len(rig.contacts(reg, USER)) == 2,
+                          GAP_TIMEOUT):
+        raise RuntimeError('two flows not bound: %s'
+                           % (rig.contacts(reg, USER),))
+    time.sleep(1.0)
+    t_f = time.time()
+    fault(e1)
+    t_r, ncalls = rig.wait_reachable(reg, USER, bs, GAP_TIMEOUT)
+    res['reach'] = t_r - t_f if t_r else None
+    time.sleep(1.0)
+    moves = [m for m in bs.moves(t_f)]
+    res['note'] = ('INVITE reached baresip after %s s (%d calls); moves: '
+                   '%d; new calls routed: %s' % (
+                       '%.2f' % res['reach'] if t_r else 'never', ncalls,
+                       len(moves), 'new calls through' in bs.log()))
+    ok = not moves and not backup.has_binding(USER) and t_r is not None
+    res['end_ok'] = ok
+    res['end'] = 'ok' if ok else 'moved or unreachable'
+
+
+def s_edge_killed(run, res):
+    edge_fault(run, res, lambda e: e.stop())
+
+
+def s_edge_frozen(run, res):
+    edge_fault(run, res, lambda e: e.freeze())
+
+
 SCENARIOS = [
     # name, function, transport, mode, description
     ('frozen-udp', s_frozen_udp, 'udp', 'cisco',
      'registrar in use frozen (SIGSTOP)'),
     ('killed-tcp', s_killed_tcp, 'tcp', 'cisco',
      'registrar in use killed (SIGKILL)'),
+    ('edge-killed', s_edge_killed, 'tcp', 'outbound',
+     'RFC 5626: the first of two edge proxies killed'),
+    ('edge-frozen', s_edge_frozen, 'tcp', 'outbound',
+     'RFC 5626: the first of two edge proxies frozen'),
     ('503-ra', s_503_ra, 'udp', 'cisco',
      'registrar in use answers 503, Retry-After: %d' % RETRY_AFTER),
     ('failback', s_failback, 'udp', 'cisco',
@@ -509,18 +567,21 @@ def report(results, runs, argv, started, elapsed, env):
     w(settings_text())
     w('')
     w('| # | scenario | transport | mode | runs ok | failover gap '
-      'median / max [s] | back to bound median / max [s] | stable '
+      'median / max [s] | back to bound median / max [s] | INVITE '
+      'reaches baresip again median / max [s] | stable '
       'msgs/min (median) | all down msgs/min (median) | end state right |')
-    w('|---|---|---|---|---|---|---|---|---|---|')
+    w('|---|---|---|---|---|---|---|---|---|---|---|')
     for i, (name, _, transport, mode, desc) in enumerate(SCENARIOS, 1):
         rs = results.get(name)
         if rs is None:
             continue
         ok = [r for r in rs if not r.get('error')]
-        w('| %d | %s: %s | %s | %s | %d/%d | %s | %s | %s | %s | %d/%d |'
+        w('| %d | %s: %s | %s | %s | %d/%d | %s | %s | %s | %s | %s | '
+          '%d/%d |'
           % (i, name, desc, transport.upper(), mode, len(ok), len(rs),
              med_max([r.get('gap') for r in ok]),
              med_max([r.get('back') for r in ok]),
+             med_max([r.get('reach') for r in ok]),
              rate_cell(ok, 'stable'), rate_cell(ok, 'down'),
              sum(1 for r in ok if r.get('end_ok')), len(rs)))
     w('')
