@@ -89,6 +89,10 @@ struct sr_account {
 	uint32_t flow_fails;      /**< outbound: recoveries in a row with
 				       a flow still dead                 */
 	bool no_outbound;         /**< every first hop said 439         */
+	bool route_held;          /**< outbound: a check failed through
+				       the first proxy and passed through
+				       the second: calls stay there until
+				       the flows are built again         */
 	bool spread_wait;         /**< its timer ends the failback spread */
 	bool spread_done;         /**< failback spread over (R52)       */
 	bool ra_held;             /**< a 503 + Retry-After to its REGISTER
@@ -524,6 +528,7 @@ static void acc_park(struct sr_account *acc, bool failed, uint64_t now)
 	acc->asked      = false;
 	acc->flows_ok   = 0;
 	acc->flow_fails = 0;
+	acc->route_held = false;
 	emit(eng, SR_ACT_UNREGISTER, acc, 0);
 
 	/* new calls through the first proxy again, as configured */
@@ -1144,6 +1149,10 @@ static void acc_probed(struct sr_account *acc, enum sr_request req,
 }
 
 
+static void acc_recover_at(struct sr_account *acc, uint64_t due,
+			   uint64_t now);
+
+
 /**
  * A liveness check of a registered account was answered (R20): any final
  * answer but 408 and 503 means alive; no answer, a transport error, 408
@@ -1156,6 +1165,19 @@ static void acc_checked(struct sr_account *acc, const struct sr_answer *ans,
 		return;
 
 	if (!check_passed(ans)) {
+		/* outbound: the check went through the first proxy; the
+		   other flow may work (a frozen edge is found by libre's
+		   keep-alive only after 26-30 s): check through it first */
+		if ((acc->flags & SR_ACC_F_OUTBOUND) && !acc->no_outbound &&
+		    acc->route == 0) {
+			acc_answer_set(acc, ans, false, now);
+			acc->route = 1;
+			acc->route_held = true;
+			emit_flow(acc->eng, acc, 1);
+			acc_request(acc, SR_REQ_CHECK);
+			return;
+		}
+
 		/* its REGISTER probes could say alive at once: a registrar
 		   that fails the check is probed with it (no flapping) */
 		acc->check_failed = true;
@@ -1164,6 +1186,17 @@ static void acc_checked(struct sr_account *acc, const struct sr_answer *ans,
 	}
 
 	acc_answer_set(acc, ans, true, now);
+
+	/* the second flow works, the first did not answer: its flow is
+	   built again (baresip registers both), calls stay on the second */
+	if (acc->route_held && !acc->recover) {
+		acc_recover_at(acc, acc->recovered_at ?
+			       max(now, acc->recovered_at +
+				   SR_RECOVER_GAP * 1000ULL) : now, now);
+		if (acc->recover)
+			return;
+	}
+
 	acc_schedule_check(acc, now);
 }
 
@@ -1266,6 +1299,7 @@ static void acc_recover(struct sr_account *acc, uint64_t now)
 	/* baresip builds reg client i with the i-th outbound proxy: the
 	   first must be the configured one again, or both flows would go
 	   through the second edge */
+	acc->route_held = false;
 	if (acc->route) {
 		acc->route = 0;
 		emit_flow(acc->eng, acc, 0);
@@ -1860,7 +1894,7 @@ void sr_account_flows(struct sr_account *acc, unsigned okmask,
 	for (route = 0; !(okmask & (1u << route)); route++)
 		;
 
-	if (route != acc->route) {
+	if (route != acc->route && !acc->route_held) {
 		acc->route = route;
 		emit_flow(eng, acc, route);
 	}

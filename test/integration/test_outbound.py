@@ -123,3 +123,34 @@ def test_outbound_439_from_every_first_hop(registrars, edges, baresip):
     assert not backup.has_binding('alice')
     res = rig.call(reg, 'alice', bs, timeout=10)
     assert res.event is not None and res.rc == 0, res.log[-2000:]
+
+
+def test_outbound_frozen_edge_with_check_is_no_failure(registrars, edges,
+                                                       baresip):
+    """With the check on: the first edge freezes; the check through it
+    gets no answer, serreg checks through the second flow's edge, which
+    answers: no move (the account is registered through that flow), new
+    calls go out through the second edge, a call reaches baresip."""
+    reg, e1, e2, backup, bs = outbound_ladder(
+        registrars, edges, baresip,
+        CFG + ['serreg_check_interval 2'])
+    assert wait_until(lambda: regids(reg) == [1, 2], 10), bs.log()[-3000:]
+    time.sleep(1)
+
+    t_f = time.time()
+    e1.freeze()
+    # two check periods (2 s each, 2 s timeout) and the rebuild
+    assert wait_until(lambda: 'new calls through %s'
+                      % e2.outbound_uri('tcp') in bs.log(), 10), (
+        bs.log()[-3000:])
+    time.sleep(6)
+    assert bs.moves(t_f) == [], (bs.moves(t_f), bs.log()[-3000:])
+    assert not backup.has_binding('alice')
+    assert bs.status()['state'] == 'registered'
+    t_dial = time.time()
+    bs.command('dial', 'sip:nobody@%s:%d' % (rig.HOST, reg.port))
+    assert wait_until(lambda: [r for r in e2.requests(since=t_dial)
+                               if r.method == 'INVITE'], 5), (
+        e2.log()[-2000:], bs.log()[-2000:])
+    bs.command('hangup')
+    e1.thaw()

@@ -1717,3 +1717,58 @@ SIM_TEST(test_engine_r53_register_503_retry_after, HOLD, BACKOFF_MAX)
 
 	return 0;
 }
+
+
+/*
+ * Issue 10, outbound with a check: the check goes through the first
+ * proxy; a frozen first edge fails it before libre's keep-alive says so.
+ * The check is repeated through the second flow's proxy; it passes: no
+ * failure, calls stay on the second flow, the flows are built again.
+ * If that one fails too, the account fails.
+ */
+SIM_TEST(test_engine_outbound_check_other_flow, HOLD, BACKOFF_MAX)
+{
+	int a = sim_add_flags(s, 0, 0, SR_ACC_F_OUTBOUND);
+	int b = sim_add(s, 1, 0);
+	struct sr_answer tmo = {ETIMEDOUT, 0, 0, SR_FLOW_STREAM};
+	struct sr_account *sra;
+	unsigned ncheck;
+
+	sim_set_check(s, 5);
+	sim_start(s);
+	sim_run(s, 1000);
+	TEST_ASSERT(is_current(s, 0));
+	sra = s->accv[a].sra;
+	sr_account_flows(sra, 0x3, 0x0, NULL, s->now);
+
+	/* the check through edge 1 gets no answer */
+	TEST_ASSERT(sim_run_until(s, MIN, check_in_flight, a));
+	ncheck = s->accv[a].ncheck;
+	s->accv[a].probing = false;
+	sr_account_answer(sra, &tmo, s->now);
+	TEST_EQ(SR_ACC_REGISTERED, sr_account_state(sra));
+	TEST_EQ(1, s->accv[a].route);
+	TEST_EQ(ncheck + 1, s->accv[a].ncheck);
+
+	/* through edge 2 it passes: the flows are built again */
+	sim_run(s, 1000);
+	TEST_EQ(1, s->accv[a].nrecover);
+	TEST_ASSERT(sim_run_until(s, 1000, is_registered, a));
+	TEST_ASSERT(is_current(s, 0));
+	TEST_EQ(0, s->accv[b].nregister);
+
+	/* flow 1 still silent after the rebuild, flow 2 works: calls
+	   stay on flow 2 */
+	sr_account_flows(sra, 0x2, 0x0, NULL, s->now);
+	TEST_EQ(1, s->accv[a].route);
+
+	/* now the second edge is silent too: its check fails, and the
+	   first flow is the one suspected dead: the account fails */
+	TEST_ASSERT(sim_run_until(s, MIN, check_in_flight, a));
+	s->accv[a].probing = false;
+	sr_account_answer(sra, &tmo, s->now);
+	TEST_ASSERT(sim_run_until(s, 1000, tier_current, 1));
+	TEST_EQ(SR_REASON_TIER_FAILED, s->move_reason);
+
+	return 0;
+}
