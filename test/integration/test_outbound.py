@@ -18,6 +18,17 @@ def regids(reg):
     return sorted(c.reg_id for c in rig.contacts(reg, 'alice'))
 
 
+def dials_out_through(bs, reg, edge):
+    """An outgoing call from baresip leaves through edge (the registrar
+    answers it 404: nobody is called); hung up after."""
+    t_dial = time.time()
+    bs.command('dial', 'sip:nobody@%s:%d' % (rig.HOST, reg.port))
+    assert wait_until(lambda: [r for r in edge.requests(since=t_dial)
+                               if r.method == 'INVITE'], 5), (
+        edge.log()[-2000:], bs.log()[-2000:])
+    bs.command('hangup')
+
+
 def outbound_ladder(registrars, edges, baresip, config=CFG):
     """Tier 0: alice through two edges to an outbound registrar; tier 1:
     alice at a plain registrar.  (reg, e1, e2, backup, bs)"""
@@ -77,12 +88,7 @@ def test_outbound_dead_edge_calls_take_the_live_flow(registrars, edges,
 
     # an outgoing call goes out through the second edge (the registrar
     # answers it 404: nobody is called)
-    t_dial = time.time()
-    bs.command('dial', 'sip:nobody@%s:%d' % (rig.HOST, reg.port))
-    assert wait_until(lambda: [r for r in e2.requests(since=t_dial)
-                               if r.method == 'INVITE'], 5), (
-        e2.log()[-2000:], bs.log()[-2000:])
-    bs.command('hangup')
+    dials_out_through(bs, reg, e2)
     # an incoming call reaches baresip over the live flow
     res = rig.call(reg, 'alice', bs, timeout=15)
     assert res.event is not None and res.rc == 0, res.log[-2000:]
@@ -147,10 +153,5 @@ def test_outbound_frozen_edge_with_check_is_no_failure(registrars, edges,
     assert bs.moves(t_f) == [], (bs.moves(t_f), bs.log()[-3000:])
     assert not backup.has_binding('alice')
     assert bs.status()['state'] == 'registered'
-    t_dial = time.time()
-    bs.command('dial', 'sip:nobody@%s:%d' % (rig.HOST, reg.port))
-    assert wait_until(lambda: [r for r in e2.requests(since=t_dial)
-                               if r.method == 'INVITE'], 5), (
-        e2.log()[-2000:], bs.log()[-2000:])
-    bs.command('hangup')
+    dials_out_through(bs, reg, e2)
     e1.thaw()
