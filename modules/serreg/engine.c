@@ -111,7 +111,8 @@ struct sr_account {
 				       (see acc_park)                    */
 	int unreg_srv;            /**< ... to this server of its set, -1:
 				       to its registrar                  */
-	struct sr_server srv[SR_SERVERS_MAX];  /**< its registrar's set */
+	struct sr_server *srv;    /**< its registrar's set: SR_SERVERS_MAX,
+				       allocated with the first set      */
 	unsigned nsrv;            /**< servers in srv: a set if > 1     */
 	int pin;                  /**< server its requests go through,
 				       -1 = as DNS orders them (the first) */
@@ -1938,6 +1939,7 @@ static void account_destructor(void *arg)
 
 	list_unlink(&acc->rle);
 	list_unlink(&acc->le);
+	mem_deref(acc->srv);
 }
 
 
@@ -2517,6 +2519,14 @@ void sr_account_servers(struct sr_account *acc, unsigned n,
 	n = min(n, (unsigned)SR_SERVERS_MAX);
 	memset(srv, 0, sizeof(srv));
 
+	/* without memory for it, no set: requests go as DNS orders */
+	if (n && !acc->srv) {
+		acc->srv = mem_zalloc(sizeof(*acc->srv) * SR_SERVERS_MAX,
+				      NULL);
+		if (!acc->srv)
+			n = 0;
+	}
+
 	for (i = 0; i < n; i++) {
 		srv[i].key = keys[i];
 
@@ -2534,7 +2544,8 @@ void sr_account_servers(struct sr_account *acc, unsigned n,
 	}
 
 	old = acc->pin;
-	memcpy(acc->srv, srv, sizeof(srv));
+	if (acc->srv)
+		memcpy(acc->srv, srv, sizeof(srv));
 	acc->nsrv      = n;
 	acc->srv_req   = req;
 	acc->srv_tried = 0;
