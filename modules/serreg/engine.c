@@ -1528,13 +1528,17 @@ static bool srv_of_req(const struct sr_account *acc)
 }
 
 
-/** Route the account's requests through server `server` (the first, or
- *  -1: as DNS orders them, through the configured route) */
+/**
+ * Route the account's requests through server `server` of its set (-1:
+ * as DNS orders them, through the configured route).  Once it has a set,
+ * an account always goes through one named server, the first included:
+ * the reg client baresip builds then keeps that route, and its
+ * un-REGISTER, when it is replaced, goes to that server only, never on
+ * to the next one in DNS order (where it would remove the binding just
+ * made there).
+ */
 static void acc_pin(struct sr_account *acc, int server)
 {
-	if (server <= 0)
-		server = -1;
-
 	if (server == acc->pin)
 		return;
 
@@ -1711,7 +1715,7 @@ static void acc_server_answered(struct sr_account *acc,
 		acc->hunting = false;
 		acc_answer_set(acc, ans, true, now);
 
-		if (i != srv_use(acc)) {
+		if (acc->pin != (int)i) {
 			/* over UDP, the un-REGISTER of its old reg client
 			   goes on to the dead server until Timer F: a
 			   binding made there meanwhile is repaired */
@@ -2194,7 +2198,7 @@ void sr_account_reg_failed(struct sr_account *acc,
 	else if (overload_hold(acc, ans, now)) {
 		/* honoured */
 	}
-	else if (acc->pin > 0 &&
+	else if (acc->pin >= 0 &&
 		 acc_server_failed(acc, srv_use(acc), ans, now)) {
 		/* pinned: only that server was asked; the others are */
 	}
@@ -2508,6 +2512,7 @@ void sr_account_servers(struct sr_account *acc, unsigned n,
 	struct sr_server srv[SR_SERVERS_MAX];
 	struct sr_engine *eng;
 	int pin = -1, req = -1, old;
+	bool had_set, active;
 	unsigned i, j;
 
 	if (!acc || (n && !keys))
@@ -2543,27 +2548,40 @@ void sr_account_servers(struct sr_account *acc, unsigned n,
 		}
 	}
 
-	old = acc->pin;
+	old     = acc->pin;
+	had_set = has_set(acc);
 	if (acc->srv)
 		memcpy(acc->srv, srv, sizeof(srv));
 	acc->nsrv      = n;
 	acc->srv_req   = req;
 	acc->srv_tried = 0;
-	acc->pin       = pin > 0 ? pin : -1;
+	acc->pin       = pin;
 
-	if (old > 0 && pin < 0) {
+	active = tier_is_active(eng, acc->tier) && acc->asked &&
+		(acc->state == SR_ACC_REGISTERED ||
+		 acc->state == SR_ACC_REGISTERING);
+
+	if (!has_set(acc)) {
+		/* one server, or none: as DNS orders them */
+		if (old >= 0)
+			emit_server(acc, SR_ACT_PIN, SR_REQ_NONE, -1);
+		acc->pin = -1;
+	}
+	else if (old >= 0 && pin < 0) {
 		/* its server left the set: the best of the new one */
 		emit_server(acc, SR_ACT_PIN, SR_REQ_NONE, -1);
 		acc_pin_best(acc);
 
-		if (tier_is_active(eng, acc->tier) && acc->asked &&
-		    (acc->state == SR_ACC_REGISTERED ||
-		     acc->state == SR_ACC_REGISTERING))
+		if (active)
 			acc_recover(acc, now);
 	}
-	else if (old > 0 && pin == 0) {
-		/* the same server, first now: the DNS order takes it */
-		emit_server(acc, SR_ACT_PIN, SR_REQ_NONE, -1);
+	else if (!had_set && active) {
+		/* its first set: its reg client was built routing by DNS;
+		   built again through a named server */
+		acc_pin_best(acc);
+
+		if (acc->pin >= 0)
+			acc_recover(acc, now);
 	}
 
 	event_end(eng);

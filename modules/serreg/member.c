@@ -267,8 +267,9 @@ void member_route(struct member *m, unsigned flow)
 /**
  * The account's requests through server `server` of its set: its first
  * outbound proxy becomes that server (baresip routes its REGISTERs and
- * new calls through it; the engine re-registers it); -1 restores the
- * proxy as configured (none: as DNS orders the servers)
+ * new calls through it; the engine re-registers it).  "Pinned" in what
+ * serreg shows means a later server than the first.  -1 restores the
+ * proxy as configured (none: as DNS orders the servers).
  */
 void member_pin(struct member *m, int server)
 {
@@ -277,18 +278,18 @@ void member_pin(struct member *m, int server)
 	const char *name = server >= 0 ?
 		serverset_name(m->servers, (unsigned)server) : NULL;
 
-	if (route) {
+	if (route && server > 0)
 		info("serreg: %s: requests through server %s (pinned)\n",
 		     ua_aor(m->ua), name);
-		ua_event(m->ua, UA_EVENT_MAX, NULL,
-			 "serreg pin aor=%s server=%s", ua_aor(m->ua), name);
-	}
-	else {
-		info("serreg: %s: requests through the DNS order again "
-		     "(unpinned)\n", ua_aor(m->ua));
-		ua_event(m->ua, UA_EVENT_MAX, NULL,
-			 "serreg pin aor=%s server=none", ua_aor(m->ua));
-	}
+	else if (route)
+		info("serreg: %s: requests through server %s, the first of "
+		     "its set (unpinned)\n", ua_aor(m->ua), name);
+	else
+		info("serreg: %s: requests as DNS orders its servers\n",
+		     ua_aor(m->ua));
+
+	ua_event(m->ua, UA_EVENT_MAX, NULL, "serreg pin aor=%s server=%s",
+		 ua_aor(m->ua), route ? name : "none");
 
 	(void)account_set_outbound(ua_account(m->ua), route ? route :
 				   m->outbound[0], 0);

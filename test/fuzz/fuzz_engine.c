@@ -281,8 +281,7 @@ static void action_h(const struct sr_action *act, void *arg)
 		break;
 
 	case SR_ACT_PIN:
-		CHECK(w, act->server < (int)sr_account_nservers(act->acc) &&
-		      act->server != 0,
+		CHECK(w, act->server < (int)sr_account_nservers(act->acc),
 		      "PIN of id %u to server %d of %u", id, act->server,
 		      sr_account_nservers(act->acc));
 		break;

@@ -1890,7 +1890,7 @@ SIM_TEST(test_engine_set_back_to_first_after_hold, HOLD, BACKOFF_MAX)
 	TEST_EQ(1, s->accv[a].pin);
 
 	TEST_ASSERT(sim_run_until(s, 2 * MIN, bound_at, a * 16 + 0));
-	TEST_EQ(-1, s->accv[a].pin);
+	TEST_EQ(0, s->accv[a].pin);
 	TEST_ASSERT(!sr_account_pinned(s->accv[a].sra));
 	TEST_ASSERT(s->accv[a].nsrvreq[0] >= before + HOLD);
 	TEST_EQ(1, s->nmoves);
@@ -2016,6 +2016,47 @@ SIM_TEST(test_engine_set_retry_after_skips_server, HOLD, BACKOFF_MAX)
 	TEST_EQ(SR_SRV_DEAD, sr_account_server_state(sra, 0, &retry_at));
 	TEST_EQ(s->now + 300000, retry_at);
 	TEST_ASSERT(sim_run_until(s, 5000, bound_at, a * 16 + 1));
+
+	return 0;
+}
+
+
+/**
+ * Its set is resolved after it registered (the glue resolves while
+ * baresip registers at start): it registers again through the first
+ * server, named, so that no reg client of it routes by DNS order (whose
+ * un-REGISTER would go on to the next server and remove the binding
+ * made there after a pin, issue 10).
+ */
+SIM_TEST(test_engine_set_first_resolution_names_the_route, HOLD,
+	 BACKOFF_MAX)
+{
+	int a = sim_add(s, 0, 10);
+	unsigned nrec;
+
+	sim_set_check(s, 5);
+	sim_start(s);
+	TEST_ASSERT(sim_run_until(s, 1000, is_registered, a));
+	TEST_EQ(-1, s->accv[a].pin);
+	nrec = s->accv[a].nrecover;
+
+	sim_servers(s, a, 2, 100);
+	TEST_EQ(1, s->accv[a].npin);
+	TEST_EQ(0, s->accv[a].pin);
+	TEST_EQ(nrec + 1, s->accv[a].nrecover);
+	TEST_ASSERT(!sr_account_pinned(s->accv[a].sra));
+	TEST_ASSERT(sim_run_until(s, 1000, bound_at, a * 16 + 0));
+
+	/* the same set again: nothing */
+	sim_servers(s, a, 2, 100);
+	TEST_EQ(1, s->accv[a].npin);
+	TEST_EQ(nrec + 1, s->accv[a].nrecover);
+
+	/* one server left: no set, the configured route again */
+	sim_servers(s, a, 1, 100);
+	TEST_EQ(2, s->accv[a].npin);
+	TEST_EQ(-1, s->accv[a].pin);
+	TEST_EQ(-1, sr_account_server(s->accv[a].sra));
 
 	return 0;
 }
