@@ -25,6 +25,7 @@ struct call;
 struct commands;
 struct ua;
 struct conf;
+struct network;
 
 
 /*
@@ -131,6 +132,14 @@ struct commands *baresip_commands(void);
 int  cmd_register(struct commands *commands,
 		  const struct cmd *cmdv, size_t cmdc);
 void cmd_unregister(struct commands *commands, const struct cmd *cmdv);
+
+
+/*
+ * Network: baresip's DNS client (its dns_server lines)
+ */
+
+struct network *baresip_network(void);
+struct dnsc *net_dnsc(const struct network *net);
 
 
 /*

@@ -45,6 +45,14 @@ enum {
 };
 
 
+/** One server of an account's set (RFC 3263), in the set's order */
+struct sr_server {
+	uint32_t key;             /**< the glue's name of the server    */
+	enum sr_srv_state state;
+	uint32_t good;            /**< good answers in a row            */
+	uint64_t retry_at;        /**< dead: skipped until then [ms]    */
+};
+
 /** All accounts with the same prio */
 struct sr_tier {
 	struct le le;             /**< in sr_engine.tierl, by prio      */
@@ -101,6 +109,17 @@ struct sr_account {
 	uint64_t unreg_start;     /**< its last un-REGISTER was sent [ms] */
 	uint64_t unreg_until;     /**< ... and may arrive until then
 				       (see acc_park)                    */
+	int unreg_srv;            /**< ... to this server of its set, -1:
+				       to its registrar                  */
+	struct sr_server srv[SR_SERVERS_MAX];  /**< its registrar's set */
+	unsigned nsrv;            /**< servers in srv: a set if > 1     */
+	int pin;                  /**< server its requests go through,
+				       -1 = as DNS orders them (the first) */
+	int srv_req;              /**< server of the request in flight  */
+	unsigned srv_tried;       /**< bit i: server i failed in this
+				       search                            */
+	bool hunting;             /**< a live server of its set is
+				       searched for the account in use   */
 	struct sr_answer last;
 	bool last_ok;             /**< last was a good answer           */
 	uint64_t last_time;       /**< when last was received [ms]      */
@@ -129,6 +148,7 @@ struct sr_engine {
 	bool started;
 	bool drives_current;      /**< this ladder chooses baresip's
 				       current UA (default true)        */
+	uint64_t now;             /**< time of the event being handled */
 };
 
 
@@ -191,11 +211,31 @@ static void emit_req(struct sr_engine *eng, enum sr_action_kind kind,
 	act.acc   = acc;
 	act.ref   = acc ? acc->ref : NULL;
 	act.delay = delay;
-	act.req   = req;
-	act.from  = -1;
-	act.to    = -1;
+	act.req    = req;
+	act.server = -1;
+	act.from   = -1;
+	act.to     = -1;
 
 	eng->acth(&act, eng->arg);
+}
+
+
+/* an action about one server of the account's set */
+static void emit_server(struct sr_account *acc, enum sr_action_kind kind,
+			enum sr_request req, int server)
+{
+	struct sr_action act;
+
+	memset(&act, 0, sizeof(act));
+	act.kind   = kind;
+	act.acc    = acc;
+	act.ref    = acc->ref;
+	act.req    = req;
+	act.server = server;
+	act.from   = -1;
+	act.to     = -1;
+
+	acc->eng->acth(&act, acc->eng->arg);
 }
 
 
@@ -215,9 +255,10 @@ static void emit_flow(struct sr_engine *eng, struct sr_account *acc,
 	act.kind = SR_ACT_ROUTE;
 	act.acc  = acc;
 	act.ref  = acc->ref;
-	act.flow = flow;
-	act.from = -1;
-	act.to   = -1;
+	act.flow   = flow;
+	act.server = -1;
+	act.from   = -1;
+	act.to     = -1;
 
 	eng->acth(&act, eng->arg);
 }
@@ -231,6 +272,7 @@ static void emit_move(struct sr_engine *eng, const struct sr_tier *from,
 
 	memset(&act, 0, sizeof(act));
 	act.kind   = SR_ACT_MOVE;
+	act.server = -1;
 	act.from   = from ? (int)from->prio : -1;
 	act.to     = to ? (int)to->prio : -1;
 	act.reason = reason;
@@ -385,23 +427,48 @@ static void acc_answer_set(struct sr_account *acc,
 	acc->last_time = now;
 
 	/* the registrar answers: a late un-REGISTER to it is answered at
-	   its next retransmission */
-	if (!ans->err && acc->unreg_until > now)
+	   its next retransmission (a set: if that server answers) */
+	if (!ans->err && acc->unreg_until > now &&
+	    (acc->unreg_srv < 0 || acc->unreg_srv == acc->srv_req))
 		acc->unreg_until = min(acc->unreg_until,
 				       unreg_next_send(acc, now) +
 				       UNREG_MARGIN);
 }
 
 
+/* the server its requests go to: the pinned one, else the first */
+static unsigned srv_use(const struct sr_account *acc)
+{
+	return acc->pin >= 0 ? (unsigned)acc->pin : 0;
+}
+
+
+static bool has_set(const struct sr_account *acc)
+{
+	return acc->nsrv > 1;
+}
+
+
+static void acc_request_to(struct sr_account *acc, enum sr_request req,
+			   int server)
+{
+	acc->req     = req;
+	acc->srv_req = server;
+	emit_server(acc, SR_ACT_REQUEST, req, server);
+}
+
+
+/* a request to the server in use (as baresip routes, without a set) */
 static void acc_request(struct sr_account *acc, enum sr_request req)
 {
-	acc->req = req;
-	emit_req(acc->eng, SR_ACT_REQUEST, acc, 0, req);
+	acc_request_to(acc, req, has_set(acc) ? (int)srv_use(acc) : -1);
 }
 
 
 static void acc_request_cancel(struct sr_account *acc)
 {
+	acc->hunting = false;
+
 	if (acc->req == SR_REQ_NONE)
 		return;
 
@@ -441,25 +508,34 @@ static bool answer_2xx(const struct sr_answer *ans)
 }
 
 
-/* next liveness check of a registered account (R20), jittered; a
-   flow recovery or a repair that waits keeps the timer (its handler
-   checks next) */
+/* next liveness check of a registered account (R20), jittered, or the
+   next probe of a better server while pinned; a repair that waits is
+   due at the end of the un-REGISTER's window if sooner; a flow
+   recovery that waits keeps the timer (its handler checks next) */
 static void acc_schedule_check(struct sr_account *acc, uint64_t now)
 {
 	struct sr_engine *eng = acc->eng;
-	uint64_t due;
+	uint64_t delay = UINT64_MAX;
 
 	if (acc->recover) {
-		due = acc->recover_at;
-		emit(eng, SR_ACT_TIMER, acc, due > now ? due - now : 0);
+		emit(eng, SR_ACT_TIMER, acc, acc->recover_at > now ?
+		     acc->recover_at - now : 0);
+		return;
 	}
-	else if (acc->repair)
-		emit(eng, SR_ACT_TIMER, acc,
-		     acc->unreg_until > now ? acc->unreg_until - now : 0);
-	else if (eng->cfg.check_interval)
-		emit(eng, SR_ACT_TIMER, acc,
-		     jitter(eng, eng->cfg.check_interval * 1000ULL,
-			    CHECK_JITTER_MIN));
+
+	if (eng->cfg.check_interval)
+		delay = jitter(eng, eng->cfg.check_interval * 1000ULL,
+			       CHECK_JITTER_MIN);
+	else if (acc->pin > 0)
+		delay = jitter(eng, eng->cfg.server_retry * 1000ULL,
+			       CHECK_JITTER_MIN);
+
+	if (acc->repair)
+		delay = min(delay, acc->unreg_until > now ?
+			    acc->unreg_until - now : 0);
+
+	if (delay != UINT64_MAX)
+		emit(eng, SR_ACT_TIMER, acc, delay);
 }
 
 
@@ -478,6 +554,20 @@ static uint64_t probe_interval(struct sr_account *acc,
 }
 
 
+static void acc_pin_best(struct sr_account *acc);
+static void acc_probe(struct sr_account *acc, enum sr_request req,
+		      uint64_t now);
+static bool acc_server_failed(struct sr_account *acc, unsigned i,
+			      const struct sr_answer *ans, uint64_t now);
+static bool acc_probe_better(struct sr_account *acc, uint64_t now);
+static bool srv_of_req(const struct sr_account *acc);
+static void srv_alive(struct sr_account *acc, unsigned i,
+		      const struct sr_answer *ans);
+static void srv_dead(struct sr_account *acc, unsigned i,
+		     const struct sr_answer *ans, uint64_t now);
+static int srv_next(const struct sr_account *acc, uint64_t now);
+
+
 /** An account of a chosen tier: verify its registrar, or register */
 static void acc_activate(struct sr_account *acc)
 {
@@ -487,6 +577,9 @@ static void acc_activate(struct sr_account *acc)
 		emit(eng, SR_ACT_TIMER_CANCEL, acc, 0);
 
 	acc_request_cancel(acc);
+
+	/* its REGISTERs go to a live server of its set */
+	acc_pin_best(acc);
 
 	/* the TLS gate belongs to the choice of the tier, not to each
 	   REGISTER of baresip's */
@@ -540,6 +633,7 @@ static void acc_park(struct sr_account *acc, bool failed, uint64_t now)
 	if (failed && acc->last.err && acc->flow != SR_FLOW_STREAM) {
 		acc->unreg_start = now;
 		acc->unreg_until = now + SR_UNREG_LINGER * 1000ULL;
+		acc->unreg_srv   = -1;
 	}
 
 	alive = acc->last_ok && acc->state != SR_ACC_FAILED;
@@ -998,9 +1092,11 @@ static void fire_acc(struct sr_account *acc, enum sr_event ev,
 
 /* Begin and end of every public event: the trace's cause, the rule of
    the current UA */
-static void event_begin(struct sr_engine *eng, const char *cause)
+static void event_begin(struct sr_engine *eng, const char *cause,
+			uint64_t now)
 {
 	eng->cause = cause;
+	eng->now   = now;
 }
 
 
@@ -1066,6 +1162,7 @@ static void acc_failed(struct sr_account *acc, const struct sr_answer *ans,
 	acc_unwatch(acc);
 	acc->repair  = false;
 	acc->recover = false;
+	acc->hunting = false;
 	acc_set_state(acc, SR_ACC_FAILED);
 
 	/* the tier fails only when every account has failed (R2) */
@@ -1127,6 +1224,23 @@ static void acc_probed(struct sr_account *acc, enum sr_request req,
 	was_alive = acc->state == SR_ACC_ALIVE;
 	ok = req == SR_REQ_PROBE_CHECK ? check_passed(ans) : answer_2xx(ans);
 
+	/* a set: the account is dead only when every server is */
+	if (srv_of_req(acc)) {
+		if (ok) {
+			srv_alive(acc, (unsigned)acc->srv_req, ans);
+		}
+		else {
+			int next;
+
+			srv_dead(acc, (unsigned)acc->srv_req, ans, now);
+			next = srv_next(acc, now);
+			if (next >= 0) {
+				acc_request_to(acc, req, next);
+				return;
+			}
+		}
+	}
+
 	acc_answer_set(acc, ans, ok, now);
 
 	if (ok) {
@@ -1165,6 +1279,12 @@ static void acc_checked(struct sr_account *acc, const struct sr_answer *ans,
 		return;
 
 	if (!check_passed(ans)) {
+		/* a set: the next server is asked before the account
+		   fails */
+		if (srv_of_req(acc) &&
+		    acc_server_failed(acc, (unsigned)acc->srv_req, ans, now))
+			return;
+
 		/* outbound: the check went through the first proxy; the
 		   other flow may work (a frozen edge is found by libre's
 		   keep-alive only after 26-30 s): check through it first */
@@ -1196,6 +1316,13 @@ static void acc_checked(struct sr_account *acc, const struct sr_answer *ans,
 		if (acc->recover)
 			return;
 	}
+
+	/* pinned: a better server of its set may be back */
+	if (srv_of_req(acc))
+		srv_alive(acc, (unsigned)acc->srv_req, ans);
+
+	if (acc_probe_better(acc, now))
+		return;
 
 	acc_schedule_check(acc, now);
 }
@@ -1309,11 +1436,322 @@ static void acc_recover(struct sr_account *acc, uint64_t now)
 }
 
 
+/*
+ * Server sets (RFC 3263): the servers of an account's registrar, in the
+ * order DNS gives them.  Its requests go to the server in use; when that
+ * fails, the next servers are asked, each with the probe timeout, and
+ * the account fails only when every server did.  A live later server is
+ * pinned as the route of the account's requests, so that its REGISTERs
+ * no longer wait on the dead one; a failed server is skipped for
+ * server_retry (or its Retry-After) and is asked again then.
+ */
+
+static bool srv_usable(const struct sr_server *s, uint64_t now)
+{
+	return s->state != SR_SRV_DEAD || now >= s->retry_at;
+}
+
+
+/* the next server to ask in a search: the first in the set's order that
+   did not fail in this search and is not skipped; -1 for none */
+static int srv_next(const struct sr_account *acc, uint64_t now)
+{
+	unsigned i;
+
+	for (i = 0; i < acc->nsrv; i++) {
+		if (!(acc->srv_tried & (1u << i)) &&
+		    srv_usable(&acc->srv[i], now))
+			return (int)i;
+	}
+
+	return -1;
+}
+
+
+static void srv_set_state(struct sr_account *acc, unsigned i,
+			  enum sr_srv_state st, const struct sr_answer *ans)
+{
+	struct sr_server *s = &acc->srv[i];
+	struct sr_action act;
+
+	if (s->state == st)
+		return;
+
+	s->state = st;
+
+	memset(&act, 0, sizeof(act));
+	act.kind   = SR_ACT_SERVER;
+	act.acc    = acc;
+	act.ref    = acc->ref;
+	act.server = (int)i;
+	act.from   = -1;
+	act.to     = -1;
+	if (ans)
+		act.ans = *ans;
+
+	acc->eng->acth(&act, acc->eng->arg);
+}
+
+
+static void srv_alive(struct sr_account *acc, unsigned i,
+		      const struct sr_answer *ans)
+{
+	++acc->srv[i].good;
+	srv_set_state(acc, i, SR_SRV_ALIVE, ans);
+}
+
+
+/* server i failed: skipped for server_retry, or its Retry-After */
+static void srv_dead(struct sr_account *acc, unsigned i,
+		     const struct sr_answer *ans, uint64_t now)
+{
+	struct sr_server *s = &acc->srv[i];
+	uint64_t wait = acc->eng->cfg.server_retry;
+
+	if (ans->retry_after)
+		wait = max(wait, (uint64_t)min(ans->retry_after,
+					       (uint32_t)RETRY_AFTER_MAX));
+
+	s->good     = 0;
+	s->retry_at = now + wait * 1000;
+	acc->srv_tried |= 1u << i;
+	srv_set_state(acc, i, SR_SRV_DEAD, ans);
+}
+
+
+/* the server a request went to, NULL if none (no set, or it left) */
+static bool srv_of_req(const struct sr_account *acc)
+{
+	return has_set(acc) && acc->srv_req >= 0 &&
+		(unsigned)acc->srv_req < acc->nsrv;
+}
+
+
+/** Route the account's requests through server `server` (the first, or
+ *  -1: as DNS orders them, through the configured route) */
+static void acc_pin(struct sr_account *acc, int server)
+{
+	if (server <= 0)
+		server = -1;
+
+	if (server == acc->pin)
+		return;
+
+	acc->pin = server;
+	emit_server(acc, SR_ACT_PIN, SR_REQ_NONE, server);
+}
+
+
+/* the first server of its set not known to be dead, -1 for none */
+static int srv_best(const struct sr_account *acc)
+{
+	unsigned i;
+
+	for (i = 0; i < acc->nsrv; i++) {
+		if (acc->srv[i].state != SR_SRV_DEAD)
+			return (int)i;
+	}
+
+	return -1;
+}
+
+
+/** Before a chosen account registers: through the first server of its
+ *  set that is not known dead (all dead: as DNS orders them) */
+static void acc_pin_best(struct sr_account *acc)
+{
+	if (has_set(acc))
+		acc_pin(acc, srv_best(acc));
+}
+
+
+/* a standby account's probe: to the first server not skipped, or, if
+   all are, the one skipped the shortest */
+static void acc_probe(struct sr_account *acc, enum sr_request req,
+		      uint64_t now)
+{
+	unsigned i, first = 0;
+	int server;
+
+	if (!has_set(acc)) {
+		acc_request_to(acc, req, -1);
+		return;
+	}
+
+	acc->srv_tried = 0;
+	server = srv_next(acc, now);
+	if (server < 0) {
+		for (i = 1; i < acc->nsrv; i++) {
+			if (acc->srv[i].retry_at < acc->srv[first].retry_at)
+				first = i;
+		}
+
+		server = (int)first;
+	}
+
+	acc_request_to(acc, req, server);
+}
+
+
+/**
+ * Search its set for a live server: OPTIONS to the next one that did
+ * not fail in this search
+ *
+ * @return true if a server is asked, false if none is left
+ */
+static bool acc_hunt(struct sr_account *acc, uint64_t now)
+{
+	int next = has_set(acc) ? srv_next(acc, now) : -1;
+
+	acc->hunting = next >= 0;
+	if (next < 0)
+		return false;
+
+	acc_request_to(acc, SR_REQ_SERVER, next);
+
+	return true;
+}
+
+
+/**
+ * Server `i` of a chosen account failed its check or its REGISTER: the
+ * other servers of its set are asked at once, and the account stays as
+ * it is meanwhile; it fails only when every server has failed.
+ *
+ * @return true if a search runs, false if no server is left (or no set)
+ */
+static bool acc_server_failed(struct sr_account *acc, unsigned i,
+			      const struct sr_answer *ans, uint64_t now)
+{
+	if (!has_set(acc) || i >= acc->nsrv)
+		return false;
+
+	if (!acc->hunting)
+		acc->srv_tried = 0;
+
+	acc_answer_set(acc, ans, false, now);
+	srv_dead(acc, i, ans, now);
+
+	return acc_hunt(acc, now);
+}
+
+
+/** Its connection closed: its set is searched from the server in use on
+ *  (a better one waits for the failback hold) */
+static void acc_hunt_from_use(struct sr_account *acc, uint64_t now)
+{
+	acc->srv_tried = (1u << srv_use(acc)) - 1;
+
+	if (!acc_hunt(acc, now)) {
+		acc->check_failed = true;
+		acc_failed(acc, &acc->last, now);
+	}
+}
+
+
+/* while pinned: ask the first better server that is not skipped */
+static bool acc_probe_better(struct sr_account *acc, uint64_t now)
+{
+	int i;
+
+	if (!has_set(acc) || acc->pin <= 0)
+		return false;
+
+	for (i = 0; i < acc->pin; i++) {
+		if (srv_usable(&acc->srv[i], now)) {
+			acc->hunting = false;
+			acc_request_to(acc, SR_REQ_SERVER, i);
+			return true;
+		}
+	}
+
+	return false;
+}
+
+
+/**
+ * A server of the set of a chosen account answered, or not: in a search
+ * the first live one takes the account's registration (pinned, and it
+ * registers there at once); while pinned, a better one that answered
+ * failback_hold times in a row, with no call going, takes it back.
+ */
+static void acc_server_answered(struct sr_account *acc,
+				const struct sr_answer *ans, uint64_t now)
+{
+	struct sr_engine *eng = acc->eng;
+	bool ok = check_passed(ans);
+	unsigned i;
+
+	if (!srv_of_req(acc)) {
+		/* the set changed meanwhile */
+		if (!acc->hunting)
+			acc_schedule_check(acc, now);
+		else if (!acc_hunt(acc, now))
+			acc_failed(acc, ans, now);
+		return;
+	}
+
+	i = (unsigned)acc->srv_req;
+
+	if (ok)
+		srv_alive(acc, i, ans);
+	else
+		srv_dead(acc, i, ans, now);
+
+	if (acc->hunting) {
+		if (!ok) {
+			if (!acc_hunt(acc, now)) {
+				acc->check_failed = true;
+				acc_failed(acc, ans, now);
+			}
+			return;
+		}
+
+		acc->hunting = false;
+		acc_answer_set(acc, ans, true, now);
+
+		if (i != srv_use(acc)) {
+			/* over UDP, the un-REGISTER of its old reg client
+			   goes on to the dead server until Timer F: a
+			   binding made there meanwhile is repaired */
+			if (acc->flow != SR_FLOW_STREAM) {
+				acc->unreg_start = now;
+				acc->unreg_until = now +
+					SR_UNREG_LINGER * 1000ULL;
+				acc->unreg_srv   = (int)srv_use(acc);
+			}
+
+			acc_pin(acc, (int)i);
+			acc_recover(acc, now);
+		}
+		else {
+			acc_recover_at(acc, acc->recovered_at ?
+				       max(now, acc->recovered_at +
+					   SR_RECOVER_GAP * 1000ULL) : now,
+				       now);
+		}
+		return;
+	}
+
+	if (ok && (int)i < acc->pin && !acc->busy &&
+	    acc->srv[i].good >= eng->cfg.failback_hold &&
+	    acc->state == SR_ACC_REGISTERED) {
+		acc_pin(acc, (int)i);
+		acc_recover(acc, now);
+		return;
+	}
+
+	acc_schedule_check(acc, now);
+}
+
+
 /** Watch the connection of a registered account's answers (R21) */
 static void acc_watch_update(struct sr_account *acc)
 {
+	/* (an answer of another server of its set is not its flow) */
 	if (acc->watched || acc->flow != SR_FLOW_STREAM ||
 	    acc->state != SR_ACC_REGISTERED ||
+	    (srv_of_req(acc) && acc->srv_req != (int)srv_use(acc)) ||
 	    !tier_is_active(acc->eng, acc->tier))
 		return;
 
@@ -1425,6 +1863,8 @@ void sr_engine_set_config(struct sr_engine *eng, const struct sr_config *cfg)
 	if (!eng->cfg.backoff_base)
 		eng->cfg.backoff_base = SR_BACKOFF_BASE;
 	eng->cfg.backoff_max   = max(eng->cfg.backoff_max, 1U);
+	if (!eng->cfg.server_retry)
+		eng->cfg.server_retry = SR_SERVER_RETRY;
 }
 
 
@@ -1442,7 +1882,7 @@ void sr_engine_start(struct sr_engine *eng, uint64_t now)
 
 	eng->started = true;
 
-	event_begin(eng, "engine start");
+	event_begin(eng, "engine start", now);
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.reason = SR_REASON_START;
@@ -1480,7 +1920,7 @@ void sr_engine_timer(struct sr_engine *eng, uint64_t now)
 	if (!eng)
 		return;
 
-	event_begin(eng, "round timer");
+	event_begin(eng, "round timer", now);
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.reason = SR_REASON_ROUND;
@@ -1548,6 +1988,9 @@ int sr_account_add(struct sr_engine *eng, struct sr_account **accp,
 	acc->fbregint = fbregint;
 	acc->flags    = flags;
 	acc->state    = SR_ACC_UNKNOWN;
+	acc->pin      = -1;
+	acc->srv_req  = -1;
+	acc->unreg_srv = -1;
 
 	list_append(&t->accl, &acc->le, acc);
 	++t->n;
@@ -1561,7 +2004,7 @@ int sr_account_add(struct sr_engine *eng, struct sr_account **accp,
 	if (!eng->started)
 		return 0;
 
-	event_begin(eng, "account added");
+	event_begin(eng, "account added", now);
 
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.tier   = t;
@@ -1611,7 +2054,7 @@ void sr_account_remove(struct sr_account *acc, uint64_t now)
 	active = tier_is_active(eng, t);
 	acc_was_busy = acc->busy;
 
-	event_begin(eng, "account removed");
+	event_begin(eng, "account removed", now);
 
 	if (acc->ready)
 		--t->nready;
@@ -1691,7 +2134,7 @@ void sr_account_registered(struct sr_account *acc, uint16_t scode,
 	if (!tier_is_active(eng, acc->tier) || !acc->asked)
 		return;
 
-	event_begin(eng, "registered");
+	event_begin(eng, "registered", now);
 
 	memset(&ans, 0, sizeof(ans));
 	ans.scode = scode;
@@ -1735,7 +2178,7 @@ void sr_account_reg_failed(struct sr_account *acc,
 	    !acc->asked)
 		return;
 
-	event_begin(acc->eng, "register failed");
+	event_begin(acc->eng, "register failed", now);
 
 	/* RFC 5626 11.6: no first hop supports outbound, register
 	   without it (once) instead of failing */
@@ -1746,7 +2189,14 @@ void sr_account_reg_failed(struct sr_account *acc,
 		acc_set_state(acc, SR_ACC_REGISTERING);
 		emit(acc->eng, SR_ACT_NO_OUTBOUND, acc, 0);
 	}
-	else if (!overload_hold(acc, ans, now)) {
+	else if (overload_hold(acc, ans, now)) {
+		/* honoured */
+	}
+	else if (acc->pin > 0 &&
+		 acc_server_failed(acc, srv_use(acc), ans, now)) {
+		/* pinned: only that server was asked; the others are */
+	}
+	else {
 		acc_failed(acc, ans, now);
 	}
 
@@ -1773,7 +2223,7 @@ void sr_account_answer(struct sr_account *acc, const struct sr_answer *ans,
 	acc->req = SR_REQ_NONE;
 	active = tier_is_active(eng, acc->tier);
 
-	event_begin(eng, sr_request_name(req));
+	event_begin(eng, sr_request_name(req), now);
 
 	/* not sent for want of memory here: no word on the registrar, the
 	   same request is asked again later */
@@ -1809,6 +2259,12 @@ void sr_account_answer(struct sr_account *acc, const struct sr_answer *ans,
 			acc_failed(acc, ans, now);
 		break;
 
+	case SR_REQ_SERVER:
+		if (active && (acc->state == SR_ACC_REGISTERED ||
+			       acc->state == SR_ACC_REGISTERING))
+			acc_server_answered(acc, ans, now);
+		break;
+
 	default:
 		break;
 	}
@@ -1839,13 +2295,19 @@ void sr_account_flow_closed(struct sr_account *acc, int err, uint64_t now)
 		return;
 
 	eng = acc->eng;
-	event_begin(eng, "connection closed");
+	event_begin(eng, "connection closed", now);
 
 	acc->watched = false;
 
 	if (!tier_is_active(eng, acc->tier) ||
 	    acc->state != SR_ACC_REGISTERED)
 		goto out;
+
+	/* a set: the server in use may be gone, the next one asked */
+	if (has_set(acc)) {
+		acc_hunt_from_use(acc, now);
+		goto out;
+	}
 
 	due = acc->recovered_at ?
 		acc->recovered_at + SR_RECOVER_GAP * 1000ULL : now;
@@ -1889,7 +2351,7 @@ void sr_account_flows(struct sr_account *acc, unsigned okmask,
 	if (!tier_is_active(eng, acc->tier) || !acc->asked || !okmask)
 		return;
 
-	event_begin(eng, "flows");
+	event_begin(eng, "flows", now);
 
 	for (route = 0; !(okmask & (1u << route)); route++)
 		;
@@ -1943,7 +2405,7 @@ void sr_account_calls(struct sr_account *acc, uint32_t ncalls, uint64_t now)
 	}
 
 	--t->nbusy;
-	event_begin(acc->eng, "calls ended");
+	event_begin(acc->eng, "calls ended", now);
 
 	if (t == acc->eng->cur && !t->nbusy) {
 		memset(&ctx, 0, sizeof(ctx));
@@ -1970,14 +2432,14 @@ void sr_account_timer(struct sr_account *acc, uint64_t now)
 		return;
 
 	eng = acc->eng;
-	event_begin(eng, "timer");
+	event_begin(eng, "timer", now);
 
 	if (!tier_is_active(eng, acc->tier)) {
 		if (acc->spread_wait)
 			spread_end(acc, now);
 		else if (is_probing(acc))
-			acc_request(acc, acc->check_failed ?
-				    SR_REQ_PROBE_CHECK : SR_REQ_PROBE);
+			acc_probe(acc, acc->check_failed ?
+				  SR_REQ_PROBE_CHECK : SR_REQ_PROBE, now);
 	}
 	else if (acc->state == SR_ACC_VERIFYING) {
 		if (acc->req == SR_REQ_NONE)
@@ -1996,10 +2458,12 @@ void sr_account_timer(struct sr_account *acc, uint64_t now)
 		memset(&tmo, 0, sizeof(tmo));
 		tmo.err  = ETIMEDOUT;
 		tmo.flow = acc->flow;
-		acc_failed(acc, &tmo, now);
+		acc->recovering = false;
+		if (!acc_server_failed(acc, srv_use(acc), &tmo, now))
+			acc_failed(acc, &tmo, now);
 	}
-	else if (acc->state != SR_ACC_REGISTERED) {
-		/* nothing: registering or failed */
+	else if (acc->state != SR_ACC_REGISTERED || acc->hunting) {
+		/* nothing: registering, failed, or its set is searched */
 	}
 	else if (acc->recover && now >= acc->recover_at) {
 		acc_recover(acc, now);
@@ -2012,11 +2476,83 @@ void sr_account_timer(struct sr_account *acc, uint64_t now)
 		acc_request(acc, SR_REQ_REPAIR);
 		acc_schedule_check(acc, now);
 	}
-	else if (acc->repair) {
-		acc_schedule_check(acc, now);
-	}
 	else if (eng->cfg.check_interval) {
 		acc_request(acc, SR_REQ_CHECK);
+	}
+	else if (!acc_probe_better(acc, now)) {
+		acc_schedule_check(acc, now);
+	}
+
+	event_end(eng);
+}
+
+
+/**
+ * The servers of the account's registrar, resolved (RFC 3263) or
+ * resolved again at the end of their DNS TTL: what is known of a server
+ * that stays (same key) is kept.  If the pinned server left the set, the
+ * account is pinned to the best server of the new set and, if chosen,
+ * registers again.
+ *
+ * @param acc  Account
+ * @param n    Number of servers, in the order DNS gives them (at most
+ *             SR_SERVERS_MAX are kept; 0 or 1: no set)
+ * @param keys The glue's name of each server (equal keys: same server)
+ * @param now  Current time [ms]
+ */
+void sr_account_servers(struct sr_account *acc, unsigned n,
+			const uint32_t *keys, uint64_t now)
+{
+	struct sr_server srv[SR_SERVERS_MAX];
+	struct sr_engine *eng;
+	int pin = -1, req = -1, old;
+	unsigned i, j;
+
+	if (!acc || (n && !keys))
+		return;
+
+	eng = acc->eng;
+	event_begin(eng, "servers", now);
+
+	n = min(n, (unsigned)SR_SERVERS_MAX);
+	memset(srv, 0, sizeof(srv));
+
+	for (i = 0; i < n; i++) {
+		srv[i].key = keys[i];
+
+		for (j = 0; j < acc->nsrv; j++) {
+			if (acc->srv[j].key != keys[i])
+				continue;
+
+			srv[i] = acc->srv[j];
+			if ((int)j == acc->pin)
+				pin = (int)i;
+			if ((int)j == acc->srv_req)
+				req = (int)i;
+			break;
+		}
+	}
+
+	old = acc->pin;
+	memcpy(acc->srv, srv, sizeof(srv));
+	acc->nsrv      = n;
+	acc->srv_req   = req;
+	acc->srv_tried = 0;
+	acc->pin       = pin > 0 ? pin : -1;
+
+	if (old > 0 && pin < 0) {
+		/* its server left the set: the best of the new one */
+		emit_server(acc, SR_ACT_PIN, SR_REQ_NONE, -1);
+		acc_pin_best(acc);
+
+		if (tier_is_active(eng, acc->tier) && acc->asked &&
+		    (acc->state == SR_ACC_REGISTERED ||
+		     acc->state == SR_ACC_REGISTERING))
+			acc_recover(acc, now);
+	}
+	else if (old > 0 && pin == 0) {
+		/* the same server, first now: the DNS order takes it */
+		emit_server(acc, SR_ACT_PIN, SR_REQ_NONE, -1);
 	}
 
 	event_end(eng);
@@ -2170,6 +2706,61 @@ void *sr_account_ref(const struct sr_account *acc)
 }
 
 
+/** Number of servers of the account's registrar (0: not resolved) */
+unsigned sr_account_nservers(const struct sr_account *acc)
+{
+	return acc ? acc->nsrv : 0;
+}
+
+
+/** The server its requests go to, -1 without a set */
+int sr_account_server(const struct sr_account *acc)
+{
+	return acc && has_set(acc) ? (int)srv_use(acc) : -1;
+}
+
+
+/** Its requests go through a later server of its set than the first */
+bool sr_account_pinned(const struct sr_account *acc)
+{
+	return acc && acc->pin > 0;
+}
+
+
+/**
+ * What is known of server i of the account's set
+ *
+ * @param acc      Account
+ * @param i        Server, in the set's order
+ * @param retry_at Set to the time a dead server is asked again [ms]
+ *
+ * @return Its state (SR_SRV_UNKNOWN if i is out of the set)
+ */
+enum sr_srv_state sr_account_server_state(const struct sr_account *acc,
+					  unsigned i, uint64_t *retry_at)
+{
+	if (!acc || i >= acc->nsrv)
+		return SR_SRV_UNKNOWN;
+
+	if (retry_at)
+		*retry_at = acc->srv[i].retry_at;
+
+	return acc->srv[i].state;
+}
+
+
+const char *sr_srv_state_name(enum sr_srv_state st)
+{
+	switch (st) {
+
+	case SR_SRV_UNKNOWN: return "unknown";
+	case SR_SRV_ALIVE:   return "alive";
+	case SR_SRV_DEAD:    return "dead";
+	default:             return "?";
+	}
+}
+
+
 const char *sr_state_name(enum sr_state st)
 {
 	static const char *const names[SR_STATE_COUNT] = {
@@ -2245,6 +2836,7 @@ const char *sr_request_name(enum sr_request req)
 		[SR_REQ_FLOW]        = "flow request",
 		[SR_REQ_GATE]        = "TLS check",
 		[SR_REQ_REPAIR]      = "repair",
+		[SR_REQ_SERVER]      = "server check",
 	};
 
 	return req < SR_REQ_COUNT ? names[req] : "?";
@@ -2270,6 +2862,8 @@ const char *sr_action_name(enum sr_action_kind kind)
 		[SR_ACT_ROUND_CANCEL]   = "ROUND_CANCEL",
 		[SR_ACT_CURRENT]        = "CURRENT",
 		[SR_ACT_MOVE]           = "MOVE",
+		[SR_ACT_PIN]            = "PIN",
+		[SR_ACT_SERVER]         = "SERVER",
 	};
 
 	return kind < SR_ACT_COUNT ? names[kind] : "?";

@@ -33,6 +33,9 @@ struct sr_config {
 				      as of probes and checks, 0 = none   */
 	uint32_t failback_spread;/**< after the hold, wait uniform 0..this
 				      (R52), 0 = off                       */
+	uint32_t server_retry;   /**< a failed server of a set is skipped
+				      this long (or its Retry-After),
+				      0 = SR_SERVER_RETRY                  */
 };
 
 enum {
@@ -53,6 +56,12 @@ enum {
 	    a flow again while another flow works, x 2^failures, 50-100 % */
 	SR_FLOW_BASE = 90,
 	SR_FLOW_MAX  = 1800,
+
+	/** [s] how long a server of a set that failed is skipped */
+	SR_SERVER_RETRY = 60,
+
+	/** most servers of one account's set that are tracked */
+	SR_SERVERS_MAX = 8,
 };
 
 
@@ -107,6 +116,14 @@ enum sr_reason {
 };
 
 
+/** State of one server of an account's set (RFC 3263) */
+enum sr_srv_state {
+	SR_SRV_UNKNOWN = 0,   /**< not asked yet                       */
+	SR_SRV_ALIVE,         /**< its last answer was good            */
+	SR_SRV_DEAD,          /**< failed: skipped until its retry time */
+};
+
+
 /** How an answer reached serreg */
 enum sr_flow {
 	SR_FLOW_UNKNOWN = 0,
@@ -136,6 +153,9 @@ enum sr_request {
 				   before the account's REGISTER        */
 	SR_REQ_REPAIR,        /**< REGISTER that restores a binding a late
 				   un-REGISTER may have removed         */
+	SR_REQ_SERVER,        /**< OPTIONS to one server of the account's
+				   set: a live one after a failure, or a
+				   better one while pinned              */
 
 	SR_REQ_COUNT
 };
@@ -151,6 +171,9 @@ enum sr_action_kind {
 	SR_ACT_ROUTE,         /**< new calls through flow `flow`'s proxy  */
 	SR_ACT_NO_OUTBOUND,   /**< register again without outbound (every
 				   first hop answered 439)                */
+	SR_ACT_PIN,           /**< route its requests through server
+				   `server` of its set (-1: as DNS orders
+				   them); a RECOVER follows if needed     */
 	SR_ACT_REQUEST,       /**< send request `req` now                   */
 	SR_ACT_REQUEST_CANCEL,/**< drop the request in flight, if any       */
 	SR_ACT_WATCH,         /**< watch the connection of its last answer  */
@@ -162,6 +185,8 @@ enum sr_action_kind {
 	SR_ACT_CURRENT,       /**< make the account baresip's current UA
 				   (only from the engine that drives it) */
 	SR_ACT_MOVE,          /**< the tier in use changed (log, event)     */
+	SR_ACT_SERVER,        /**< server `server` of its set changed
+				   state (log, event); ans: why          */
 
 	SR_ACT_COUNT
 };
@@ -174,10 +199,12 @@ struct sr_action {
 	uint64_t delay;         /**< [ms], timers only                   */
 	enum sr_request req;    /**< REQUEST: what it is for             */
 	unsigned flow;          /**< ROUTE: index of the flow (0, 1)     */
+	int server;             /**< REQUEST: server of the set it goes
+				     to, PIN: server; -1 as baresip routes */
 	int from;               /**< MOVE: previous tier, -1 for none    */
 	int to;                 /**< MOVE: new tier, -1 for none         */
 	enum sr_reason reason;  /**< MOVE                                */
-	struct sr_answer ans;   /**< MOVE: the answer behind it, if any  */
+	struct sr_answer ans;   /**< MOVE, SERVER: the answer behind it  */
 };
 
 typedef void (sr_action_h)(const struct sr_action *act, void *arg);
@@ -224,6 +251,8 @@ void sr_account_flows(struct sr_account *acc, unsigned okmask,
 void sr_account_calls(struct sr_account *acc, uint32_t ncalls,
 		      uint64_t now);
 void sr_account_timer(struct sr_account *acc, uint64_t now);
+void sr_account_servers(struct sr_account *acc, unsigned n,
+			const uint32_t *keys, uint64_t now);
 
 /* Queries */
 typedef bool (sr_account_apply_h)(const struct sr_account *acc, void *arg);
@@ -247,6 +276,11 @@ uint32_t sr_account_fbregint(const struct sr_account *acc);
 const struct sr_answer *sr_account_last(const struct sr_account *acc,
 					uint64_t *when);
 void *sr_account_ref(const struct sr_account *acc);
+unsigned sr_account_nservers(const struct sr_account *acc);
+int  sr_account_server(const struct sr_account *acc);
+bool sr_account_pinned(const struct sr_account *acc);
+enum sr_srv_state sr_account_server_state(const struct sr_account *acc,
+					  unsigned i, uint64_t *retry_at);
 
 const char *sr_state_name(enum sr_state st);
 const char *sr_acc_state_name(enum sr_acc_state st);
@@ -254,5 +288,6 @@ const char *sr_reason_name(enum sr_reason r);
 const char *sr_reason_token(enum sr_reason r);
 const char *sr_request_name(enum sr_request req);
 const char *sr_action_name(enum sr_action_kind kind);
+const char *sr_srv_state_name(enum sr_srv_state st);
 
 #endif

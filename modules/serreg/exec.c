@@ -148,6 +148,16 @@ void exec_action_h(const struct sr_action *act, void *arg)
 		member_route(m, act->flow);
 		break;
 
+	/* at once: the RECOVER or REGISTER queued behind it routes
+	   through it */
+	case SR_ACT_PIN:
+		member_pin(m, act->server);
+		break;
+
+	case SR_ACT_SERVER:
+		member_server_changed(m, act);
+		break;
+
 	case SR_ACT_REQUEST_CANCEL:
 		member_request_cancel(m);
 		break;

@@ -117,6 +117,7 @@ static void config_get(struct sr_config *cfg)
 	cfg->backoff_max    = set->backoff_max;
 	cfg->check_interval = set->check_interval;
 	cfg->failback_spread = set->failback_spread;
+	cfg->server_retry    = set->server_retry;
 	cfg->probe_timeout  = set->probe_timeout;
 }
 

@@ -55,6 +55,7 @@ struct member {
 	struct sr_account *sra;    /**< the engine's view                */
 	struct probe *probe;       /**< request in flight, if any        */
 	struct watch *watch;       /**< its connection, if watched       */
+	struct serverset *servers; /**< its registrar's servers, if a set */
 	struct sip_msg *msg;       /**< its last answer (for a watch)    */
 	struct tmr tmr;            /**< the engine's account timer       */
 	struct tmr fail_tmr;       /**< reports what could not be sent   */
@@ -67,6 +68,7 @@ struct member {
 	/* actions waiting in exec's queue (no allocation: none is lost) */
 	enum member_reg qreg;
 	enum sr_request qreq;
+	int qserver;               /**< ... the server qreq goes to      */
 	bool qwatch;
 };
 
@@ -114,6 +116,7 @@ static void destructor(void *arg)
 	queue_clear(m);
 	mem_deref(m->probe);
 	mem_deref(m->watch);
+	mem_deref(m->servers);
 	mem_deref(m->msg);
 	mem_deref(m->outbound[0]);
 	mem_deref(m->outbound[1]);
@@ -261,6 +264,133 @@ void member_route(struct member *m, unsigned flow)
 }
 
 
+/**
+ * The account's requests through server `server` of its set: its first
+ * outbound proxy becomes that server (baresip routes its REGISTERs and
+ * new calls through it; the engine re-registers it); -1 restores the
+ * proxy as configured (none: as DNS orders the servers)
+ */
+void member_pin(struct member *m, int server)
+{
+	const char *route = server >= 0 ?
+		serverset_route(m->servers, (unsigned)server) : NULL;
+	const char *name = server >= 0 ?
+		serverset_name(m->servers, (unsigned)server) : NULL;
+
+	if (route) {
+		info("serreg: %s: requests through server %s (pinned)\n",
+		     ua_aor(m->ua), name);
+		ua_event(m->ua, UA_EVENT_MAX, NULL,
+			 "serreg pin aor=%s server=%s", ua_aor(m->ua), name);
+	}
+	else {
+		info("serreg: %s: requests through the DNS order again "
+		     "(unpinned)\n", ua_aor(m->ua));
+		ua_event(m->ua, UA_EVENT_MAX, NULL,
+			 "serreg pin aor=%s server=none", ua_aor(m->ua));
+	}
+
+	(void)account_set_outbound(ua_account(m->ua), route ? route :
+				   m->outbound[0], 0);
+}
+
+
+/** A server of its set changed state: log and event */
+void member_server_changed(struct member *m, const struct sr_action *act)
+{
+	const struct sr_account *sra = m->sra;
+	const char *name;
+	enum sr_srv_state st;
+	char why[128];
+	int use;
+
+	if (act->server < 0)
+		return;
+
+	name = serverset_name(m->servers, (unsigned)act->server);
+	st = sr_account_server_state(sra, (unsigned)act->server, NULL);
+	serreg_answer_print(why, sizeof(why), &act->ans);
+
+	if (st == SR_SRV_DEAD)
+		info("serreg: %s: server %s dead (%s)\n", ua_aor(m->ua),
+		     name, why);
+	else
+		info("serreg: %s: server %s %s\n", ua_aor(m->ua), name,
+		     sr_srv_state_name(st));
+
+	use = sr_account_server(sra);
+
+	ua_event(m->ua, UA_EVENT_MAX, NULL,
+		 "serreg server aor=%s server=%s state=%s pinned=%s",
+		 ua_aor(m->ua), name, sr_srv_state_name(st),
+		 sr_account_pinned(sra) && use >= 0 ?
+		 serverset_name(m->servers, (unsigned)use) : "none");
+}
+
+
+/** Name of server i of its set ("udp:127.0.0.1:5070"), "?" if none */
+const char *member_server_name(const struct member *m, unsigned i)
+{
+	return m ? serverset_name(m->servers, i) : "?";
+}
+
+
+/* Its set was resolved, or changed: the engine tracks the servers */
+static void servers_h(void *arg)
+{
+	struct member *m = arg;
+	uint32_t keys[SR_SERVERS_MAX];
+	char list[SR_SERVERS_MAX * 40] = "";
+	unsigned i, n = serverset_count(m->servers);
+	size_t len = 0;
+
+	n = min(n, (unsigned)SR_SERVERS_MAX);
+
+	for (i = 0; i < n; i++) {
+		keys[i] = serverset_key(m->servers, i);
+		if (len < sizeof(list))
+			len += re_snprintf(list + len, sizeof(list) - len,
+					   "%s%s", i ? ", " : "",
+					   serverset_name(m->servers, i));
+	}
+
+	info("serreg: %s: servers %s (ttl %u s)\n", ua_aor(m->ua),
+	     n ? list : "none", serverset_ttl(m->servers));
+
+	sr_account_servers(m->sra, n, keys, serreg_now());
+	exec_drain();
+}
+
+
+/* The servers of its registrar, or of its outbound proxy, if a domain
+   names them (outbound flows have their own edges: no set) */
+static int servers_start(struct member *m, unsigned flags)
+{
+	struct account *a = ua_account(m->ua);
+	struct uri uri;
+	struct pl pl;
+	int err;
+
+	if (flags & SR_ACC_F_OUTBOUND)
+		return 0;
+
+	if (m->outbound[0]) {
+		pl_set_str(&pl, m->outbound[0]);
+		if (uri_decode(&uri, &pl))
+			return 0;
+	}
+	else {
+		uri = *account_luri(a);
+	}
+
+	err = serverset_alloc(&m->servers, &uri, servers_h, m);
+	if (err == ENOENT)
+		return 0;
+
+	return err;
+}
+
+
 /** Every first hop said 439: the reg clients are built again without
  *  outbound, then registered (RFC 5626 11.6) */
 void member_no_outbound(struct member *m)
@@ -355,8 +485,9 @@ void member_hold(struct member *m)
 }
 
 
-/** Send the request the engine asked for; its outcome goes back */
-void member_request(struct member *m, enum sr_request req)
+/** Send the request the engine asked for, to server `server` of its
+ *  set (-1: as baresip routes); its outcome goes back */
+void member_request(struct member *m, enum sr_request req, int server)
 {
 	static const struct {
 		const char *met;
@@ -368,7 +499,9 @@ void member_request(struct member *m, enum sr_request req)
 		[SR_REQ_FLOW]        = {"OPTIONS",  false},
 		[SR_REQ_GATE]        = {"OPTIONS",  false},
 		[SR_REQ_REPAIR]      = {"REGISTER", true},
+		[SR_REQ_SERVER]      = {"OPTIONS",  false},
 	};
+	const char *route = NULL;
 	int err;
 
 	m->probe = mem_deref(m->probe);
@@ -381,7 +514,19 @@ void member_request(struct member *m, enum sr_request req)
 		     "its last departure may have removed it)\n",
 		     ua_aor(m->ua));
 
-	err = probe_send(&m->probe, m->ua, reqv[req].met,
+	if (server >= 0) {
+		route = serverset_route(m->servers, (unsigned)server);
+		if (!route) {
+			fail_later(m, ENOENT, false);
+			return;
+		}
+	}
+
+	debug("serreg: %s: %s to %s\n", ua_aor(m->ua), sr_request_name(req),
+	      server >= 0 ? serverset_name(m->servers, (unsigned)server) :
+	      "its registrar");
+
+	err = probe_send(&m->probe, m->ua, route, reqv[req].met,
 			 reqv[req].binding ? m->regint : 0,
 			 serreg_settings()->probe_timeout, probe_answer_h, m);
 	if (err) {
@@ -426,6 +571,7 @@ void member_unwatch(struct member *m)
 
 void member_timer(struct member *m, uint64_t delay)
 {
+	debug("serreg: %s: timer %llu ms\n", ua_aor(m->ua), delay);
 	tmr_start(&m->tmr, delay, timer_h, m);
 }
 
@@ -472,7 +618,8 @@ void member_queue(struct member *m, const struct sr_action *act,
 		break;
 
 	case SR_ACT_REQUEST:
-		m->qreq = act->req;
+		m->qreq    = act->req;
+		m->qserver = act->server;
 		break;
 
 	case SR_ACT_WATCH:
@@ -496,6 +643,7 @@ void member_execute(struct member *m)
 {
 	enum member_reg reg = m->qreg;
 	enum sr_request req = m->qreq;
+	int server = m->qserver;
 	bool watch = m->qwatch;
 
 	queue_clear(m);
@@ -510,7 +658,7 @@ void member_execute(struct member *m)
 		member_no_outbound(m);
 
 	if (req != SR_REQ_NONE)
-		member_request(m, req);
+		member_request(m, req, server);
 
 	if (watch)
 		member_watch(m);
@@ -574,12 +722,18 @@ int member_add(struct member **mp, struct ua *ua, unsigned flags)
 	if (serreg_verify_tls(a))
 		flags |= SR_ACC_F_GATE;
 
+	/* its first outbound proxy as configured (a pin or a ROUTE
+	   changes it; this is what they restore) */
+	err = str_dup(&m->outbound[0], account_outbound(a, 0));
+	if (err && account_outbound(a, 0))
+		goto out;
+	err = 0;
+
 	/* two edge proxies with sipnat=outbound: one flow each */
 	if (!str_casecmp(account_sipnat(a) ? account_sipnat(a) : "",
 			 "outbound") &&
 	    account_outbound(a, 0) && account_outbound(a, 1)) {
-		err  = str_dup(&m->outbound[0], account_outbound(a, 0));
-		err |= str_dup(&m->outbound[1], account_outbound(a, 1));
+		err = str_dup(&m->outbound[1], account_outbound(a, 1));
 		if (err)
 			goto out;
 
@@ -592,6 +746,14 @@ int member_add(struct member **mp, struct ua *ua, unsigned flags)
 			     prm.fbregint, flags, serreg_now());
 	if (err)
 		goto out;
+
+	/* a registrar's domain: its servers are tracked once resolved */
+	err = servers_start(m, flags);
+	if (err)
+		warning("serreg: %s: servers of its registrar not resolved "
+			"(%m); requests go as DNS orders them\n",
+			account_aor(a), err);
+	err = 0;
 
 	debug("serreg: %s: ladder %s, tier %u, fbregint %u%s\n",
 	      account_aor(a), ladder_name(l), prm.prio, prm.fbregint,
@@ -633,8 +795,9 @@ void member_remove(struct member *m)
 	queue_clear(m);
 	tmr_cancel(&m->tmr);
 	tmr_cancel(&m->fail_tmr);
-	m->probe = mem_deref(m->probe);
-	m->watch = mem_deref(m->watch);
+	m->probe   = mem_deref(m->probe);
+	m->watch   = mem_deref(m->watch);
+	m->servers = mem_deref(m->servers);
 
 	sr_account_remove(sra, serreg_now());
 
@@ -665,6 +828,13 @@ struct ua *member_ua(const struct member *m)
 uint32_t member_count(void)
 {
 	return members.n;
+}
+
+
+/** Name of server i of an engine account's set (for the status view) */
+const char *serreg_view_server(const struct sr_account *sra, unsigned i)
+{
+	return member_server_name(sr_account_ref(sra), i);
 }
 
 

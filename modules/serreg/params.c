@@ -54,6 +54,8 @@ const struct serreg_setting_def serreg_setting_defs[] = {
 	 offsetof(struct serreg_settings, backoff_max),    "s"},
 	{"serreg_failback_spread", 0, 3600, 60,
 	 offsetof(struct serreg_settings, failback_spread), "s"},
+	{"serreg_server_retry",   1, 3600,  60,
+	 offsetof(struct serreg_settings, server_retry),   "s"},
 };
 
 const size_t serreg_setting_defc = ARRAY_SIZE(serreg_setting_defs);

@@ -56,6 +56,8 @@ struct serreg_settings {
 						       current UA, "" =
 						       the default     */
 	uint32_t failback_spread; /**< failback waits uniform 0..this [s] */
+	uint32_t server_retry;    /**< a failed server of a set is skipped
+				       this long [s]                      */
 };
 
 /** One serreg_* configuration key */

@@ -268,6 +268,8 @@ static int auth_handler(char **username, char **password,
  *
  * @param prp     Pointer to allocated probe; freeing it abandons the probe
  * @param ua      User agent whose registrar is probed
+ * @param route   The server to send it to (a loose route), NULL: the
+ *                account's outbound proxy, or as DNS orders its servers
  * @param met     "REGISTER" or "OPTIONS" (a check)
  * @param expires REGISTER: 0 for a probe, else the binding's expiry [s]
  * @param timeout Deadline for an answer [s]
@@ -277,9 +279,9 @@ static int auth_handler(char **username, char **password,
  * @return 0 if success (a request that could not be sent is reported
  *         as its outcome), otherwise errorcode (no probe)
  */
-int probe_send(struct probe **prp, struct ua *ua, const char *met,
-	       uint32_t expires, uint32_t timeout, probe_h *resph,
-	       void *arg)
+int probe_send(struct probe **prp, struct ua *ua, const char *route,
+	       const char *met, uint32_t expires, uint32_t timeout,
+	       probe_h *resph, void *arg)
 {
 	struct account *acc;
 	struct probe *pr;
@@ -314,7 +316,7 @@ int probe_send(struct probe **prp, struct ua *ua, const char *met,
 	if (err)
 		goto out;
 
-	routev[0] = account_outbound(acc, 0);
+	routev[0] = route ? route : account_outbound(acc, 0);
 
 	err  = sip_dialog_alloc(&pr->dlg, reg_uri, account_aor(acc),
 				account_display_name(acc), account_aor(acc),

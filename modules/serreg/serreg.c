@@ -297,6 +297,7 @@ static int cmd_serreg(struct re_printf *pf, void *arg)
 	view.probe_timeout = serreg.set.probe_timeout;
 	view.check_interval = serreg.set.check_interval;
 	view.ua_h = serreg_view_ua;
+	view.server_h = serreg_view_server;
 
 	if (str_isset(prm) && !str_casecmp(prm, "json"))
 		return serreg_status_json(pf, &view);

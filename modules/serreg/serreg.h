@@ -10,6 +10,7 @@
  *   member.c  the managed UAs: table, baresip calls, request outcomes
  *   exec.c    execution of the engine's actions
  *   probe.c   the requests serreg sends itself
+ *   servers.c the servers of an account's registrar (RFC 3263)
  *   watch.c   watch of a registrar's connection
  *   verify.c  verification of a TLS registrar's certificate
  *   status.c  the "serreg" command's text and JSON
@@ -29,6 +30,7 @@ struct ua;
 struct account;
 struct sa;
 struct sip_msg;
+struct uri;
 
 
 /*
@@ -67,11 +69,14 @@ uint32_t member_count(void);
 void member_register(struct member *m);
 void member_recover(struct member *m);
 void member_route(struct member *m, unsigned flow);
+void member_pin(struct member *m, int server);
+void member_server_changed(struct member *m, const struct sr_action *act);
+const char *member_server_name(const struct member *m, unsigned i);
 void member_no_outbound(struct member *m);
 bool member_flows(struct member *m, const struct sr_answer *ans);
 void member_unregister(struct member *m);
 void member_hold(struct member *m);
-void member_request(struct member *m, enum sr_request req);
+void member_request(struct member *m, enum sr_request req, int server);
 void member_request_cancel(struct member *m);
 void member_watch(struct member *m);
 void member_unwatch(struct member *m);
@@ -116,10 +121,32 @@ struct probe;
 /** The probe's outcome; called once, never after the probe is freed */
 typedef void (probe_h)(const struct sr_answer *ans, void *arg);
 
-int probe_send(struct probe **prp, struct ua *ua, const char *met,
-	       uint32_t expires, uint32_t timeout, probe_h *resph,
-	       void *arg);
+int probe_send(struct probe **prp, struct ua *ua, const char *route,
+	       const char *met, uint32_t expires, uint32_t timeout,
+	       probe_h *resph, void *arg);
 const struct sip_msg *probe_msg(const struct probe *pr);
+
+
+/*
+ * servers.c: the servers of an account's registrar (RFC 3263)
+ *
+ * A registrar named by a domain, without a port, is a set of servers
+ * (NAPTR, SRV, A), resolved here as libre resolves it and again at the
+ * end of its TTL, so that each server can be tracked and pinned.
+ */
+
+struct serverset;
+
+/** The set was resolved, or changed */
+typedef void (serverset_h)(void *arg);
+
+int  serverset_alloc(struct serverset **ssp, const struct uri *uri,
+		     serverset_h *changeh, void *arg);
+unsigned serverset_count(const struct serverset *ss);
+const char *serverset_name(const struct serverset *ss, unsigned i);
+const char *serverset_route(const struct serverset *ss, unsigned i);
+uint32_t serverset_key(const struct serverset *ss, unsigned i);
+uint32_t serverset_ttl(const struct serverset *ss);
 
 
 /*
@@ -189,6 +216,7 @@ struct serreg_view {
 	uint32_t probe_timeout;    /**< [s]                            */
 	uint32_t check_interval;   /**< [s], 0 = off                   */
 	struct ua *(*ua_h)(const struct sr_account *sra);
+	const char *(*server_h)(const struct sr_account *sra, unsigned i);
 };
 
 /** Kinds of the module's own objects, counted live for "serreg json" */
@@ -207,5 +235,6 @@ int  serreg_status_print(struct re_printf *pf, const struct serreg_view *v);
 int  serreg_status_json(struct re_printf *pf, const struct serreg_view *v);
 void serreg_answer_print(char *buf, size_t sz, const struct sr_answer *ans);
 struct ua *serreg_view_ua(const struct sr_account *sra);
+const char *serreg_view_server(const struct sr_account *sra, unsigned i);
 
 #endif

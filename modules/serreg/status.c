@@ -210,6 +210,56 @@ struct table_ctx {
 	const struct table_width *w;
 };
 
+static const char *server_name(const struct serreg_view *v,
+			       const struct sr_account *acc, unsigned i)
+{
+	return v->server_h ? v->server_h(acc, i) : "?";
+}
+
+/* The servers of its registrar's set, if it has one: state, which one
+   its requests go to, and for how long a dead one is skipped */
+static int print_servers(struct re_printf *pf, const struct serreg_view *v,
+			 const struct sr_account *acc)
+{
+	unsigned i, n = sr_account_nservers(acc);
+	int use = sr_account_server(acc);
+	int err = 0;
+
+	if (n < 2)
+		return 0;
+
+	err |= re_hprintf(pf, "         servers:");
+
+	for (i = 0; i < n; i++) {
+		uint64_t retry_at = 0;
+		enum sr_srv_state st;
+
+		st = sr_account_server_state(acc, i, &retry_at);
+		err |= re_hprintf(pf, "%s %s %s", i ? "," : "",
+				  server_name(v, acc, i),
+				  sr_srv_state_name(st));
+
+		if (st == SR_SRV_DEAD && retry_at > v->now)
+			err |= re_hprintf(pf, " (retry in %llus",
+					  (retry_at - v->now + 999) / 1000);
+		else if ((int)i == use)
+			err |= re_hprintf(pf, " (");
+
+		if ((int)i == use)
+			err |= re_hprintf(pf, "%sin use%s",
+					  st == SR_SRV_DEAD &&
+					  retry_at > v->now ? ", " : "",
+					  sr_account_pinned(acc) ?
+					  ", pinned" : "");
+
+		if ((int)i == use ||
+		    (st == SR_SRV_DEAD && retry_at > v->now))
+			err |= re_hprintf(pf, ")");
+	}
+
+	return err | re_hprintf(pf, "\n");
+}
+
 static bool print_acc_h(const struct sr_account *acc, void *arg)
 {
 	struct table_ctx *t = arg;
@@ -227,6 +277,7 @@ static bool print_acc_h(const struct sr_account *acc, void *arg)
 	ctx->err |= print_cell(ctx->pf, answer, t->w->answer);
 	ctx->err |= print_cell(ctx->pf, interval, t->w->interval);
 	ctx->err |= re_hprintf(ctx->pf, "%s\n", aor(ctx->v, acc));
+	ctx->err |= print_servers(ctx->pf, ctx->v, acc);
 
 	return ctx->err != 0;
 }
@@ -313,6 +364,38 @@ int serreg_status_print(struct re_printf *pf, const struct serreg_view *v)
 	return ctx.err;
 }
 
+/* "servers" and "pinned" of an account with a set */
+static int json_servers(struct re_printf *pf, const struct serreg_view *v,
+			const struct sr_account *acc)
+{
+	unsigned i, n = sr_account_nservers(acc);
+	int use = sr_account_server(acc);
+	int err = 0;
+
+	if (n < 2)
+		return 0;
+
+	err |= re_hprintf(pf, ",\"servers\":[");
+
+	for (i = 0; i < n; i++) {
+		uint64_t retry_at = 0;
+		enum sr_srv_state st;
+
+		st = sr_account_server_state(acc, i, &retry_at);
+		err |= re_hprintf(pf, "%s{\"addr\":\"%H\",\"state\":\"%s\","
+				  "\"in_use\":%s,\"retry_in\":%llu}",
+				  i ? "," : "", utf8_encode,
+				  server_name(v, acc, i),
+				  sr_srv_state_name(st),
+				  (int)i == use ? "true" : "false",
+				  st == SR_SRV_DEAD && retry_at > v->now ?
+				  (retry_at - v->now + 999) / 1000 : 0);
+	}
+
+	return err | re_hprintf(pf, "],\"pinned\":%s",
+				sr_account_pinned(acc) ? "true" : "false");
+}
+
 static bool json_acc_h(const struct sr_account *acc, void *arg)
 {
 	struct print_ctx *ctx = arg;
@@ -342,6 +425,7 @@ static bool json_acc_h(const struct sr_account *acc, void *arg)
 	else
 		ctx->err |= re_hprintf(ctx->pf, ",\"answer\":null");
 
+	ctx->err |= json_servers(ctx->pf, ctx->v, acc);
 	ctx->err |= re_hprintf(ctx->pf, "}");
 	ctx->first = false;
 

@@ -280,7 +280,18 @@ static void action_h(const struct sr_action *act, void *arg)
 		      act->flow);
 		break;
 
+	case SR_ACT_PIN:
+		CHECK(w, act->server < (int)sr_account_nservers(act->acc) &&
+		      act->server != 0,
+		      "PIN of id %u to server %d of %u", id, act->server,
+		      sr_account_nservers(act->acc));
+		break;
+
 	case SR_ACT_REQUEST:
+		CHECK(w, act->server < 0 ||
+		      act->server < (int)sr_account_nservers(act->acc),
+		      "REQUEST of id %u to server %d of %u", id, act->server,
+		      sr_account_nservers(act->acc));
 		switch (act->req) {
 
 		case SR_REQ_PROBE:
@@ -301,6 +312,16 @@ static void action_h(const struct sr_action *act, void *arg)
 		case SR_REQ_REPAIR:
 			CHECK(w, s->reg, "%s of id %u, not registered",
 			      sr_request_name(act->req), id);
+			break;
+
+		case SR_REQ_SERVER:
+			/* only to a server of a set of an account that
+			   registers */
+			CHECK(w, s->reg && act->server >= 0 &&
+			      sr_account_nservers(act->acc) > 1,
+			      "server check of id %u: reg %d, server %d of %u",
+			      id, s->reg, act->server,
+			      sr_account_nservers(act->acc));
 			break;
 
 		default:
@@ -326,18 +347,21 @@ static void action_h(const struct sr_action *act, void *arg)
 		   memory is asked again at the timer, bug 4) */
 		CHECK(w, s->fbregint > 0 || w->check_max_seen > 0 ||
 		      s->retry_max > 0 || s->gate ||
-		      (s->reg && act->delay <= SR_UNREG_LINGER * 1000ULL),
+		      (s->reg && act->delay <= SR_UNREG_LINGER * 1000ULL) ||
+		      (s->reg && sr_account_pinned(act->acc)),
 		      "TIMER for id %u: no probing, no check, no repair, "
 		      "no Retry-After, no gate", id);
 		/* a Retry-After counts up to an hour only (twice that for
 		   the REGISTER it holds, R53); a repair waits for a late
 		   un-REGISTER at most SR_UNREG_LINGER; the failback spread
-		   (R52) at most failback_spread */
+		   (R52) at most failback_spread; a pinned account asks a
+		   better server at most every SR_SERVER_RETRY */
 		bound = max(max(max((uint64_t)s->fbregint,
 				    2 * min((uint64_t)s->retry_max,
 					    3600ULL)),
 				max((uint64_t)w->check_max_seen, 1ULL)),
-			    max((uint64_t)SR_UNREG_LINGER,
+			    max(max((uint64_t)SR_UNREG_LINGER,
+				    (uint64_t)SR_SERVER_RETRY),
 				(uint64_t)w->spread_max_seen)) * 1000;
 		CHECK(w, act->delay <= bound,
 		      "TIMER for id %u: %llu ms > %llu ms", id,
@@ -690,6 +714,21 @@ static void op_fire(struct world *w)
 }
 
 
+/* its registrar becomes a set of 0..4 servers, keys from a small
+   range (so that sets change, shrink and keep servers) */
+static void op_servers(struct world *w, struct slot *s)
+{
+	uint32_t keys[4];
+	unsigned i, n = byte(w) % 5;
+
+	for (i = 0; i < n; i++)
+		keys[i] = byte(w) % 6;
+
+	hist(w, "%u servers id=%u n=%u", w->step, s->id, n);
+	sr_account_servers(s->sra, n, keys, w->now);
+}
+
+
 static void step(struct world *w)
 {
 	struct sr_answer ans;
@@ -752,13 +791,21 @@ static void step(struct world *w)
 		s = pick(w);
 		if (!s)
 			break;
-		if (byte(w) & 1) {
+		switch (byte(w) % 3) {
+
+		case 0:
 			hist(w, "%u registering id=%u", w->step, s->id);
 			sr_account_registering(s->sra, w->now);
-		}
-		else {
+			break;
+
+		case 1:
 			hist(w, "%u flow closed id=%u", w->step, s->id);
 			sr_account_flow_closed(s->sra, ECONNRESET, w->now);
+			break;
+
+		default:
+			op_servers(w, s);
+			break;
 		}
 		break;
 

@@ -48,6 +48,7 @@ static struct sim_event *schedule(struct sim *s, int idx, bool probe,
 		ev->check = check;
 		ev->options = options;
 		ev->gen   = s->gen[idx];
+		ev->server = -1;
 		return ev;
 	}
 
@@ -61,13 +62,89 @@ static uint64_t answer_delay(const struct sim_acc *a, uint64_t tmo)
 }
 
 
-/* A request serreg sends itself: its answer comes back as an event */
-static void request(struct sim *s, struct sim_acc *a, int idx,
-		    enum sr_request req)
+static bool has_set(const struct sim_acc *a)
+{
+	return a->nsrv > 1;
+}
+
+
+/* the answer of server `server` of its set (or of its registrar) */
+static uint16_t code_of(const struct sim_acc *a, int server)
+{
+	if (has_set(a) && server >= 0 && (unsigned)server < a->nsrv)
+		return a->srv_code[server];
+
+	return a->code;
+}
+
+
+/* baresip's REGISTER: to the pinned server, or as libre to each server
+   in turn, Timer F on each silent one */
+static void reg_send(struct sim *s, struct sim_acc *a, int idx)
 {
 	struct sim_event *ev;
+	uint64_t delay;
+	int server = -1;
+	unsigned i;
+
+	if (!has_set(a)) {
+		schedule(s, idx, false, answer_delay(a, SIM_REG_TMO), false,
+			 false);
+		return;
+	}
+
+	if (a->pin >= 0) {
+		server = a->pin;
+		delay = a->srv_code[server] ? SIM_RTT : SIM_REG_TMO;
+	}
+	else {
+		for (i = 0; i < a->nsrv && !a->srv_code[i]; i++)
+			;
+		server = i < a->nsrv ? (int)i : (int)a->nsrv - 1;
+		delay = (uint64_t)server * SIM_REG_TMO +
+			(a->srv_code[server] ? SIM_RTT : SIM_REG_TMO);
+	}
+
+	ev = schedule(s, idx, false, delay, false, false);
+	if (ev)
+		ev->server = server;
+}
+
+
+/* A request serreg sends itself: its answer comes back as an event */
+static void request(struct sim *s, struct sim_acc *a, int idx,
+		    enum sr_request req, int server)
+{
+	struct sim_event *ev = NULL;
+	uint64_t tmo = code_of(a, server) ? SIM_RTT : SIM_TIMEOUT;
 
 	a->probing = true;
+
+	if (has_set(a) && server >= 0 && (unsigned)server < a->nsrv)
+		++a->nsrvreq[server];
+
+	if (req == SR_REQ_SERVER) {
+		ev = schedule(s, idx, true, tmo, false, true);
+		if (ev)
+			ev->server = server;
+		return;
+	}
+
+	if (has_set(a)) {
+		ev = schedule(s, idx, true, tmo, req == SR_REQ_CHECK,
+			      req != SR_REQ_PROBE && req != SR_REQ_REPAIR);
+		if (ev) {
+			ev->server = server;
+			ev->repair = req == SR_REQ_REPAIR;
+		}
+		if (req == SR_REQ_PROBE || req == SR_REQ_PROBE_CHECK)
+			++a->nprobe;
+		else if (req == SR_REQ_CHECK)
+			++a->ncheck;
+		else if (req == SR_REQ_REPAIR)
+			++a->nrepair;
+		return;
+	}
 
 	switch (req) {
 
@@ -149,8 +226,7 @@ static void action_h(const struct sr_action *act, void *arg)
 		++a->nregister;
 		++s->gen[idx];
 		a->registering = true;
-		schedule(s, idx, false, answer_delay(a, SIM_REG_TMO), false,
-			 false);
+		reg_send(s, a, idx);
 		break;
 
 	case SR_ACT_UNREGISTER:
@@ -173,20 +249,23 @@ static void action_h(const struct sr_action *act, void *arg)
 		++a->nno_outbound;
 		++s->gen[idx];
 		a->registering = true;
-		schedule(s, idx, false, answer_delay(a, SIM_REG_TMO), false,
-			 false);
+		reg_send(s, a, idx);
 		break;
 
 	case SR_ACT_RECOVER:
 		++a->nrecover;
 		++s->gen[idx];
 		a->registering = true;
-		schedule(s, idx, false, answer_delay(a, SIM_REG_TMO), false,
-			 false);
+		reg_send(s, a, idx);
 		break;
 
 	case SR_ACT_REQUEST:
-		request(s, a, idx, act->req);
+		request(s, a, idx, act->req, act->server);
+		break;
+
+	case SR_ACT_PIN:
+		++a->npin;
+		a->pin = act->server;
 		break;
 
 	case SR_ACT_REQUEST_CANCEL:
@@ -296,6 +375,8 @@ int sim_add_flags(struct sim *s, uint32_t prio, uint32_t fbregint,
 		a->fbregint = fbregint;
 		a->code = 200;
 		a->flow = SR_FLOW_DGRAM;
+		a->pin = -1;
+		a->bound_srv = -1;
 
 		if (sr_account_add(s->eng, &a->sra, a, prio, fbregint,
 				   flags, s->now))
@@ -405,7 +486,7 @@ static void deliver(struct sim *s, struct sim_event *ev)
 {
 	struct sim_acc *a = &s->accv[ev->idx];
 	struct sr_answer ans = {0, 0, 0, a->flow};
-	uint16_t code = a->code;
+	uint16_t code = code_of(a, ev->server);
 	bool ok = code >= 200 && code < 300;
 
 	ev->used = false;
@@ -418,7 +499,9 @@ static void deliver(struct sim *s, struct sim_event *ev)
 	if (!a->used || ev->gen != s->gen[ev->idx])
 		return;
 
-	if (!ev->probe && a->reg_code)
+	if (has_set(a))
+		;
+	else if (!ev->probe && a->reg_code)
 		code = a->reg_code;
 	else if (ev->repair && a->reg_code)
 		code = a->reg_code;
@@ -448,7 +531,8 @@ static void deliver(struct sim *s, struct sim_event *ev)
 
 		if (ok) {
 			a->bound = true;
-			sr_account_registered(a->sra, a->code, s->now);
+			a->bound_srv = ev->server;
+			sr_account_registered(a->sra, code, s->now);
 		}
 		else {
 			sr_account_reg_failed(a->sra, &ans, s->now);
@@ -577,4 +661,31 @@ unsigned sim_bound_tier(const struct sim *s, int *prio)
 	}
 
 	return n;
+}
+
+
+/** Make account idx's registrar a set of n servers answering 200, keys
+ *  key0, key0 + 1, ... (tells the engine) */
+void sim_servers(struct sim *s, int idx, unsigned n, uint32_t key0)
+{
+	struct sim_acc *a = &s->accv[idx];
+	uint32_t keys[SR_SERVERS_MAX];
+	unsigned i;
+
+	n = min(n, (unsigned)SR_SERVERS_MAX);
+	for (i = 0; i < n; i++) {
+		keys[i] = key0 + i;
+		if (i >= a->nsrv)
+			a->srv_code[i] = 200;
+	}
+
+	a->nsrv = n;
+	sr_account_servers(a->sra, n, keys, s->now);
+}
+
+
+/** Make server i of account idx's set answer code (0 = silent) */
+void sim_set_server(struct sim *s, int idx, unsigned i, uint16_t code)
+{
+	s->accv[idx].srv_code[i] = code;
 }

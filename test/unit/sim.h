@@ -39,6 +39,16 @@ struct sim_acc {
 	uint16_t options_code;  /**< answer to OPTIONS, if not code    */
 	enum sr_flow flow;      /**< transport of its answers          */
 
+	/* its registrar as a server set (nsrv > 1): each server answers
+	   srv_code; baresip's REGISTERs go to the pinned one, or, as
+	   libre, to each in turn (Timer F on a silent one) */
+	unsigned nsrv;
+	uint16_t srv_code[SR_SERVERS_MAX];
+	int pin;                /**< last PIN, -1 none                 */
+	unsigned npin;          /**< PIN actions                       */
+	int bound_srv;          /**< server holding the binding        */
+	unsigned nsrvreq[SR_SERVERS_MAX]; /**< requests to each server */
+
 	/* wire */
 	bool bound;             /**< a binding exists at the registrar */
 	unsigned nregister;     /**< REGISTER expires>0 sent           */
@@ -78,6 +88,7 @@ struct sim_event {
 	bool unreg;             /**< an un-REGISTER retransmission     */
 	uint64_t rto;           /**< its retransmission interval       */
 	unsigned gen;           /**< cancelled if it changed          */
+	int server;             /**< server of a set it went to, -1   */
 };
 
 struct sim {
@@ -116,6 +127,8 @@ void sim_set(struct sim *s, int idx, uint16_t code, uint32_t retry_after);
 void sim_refresh_fails(struct sim *s, int idx);
 void sim_fail(struct sim *s, int idx, uint16_t code);
 unsigned sim_registers(const struct sim *s, uint32_t prio);
+void sim_servers(struct sim *s, int idx, unsigned n, uint32_t key0);
+void sim_set_server(struct sim *s, int idx, unsigned i, uint16_t code);
 unsigned sim_bound_tier(const struct sim *s, int *prio);
 
 #endif

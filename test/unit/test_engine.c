@@ -1772,3 +1772,250 @@ SIM_TEST(test_engine_outbound_check_other_flow, HOLD, BACKOFF_MAX)
 
 	return 0;
 }
+
+
+/*
+ * Server sets (RFC 3263, issue 10): the registrar of an account is a set
+ * of servers; its requests go to one, the others are asked when it
+ * fails, and the account fails only when all did.
+ */
+
+static bool bound_at(const struct sim *s, int arg)
+{
+	/* arg: account index * 16 + server */
+	const struct sim_acc *a = &s->accv[arg / 16];
+
+	return a->bound && a->bound_srv == arg % 16 &&
+		sr_account_state(a->sra) == SR_ACC_REGISTERED;
+}
+
+
+/* tier 0 is a set of two servers, tier 1 one registrar; check 5 s */
+static int set_setup(struct sim *s, int *a, int *b)
+{
+	*a = sim_add(s, 0, 10);
+	*b = sim_add(s, 1, 10);
+	sim_servers(s, *a, 2, 100);
+	sim_set_check(s, 5);
+	sim_start(s);
+
+	TEST_ASSERT(sim_run_until(s, 1000, bound_at, *a * 16 + 0));
+	TEST_EQ(-1, sr_account_server(s->accv[*b].sra));
+	TEST_EQ(0, sr_account_server(s->accv[*a].sra));
+
+	return 0;
+}
+
+
+/**
+ * The first server freezes: the check to it times out, the second is
+ * asked at once, the account is pinned to it and registers there; no
+ * move to tier 1 (issue 10 target: within check + timeout + 1 s).
+ */
+SIM_TEST(test_engine_set_first_server_frozen, HOLD, BACKOFF_MAX)
+{
+	int a, b, err;
+	uint64_t t0;
+
+	err = set_setup(s, &a, &b);
+	if (err)
+		return err;
+
+	t0 = s->now;
+	sim_set_server(s, a, 0, 0);
+	TEST_ASSERT(sim_run_until(s, 5000 + SIM_TIMEOUT + 1000, bound_at,
+				  a * 16 + 1));
+	TEST_ASSERT(s->now - t0 <= 5000 + SIM_TIMEOUT + 1000);
+	TEST_EQ(1, s->accv[a].pin);
+	TEST_ASSERT(sr_account_pinned(s->accv[a].sra));
+	TEST_EQ(SR_SRV_DEAD, sr_account_server_state(s->accv[a].sra, 0,
+						     NULL));
+	TEST_EQ(SR_SRV_ALIVE, sr_account_server_state(s->accv[a].sra, 1,
+						      NULL));
+	TEST_EQ(1, s->nmoves);
+	TEST_EQ(0, s->accv[b].nregister);
+
+	/* it stays: refreshes and checks go to the second only */
+	sim_run(s, 30000);
+	TEST_ASSERT(is_current(s, 0));
+	TEST_EQ(1, s->accv[a].bound_srv);
+	TEST_EQ(0, s->accv[b].nregister);
+
+	return 0;
+}
+
+
+/** Every server of the set is silent: only then does the tier fail */
+SIM_TEST(test_engine_set_all_servers_dead_moves, HOLD, BACKOFF_MAX)
+{
+	int a, b, err;
+
+	err = set_setup(s, &a, &b);
+	if (err)
+		return err;
+
+	sim_set_server(s, a, 0, 0);
+	sim_set_server(s, a, 1, 0);
+	TEST_ASSERT(sim_run_until(s, MIN, tier_current, 1));
+	TEST_EQ(SR_REASON_TIER_FAILED, s->move_reason);
+	TEST_ASSERT(s->accv[a].nsrvreq[0] >= 1);
+	TEST_ASSERT(s->accv[a].nsrvreq[1] >= 1);
+
+	return 0;
+}
+
+
+/**
+ * Pinned to the second server, the first comes back: it is asked at
+ * each check once its retry time has passed, and after failback_hold
+ * good answers the account goes back to it (unpinned).
+ */
+SIM_TEST(test_engine_set_back_to_first_after_hold, HOLD, BACKOFF_MAX)
+{
+	int a, b, err;
+	unsigned before;
+
+	err = set_setup(s, &a, &b);
+	if (err)
+		return err;
+
+	sim_set_server(s, a, 0, 0);
+	TEST_ASSERT(sim_run_until(s, MIN, bound_at, a * 16 + 1));
+
+	/* back, but skipped for server_retry (60 s) */
+	sim_set_server(s, a, 0, 200);
+	before = s->accv[a].nsrvreq[0];
+	sim_run(s, 40000);
+	TEST_EQ(before, s->accv[a].nsrvreq[0]);
+	TEST_EQ(1, s->accv[a].pin);
+
+	TEST_ASSERT(sim_run_until(s, 2 * MIN, bound_at, a * 16 + 0));
+	TEST_EQ(-1, s->accv[a].pin);
+	TEST_ASSERT(!sr_account_pinned(s->accv[a].sra));
+	TEST_ASSERT(s->accv[a].nsrvreq[0] >= before + HOLD);
+	TEST_EQ(1, s->nmoves);
+
+	return 0;
+}
+
+
+/**
+ * Its baresip REGISTER fails while pinned (libre asked only the pinned
+ * server): the other servers are asked before the account fails.
+ */
+SIM_TEST(test_engine_set_pinned_register_fails, HOLD, BACKOFF_MAX)
+{
+	int a, b, err;
+
+	err = set_setup(s, &a, &b);
+	if (err)
+		return err;
+
+	sim_set_server(s, a, 0, 0);
+	TEST_ASSERT(sim_run_until(s, MIN, bound_at, a * 16 + 1));
+
+	/* the first is back (past its retry), the second refuses */
+	sim_set_server(s, a, 0, 200);
+	sim_run(s, 61000);
+	sim_set_server(s, a, 1, 503);
+	sim_refresh_fails(s, a);
+	TEST_ASSERT(sim_run_until(s, 10000, bound_at, a * 16 + 0));
+	TEST_EQ(1, s->nmoves);
+	TEST_EQ(0, s->accv[b].nregister);
+
+	return 0;
+}
+
+
+/**
+ * A standby account of a set is probed server by server: a dead first
+ * server does not make it dead; chosen, it registers through the live
+ * second server at once (pinned before its REGISTER).
+ */
+SIM_TEST(test_engine_set_standby_probes_each_server, HOLD, BACKOFF_MAX)
+{
+	int a = sim_add(s, 0, 10);
+	int b = sim_add(s, 1, 10);
+
+	sim_servers(s, a, 2, 100);
+	sim_set_server(s, a, 0, 0);
+	sim_set_server(s, a, 1, 0);
+	sim_start(s);
+	TEST_ASSERT(sim_run_until(s, 2 * MIN, tier_current, 1));
+
+	/* the second server comes back, the first stays silent */
+	sim_set_server(s, a, 1, 200);
+	TEST_ASSERT(sim_run_until(s, 2 * MIN, bound_at, a * 16 + 1));
+	TEST_ASSERT(is_current(s, 0));
+	TEST_EQ(1, s->accv[a].pin);
+	TEST_EQ(SR_REASON_FAILBACK, s->move_reason);
+	TEST_ASSERT(!s->accv[b].bound);
+
+	return 0;
+}
+
+
+/**
+ * The set changes (DNS TTL): what is known of a server that stays is
+ * kept; the pinned server leaves the set: the account is pinned to the
+ * best of the new set and registers again there.
+ */
+SIM_TEST(test_engine_set_change_pinned_server_leaves, HOLD, BACKOFF_MAX)
+{
+	struct sr_account *sra;
+	uint32_t keys[2];
+	int a, b, err;
+	unsigned nrec;
+
+	err = set_setup(s, &a, &b);
+	if (err)
+		return err;
+
+	sra = s->accv[a].sra;
+	sim_set_server(s, a, 0, 0);
+	TEST_ASSERT(sim_run_until(s, MIN, bound_at, a * 16 + 1));
+
+	/* the new set: the dead first server (kept dead), a new one */
+	keys[0] = 100;
+	keys[1] = 200;
+	s->accv[a].srv_code[1] = 200;
+	nrec = s->accv[a].nrecover;
+	sr_account_servers(sra, 2, keys, s->now);
+	TEST_EQ(SR_SRV_DEAD, sr_account_server_state(sra, 0, NULL));
+	TEST_EQ(SR_SRV_UNKNOWN, sr_account_server_state(sra, 1, NULL));
+	TEST_EQ(nrec + 1, s->accv[a].nrecover);
+	TEST_EQ(1, s->accv[a].pin);
+	TEST_ASSERT(sim_run_until(s, 5000, bound_at, a * 16 + 1));
+
+	/* one server only: no set, not pinned */
+	sr_account_servers(sra, 1, keys, s->now);
+	s->accv[a].nsrv = 1;
+	TEST_EQ(-1, sr_account_server(sra));
+	TEST_ASSERT(!sr_account_pinned(sra));
+
+	return 0;
+}
+
+
+/** A failed server with Retry-After is skipped that long, not less */
+SIM_TEST(test_engine_set_retry_after_skips_server, HOLD, BACKOFF_MAX)
+{
+	struct sr_answer ra = {0, 503, 300, SR_FLOW_DGRAM};
+	struct sr_account *sra;
+	uint64_t retry_at = 0;
+	int a, b, err;
+
+	err = set_setup(s, &a, &b);
+	if (err)
+		return err;
+
+	sra = s->accv[a].sra;
+	TEST_ASSERT(sim_run_until(s, MIN, check_in_flight, a));
+	s->accv[a].probing = false;
+	sr_account_answer(sra, &ra, s->now);
+	TEST_EQ(SR_SRV_DEAD, sr_account_server_state(sra, 0, &retry_at));
+	TEST_EQ(s->now + 300000, retry_at);
+	TEST_ASSERT(sim_run_until(s, 5000, bound_at, a * 16 + 1));
+
+	return 0;
+}

@@ -318,6 +318,9 @@ int test_params_settings_defaults(void)
 		{"serreg_failback_spread",
 		 offsetof(struct serreg_settings, failback_spread), 0, 3600,
 		 60},
+		{"serreg_server_retry",
+		 offsetof(struct serreg_settings, server_retry), 1, 3600,
+		 60},
 	};
 	struct serreg_settings set;
 	size_t i;
@@ -556,7 +559,7 @@ int test_params_setting_unknown(void)
 		re_snprintf(msg, sizeof(msg), "unknown setting %s (known:"
 			    " serreg_check_interval, serreg_probe_timeout,"
 			    " serreg_failback_hold, serreg_backoff_max,"
-			    " serreg_failback_spread,"
+			    " serreg_failback_spread, serreg_server_retry,"
 			    " serreg_current_ladder)",
 			    keyv[i]);
 		TEST_STR(msg, errbuf);
