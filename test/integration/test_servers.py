@@ -36,6 +36,10 @@ RETRY = 5               # [s] serreg_server_retry
 # at once; 3 s for that answer, the REGISTER with its digest round, and
 # the load of the machine
 DETECT = CHECK + TIMEOUT + 3
+# [s] a UDP non-INVITE transaction's lifetime (64*T1): a request of the
+# registration the account had before its pin (an un-REGISTER libre sends
+# as DNS orders the servers) can reach the pinned server until then
+TIMER_F = 32
 
 CFG = ['serreg_check_interval %d' % CHECK,
        'serreg_probe_timeout %d' % TIMEOUT,
@@ -132,6 +136,14 @@ def bound_since(k, since):
     return ok[0].answer_time if ok and ok[0].answer_time else None
 
 
+def unregisters(k, since):
+    """REGISTERs with expires=0 of alice at k since `since`: (time,
+    Call-ID, answer)."""
+    return [(round(r.time - since, 3), r.callid, r.answer)
+            for r in k.requests('alice', 'REGISTER', since)
+            if r.expires == 0]
+
+
 def reaches(k, bs, aor_=ALICE):
     """A call through k reaches baresip, for the account aor_."""
     res = rig.call(k, 'alice', bs, timeout=10)
@@ -190,10 +202,14 @@ def test_frozen_first_server_udp_pins_to_second_and_fails_back(
     assert ev and ev[0]['state'] == 'dead' and ev[0]['aor'] == ALICE, (
         server_events(bs))
 
-    # pinned for good: the refreshes go to r2, its binding never lapses
+    # pinned for good: the refreshes go to r2, its binding never lapses,
+    # for a refresh interval and until no request of the registration
+    # before the pin (an un-REGISTER to r1, then to r2 after Timer F)
+    # can remove it
     t_hold = time.time()
-    gaps = binding_gaps(r2, 'alice', t_hold + REGINT + 2)
-    assert gaps == [], (gaps, bs.log()[-3000:])
+    gaps = binding_gaps(r2, 'alice', max(t_hold + REGINT + 2,
+                                         t_b + TIMER_F + 4))
+    assert gaps == [], (gaps, unregisters(r2, t_f), bs.log()[-3000:])
     assert r2.registers('alice', t_hold), 'no refresh through r2'
     no_move(bs, r3, t0, t_f)
     reaches(r2, bs)
@@ -235,12 +251,19 @@ def test_killed_first_server_tcp_registers_through_second_at_once(
     t_k = time.time()
     r1.stop()
     assert wait_until(lambda: r2.has_binding('alice'), 5), (
+        [(round(r.time - t_k, 3), r.expires, r.callid, r.answer)
+         for r in r2.requests('alice', 'REGISTER', t_k)],
         bs.log()[-4000:])
     t_b = bound_since(r2, t_k)
     assert t_b is not None, r2.registers('alice')
     print('killed first server (TCP): bound at the second %.3f s after '
           'the kill' % (t_b - t_k))
     assert t_b - t_k < 3, t_b - t_k
+    # and it stays: nothing of the registration before the pin (its
+    # un-REGISTER, sent as DNS orders the servers: r1 refused, r2)
+    # removes it
+    gaps = binding_gaps(r2, 'alice', time.time() + REGINT + 2)
+    assert gaps == [], (gaps, unregisters(r2, t_k), bs.log()[-3000:])
     assert {r.proto for r in r2.registers('alice')} == {'tcp'}
     assert pinned_to(bs, r2, 'tcp'), bs.log()[-3000:]
     time.sleep(1)
@@ -305,7 +328,11 @@ def test_standby_probed_per_server_fails_back_pinned(registrars, baresip,
     print('tier 0 back through its second server: moved %.2f s, bound '
           '%.2f s after the thaw' % (mv[-1]['_time'] - t_thaw,
                                      bound_since(r2, t_thaw) - t_thaw))
-    assert r2.probes('alice', t_thaw), 'no standby probe at r2'
+    # tier 0 failed its check: its standby probes are OPTIONS (or
+    # REGISTER expires=0), r1's and r2's each
+    asked = [r for r in r2.requests('alice', since=t_thaw)
+             if r.method == 'OPTIONS' or r.is_probe]
+    assert asked, 'no standby probe at r2'
     assert pinned_to(bs, r2), bs.log()[-3000:]
     assert r1.frozen
     pinned, servers = servers_json(bs)
