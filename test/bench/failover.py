@@ -530,9 +530,9 @@ def srv_failover(run, res, fault, transport):
             % (transport, rig.HOST, b.port) in bs.log(),
             after['register'], after['options']))
     res['end_ok'], res['end'] = srv_end_state(bs, a, b, c)
-    if lost:
+    if lost and t_b is not None:
         res['end_ok'] = False
-        res['end'] = ('binding on %s lost %.1f s after the failover; '
+        res['end'] = ('binding on %s missing %.1f s after the fault; '
                       % (b.name, lost[0][0] - t_f)) + res['end']
 
 
