@@ -13,6 +13,14 @@ serreg.so, driven by test/integration/rig.py.  Each scenario runs
               again; time from its restart to a binding on it
   all-down    serial mode: every registrar answers 503 for a while,
               then one of them (not the best) comes back
+  edge-killed, edge-frozen
+              RFC 5626: the first of two edge proxies killed / frozen
+  srv-frozen-udp, srv-killed-tcp
+              DNS server sets: tier 0 is a domain whose SRV set names
+              two registrars; the first is frozen (UDP) / killed (TCP):
+              the gap to a binding on the second (same tier), whether
+              the tier stayed in use, and the time until an INVITE
+              reaches baresip again
 
 All times are read at the registrars, never from baresip: a failover
 gap is from the fault to the 200 that a live registrar sent to a
@@ -65,6 +73,8 @@ FBREGINT = 2            # ;fbregint= of the Cisco-mode accounts [s]
 REGINT = 60             # ;regint= of every account [s]
 RETRY_AFTER = 4         # Retry-After of the 503-ra scenario [s]
 NDOWN = 3               # registrars (tiers) of the all-down scenario
+DOMAIN = 'tier0.example'    # the SRV domain of the srv-* scenarios
+DNS_TTL = 1             # [s] TTL of every DNS answer (srv-*)
 
 STABLE = 10.0           # [s] window counted while stable
 DOWN = 32.0             # [s] all-down: fault -> first registrar back
@@ -98,6 +108,7 @@ class Run:
         self.tmp = tmp
         self.regs = []
         self.edges = []         # RFC 5626 edge proxies, if any
+        self.dnses = []         # DNS servers (rig.Dns), if any
         self.bs = None
         self.t0 = time.time()
         self.faults = []        # timeline.Fault, for the picture
@@ -129,6 +140,13 @@ class Run:
             e.start()
         return reg, self.edges[0], self.edges[1], backup
 
+    def dns(self, ttl=DNS_TTL):
+        """A DNS server (dnsmasq, not started: add records, then
+        start()), stopped after baresip at the teardown."""
+        d = rig.Dns(self.tmp, 'dns%d' % len(self.dnses), ttl=ttl)
+        self.dnses.append(d)
+        return d
+
     def teardown(self):
         """Heal the registrars (so that the un-REGISTERs at quit are
         answered), quit baresip, kill everything by PID."""
@@ -149,6 +167,8 @@ class Run:
             self.bs.close()
         for k in self.regs + self.edges:
             k.close()
+        for d in self.dnses:
+            d.close()
         return errors
 
 
@@ -451,6 +471,118 @@ def edge_fault(run, res, fault):
     res['end'] = 'ok' if ok else 'moved or unreachable'
 
 
+def srv_failover(run, res, fault, transport):
+    """DNS server sets (issue 10 item 1): tier 0 is alice at DOMAIN,
+    an SRV set {reg0 prio 10, reg1 prio 20}; tier 1 alice at reg2 (by
+    IP), Cisco mode.  The first server fails: serreg should ask the
+    next server of the set at once, pin the account to it and register
+    there, with no move.  'gap': fault -> the 200 that made the binding
+    that reg1 (the same tier) is then seen to hold (one an un-REGISTER
+    removes within milliseconds does not count); 'reach': fault -> an
+    INVITE through reg1 reaches baresip; the end state is wrong if the
+    binding is missing at any sample of the STABLE s after."""
+    a, b, c = run.registrars(3)
+    d = run.dns()
+    d.server_set(DOMAIN, [a, b], proto=transport)
+    d.start()
+    uri = 'sip:%s@%s' % (USER, DOMAIN)
+    if transport != 'udp':
+        uri += ';transport=' + transport
+    bs = run.baresip(['<%s>;auth_pass=%s;regint=%d;prio=0;fbregint=%d'
+                      % (uri, rig.PASSWORD, REGINT, FBREGINT),
+                      rig.account_line(USER, c, prio=1, fbregint=FBREGINT,
+                                       regint=REGINT, transport=transport)],
+                     CONFIG + [d.config_line] + rig.CALLEE_CONFIG)
+    wait_bound_first(run)
+    stable_window(run, res)
+    time.sleep(random.uniform(0, CHECK_INTERVAL))
+    t_f = time.time()
+    fault(a)
+    run.faults.append(timeline.Fault(0, t_f, fault.__doc__ or 'fault',
+                                     lost=fault.__doc__ == 'killed'))
+    t_b = held_binding(b, t_f, GAP_TIMEOUT)
+    if t_b is not None:
+        res['gap'] = t_b - t_f
+        # calls through the second server of the set until one reaches
+        # baresip
+        t_r, ncalls = rig.wait_reachable(b, USER, bs, GAP_TIMEOUT)
+    else:
+        t_r, ncalls = None, 0
+    res['reach'] = t_r - t_f if t_r else None
+    # after the failover: the pinned account's traffic for STABLE s,
+    # its binding sampled meanwhile
+    time.sleep(1.0)
+    t0 = time.time()
+    lost = rig.binding_gaps(b, USER, t0 + STABLE)
+    after, _ = count(run.regs, t0, time.time())
+    moves = bs.moves(t_f)
+    done = [r.answer_time for r in a.requests(USER, 'OPTIONS')
+            if r.answer is not None and r.answer_time < t_f]
+    res['note'] = (
+        '%s; INVITE reached baresip after %s s (%d calls); moves: %s; '
+        'pinned: %s; after the failover REG %.1f / OPT %.1f per min' % (
+            'last check %.1f s before the fault' % (t_f - done[-1])
+            if done else 'no check before the fault',
+            '%.2f' % res['reach'] if t_r else 'never', ncalls,
+            ', '.join('%s->%s (%s)' % (m['from'], m['to'], m['reason'])
+                      for m in moves) or 'none',
+            'requests through server %s:%s:%d (pinned)'
+            % (transport, rig.HOST, b.port) in bs.log(),
+            after['register'], after['options']))
+    res['end_ok'], res['end'] = srv_end_state(bs, a, b, c)
+    if lost and t_b is not None:
+        res['end_ok'] = False
+        res['end'] = ('binding on %s missing %.1f s after the fault; '
+                      % (b.name, lost[0][0] - t_f)) + res['end']
+
+
+def held_binding(reg, since, timeout):
+    """time.time() of the 200 (reg's log) to the REGISTER of USER that
+    made the binding reg is seen to hold, polled from now on (a binding
+    removed again within milliseconds is not seen); None if none within
+    timeout."""
+    def held():
+        try:
+            return reg.has_binding(USER)
+        except rig.RigError:
+            return False
+    if not rig.wait_until(held, timeout, 0.05):
+        return None
+    t_seen = time.time()
+    ok = [r.answer_time for r in reg.registers(USER, since)
+          if r.answer == 200 and r.answer_time is not None
+          and r.answer_time <= t_seen]
+    return ok[-1] if ok else t_seen
+
+
+def srv_end_state(bs, a, b, c):
+    """The end state of the srv-* scenarios: alice bound at b (the
+    second server of tier 0's set), not at c (tier 1), serreg's current
+    tier 0, baresip's current UA the domain's account.  (ok, text)"""
+    wrong, notes = [], []
+    if not b.has_binding(USER):
+        wrong.append('no binding on %s' % b.name)
+    if c.has_binding(USER):
+        wrong.append('binding on %s (tier 1): moved' % c.name)
+    if askable(a) and a.has_binding(USER):
+        notes.append('stale binding on faulted %s' % a.name)
+    st = bs.status()
+    if st.get('current') != 0:
+        wrong.append('serreg current %s' % st.get('current'))
+    cur = bs.current_aor()
+    if cur != 'sip:%s@%s' % (USER, DOMAIN):
+        wrong.append('current UA %s' % cur)
+    return not wrong, '; '.join(wrong + notes) or 'ok'
+
+
+def s_srv_frozen_udp(run, res):
+    srv_failover(run, res, freeze, 'udp')
+
+
+def s_srv_killed_tcp(run, res):
+    srv_failover(run, res, kill, 'tcp')
+
+
 def s_edge_killed(run, res):
     edge_fault(run, res, lambda e: e.stop())
 
@@ -476,6 +608,10 @@ SCENARIOS = [
     ('all-down', s_all_down, 'udp', 'serial',
      '%d registrars answer 503 for %.0f s, then tier 1 is back'
      % (NDOWN, DOWN)),
+    ('srv-frozen-udp', s_srv_frozen_udp, 'udp', 'cisco',
+     'DNS server set: the first SRV server of tier 0 frozen'),
+    ('srv-killed-tcp', s_srv_killed_tcp, 'tcp', 'cisco',
+     'DNS server set: the first SRV server of tier 0 killed'),
 ]
 
 
@@ -530,6 +666,10 @@ def settings_text():
         '- faults at a random phase: 0-%d s after the stable window '
         '(check timer); the primary back 2-%d s after the failover '
         '(probe timer)' % (CHECK_INTERVAL, 2 + PROBE_TIMEOUT + FBREGINT),
+        '- srv-*: tier 0 is <sip:%s@%s> (no port: NAPTR, SRV, A through '
+        'baresip\'s dns_server, dnsmasq, TTL %d s), SRV set of two '
+        'registrars (prio 10, 20); tier 1 one registrar by IP; '
+        'serreg_server_retry at its default' % (USER, DOMAIN, DNS_TTL),
         '- windows: stable %.0f s (after the first binding + 1 s; '
         'not in failback); '
         'all down: counted from %.0f s to %.0f s after the fault; '
@@ -617,6 +757,12 @@ def report(results, runs, argv, started, elapsed, env):
     if 'killed-tcp' in results:
         target('failover gap, killed registrar, TCP', ('<= 1 s', 1.0),
                vals('killed-tcp', 'gap'))
+    if 'srv-frozen-udp' in results:
+        target('failover gap, frozen first SRV server, UDP, same tier',
+               ('<= 8 s', 8.0), vals('srv-frozen-udp', 'gap'))
+    if 'srv-killed-tcp' in results:
+        target('failover gap, killed first SRV server, TCP, same tier',
+               ('<= 1 s', 1.0), vals('srv-killed-tcp', 'gap'))
     if '503-ra' in results:
         waits = [min(r['ra_waits']) for r in results['503-ra']
                  if not r.get('error') and r.get('ra_waits')]

@@ -1,0 +1,416 @@
+"""DNS server sets (issue 10 item 1): an account whose registrar is a
+domain, resolved by RFC 3263 (NAPTR, SRV, A), is tracked by serreg as an
+ordered set of servers.
+
+Tier 0 is <sip:alice@tier0.example>, an SRV set of two kamailio
+registrars (rig.Dns, dnsmasq, TTL 1 s); tier 1 is alice at a third
+registrar, by IP.  A fault of the first server of the set is no failure
+of the tier: serreg asks the next server at once, pins the account to it
+(its outbound proxy) and registers there; the tier fails only when every
+server of the set does.  Each test reads the truth at the registrars
+(bindings, request logs) and checks that a call through the registrar
+holding the binding reaches baresip.
+
+Short timers: check 5 s, probe timeout 2 s, regint 20, fbregint 5,
+failback hold 2, serreg_server_retry 5 (unless a test says otherwise).
+"""
+
+import re
+import time
+
+import pytest
+
+import rig
+from rig import ANSI, HOST, account_line, aor, binding_gaps, wait_until
+
+DOMAIN = 'tier0.example'
+ALICE = 'sip:alice@' + DOMAIN
+REGINT = 20             # [s] ;regint= of every account
+FBREGINT = 5            # [s] ;fbregint= of every account (Cisco mode)
+CHECK = 5               # [s] serreg_check_interval
+TIMEOUT = 2             # [s] serreg_probe_timeout
+HOLD = 2                # serreg_failback_hold
+RETRY = 5               # [s] serreg_server_retry
+# a silent first server: the next check comes within CHECK (80-100 %
+# jitter), its OPTIONS times out after TIMEOUT, the next server is asked
+# at once; 3 s for that answer, the REGISTER with its digest round, and
+# the load of the machine
+DETECT = CHECK + TIMEOUT + 3
+# [s] a UDP non-INVITE transaction's lifetime (64*T1): a request of the
+# registration the account had before its pin (an un-REGISTER libre sends
+# as DNS orders the servers) can reach the pinned server until then
+TIMER_F = 32
+
+CFG = ['serreg_check_interval %d' % CHECK,
+       'serreg_probe_timeout %d' % TIMEOUT,
+       'serreg_failback_hold %d' % HOLD,
+       'serreg_backoff_max 4'] + rig.CALLEE_CONFIG
+
+
+def domain_line(user, domain, transport='udp', regint=REGINT, prio=0,
+                fbregint=FBREGINT):
+    """An account line for user at a domain (no port: RFC 3263)."""
+    uri = 'sip:%s@%s' % (user, domain)
+    if transport != 'udp':
+        uri += ';transport=' + transport
+    return '<%s>;auth_pass=%s;regint=%d;prio=%d;fbregint=%d' % (
+        uri, rig.PASSWORD, regint, prio, fbregint)
+
+
+def addr(k, transport='udp'):
+    """A server as serreg names it: 'udp:127.0.0.1:PORT'."""
+    return '%s:%s:%d' % (transport, HOST, k.port)
+
+
+def ladder(registrars, baresip, dns, transport='udp', retry=RETRY,
+           config=()):
+    """Tier 0: alice at tier0.example, SRV set {r1 prio 10, r2 prio 20};
+    tier 1: alice at r3 (by IP).  Started, alice bound at r1 (and no
+    REGISTER anywhere else).  (r1, r2, r3, d, bs, t0)"""
+    r1, r2, r3 = registrars(3)
+    d = dns(ttl=1)
+    d.server_set(DOMAIN, [r1, r2], proto=transport)
+    d.apply()
+    cfg = CFG + [d.config_line] + list(config)
+    if retry is not None:
+        cfg.append('serreg_server_retry %d' % retry)
+    t0 = time.time()
+    bs = baresip([domain_line('alice', DOMAIN, transport),
+                  account_line('alice', r3, prio=1, fbregint=FBREGINT,
+                               regint=REGINT, transport=transport)], cfg)
+    assert wait_until(lambda: r1.has_binding('alice'), 10), (
+        d.queries(), bs.log()[-3000:])
+    assert not r2.has_binding('alice') and r2.registers('alice') == []
+    assert r3.registers('alice') == []
+    # the set as serreg resolved it
+    servers = '%s: servers %s, %s (ttl' % (ALICE, addr(r1, transport),
+                                            addr(r2, transport))
+    assert wait_until(lambda: servers in bs.log(), 5), bs.log()[-3000:]
+    return r1, r2, r3, d, bs, t0
+
+
+def account(bs, aor_=ALICE):
+    """The account aor_ in `serreg json`."""
+    accs = [x for x in bs.status()['accounts'] if x['aor'] == aor_]
+    assert len(accs) == 1, bs.status()
+    return accs[0]
+
+
+def servers_json(bs):
+    """(pinned, [(addr, state, in_use)...]) of alice at tier0.example
+    in `serreg json`."""
+    acc = account(bs)
+    return acc.get('pinned'), [(s['addr'], s['state'], s['in_use'])
+                               for s in acc.get('servers', ())]
+
+
+def servers_text(bs):
+    """The 'servers: ...' line under alice at tier0.example in the
+    `serreg` text ('' if none)."""
+    lines = ANSI.sub('', bs.command('serreg')['data']).splitlines()
+    for i, ln in enumerate(lines[:-1]):
+        if ln.split() and ln.split()[-1] == ALICE:
+            nxt = lines[i + 1].strip()
+            return nxt if nxt.startswith('servers:') else ''
+    return ''
+
+
+def server_events(bs, since=0.0):
+    """serreg's server events (ctrl_tcp type '?', param 'serreg server
+    aor=.. server=.. state=.. pinned=..') as dicts."""
+    res = []
+    for e in bs.events('?', since=since):
+        p = e.get('param', '')
+        if not p.startswith('serreg server '):
+            continue
+        d = dict(re.findall(r'(\w+)=(\S+)', p))
+        d['_time'] = e['_time']
+        res.append(d)
+    return res
+
+
+def bound_since(k, since):
+    """time of the 200 to the first REGISTER of alice at k since
+    `since` (from its log), None if none."""
+    ok = [r for r in k.registers('alice', since) if r.final == 200]
+    return ok[0].answer_time if ok and ok[0].answer_time else None
+
+
+def unregisters(k, since):
+    """REGISTERs with expires=0 of alice at k since `since`: (time,
+    Call-ID, answer)."""
+    return [(round(r.time - since, 3), r.callid, r.answer)
+            for r in k.requests('alice', 'REGISTER', since)
+            if r.expires == 0]
+
+
+def reaches(k, bs, aor_=ALICE):
+    """A call through k reaches baresip, for the account aor_."""
+    res = rig.call(k, 'alice', bs, timeout=10)
+    assert res.event is not None and res.rc == 0, (
+        res.rc, res.log[-1500:], bs.log()[-2000:])
+    assert res.event['accountaor'] == aor_, res.event
+    return res
+
+
+def pinned_to(bs, k, transport='udp'):
+    return ('%s: requests through server %s (pinned)'
+            % (ALICE, addr(k, transport)) in bs.log())
+
+
+def no_move(bs, r3, t0, since):
+    """No move since `since`, tier 1 never registered."""
+    assert bs.moves(since) == [], bs.moves(since)
+    assert r3.registers('alice', t0) == [], r3.registers('alice', t0)
+    assert bs.status()['current'] == 0
+
+
+# ---------------------------------------------------------------------
+# a. UDP: the first server frozen, the account pinned to the second;
+#    failback to the first once it answers again
+# ---------------------------------------------------------------------
+
+def test_frozen_first_server_udp_pins_to_second_and_fails_back(
+        registrars, baresip, dns):
+    r1, r2, r3, d, bs, t0 = ladder(registrars, baresip, dns)
+    # frozen right after the first registration: no refresh of it is
+    # in flight (regint 20: the next one after 18 s)
+    t_f = time.time()
+    r1.freeze()
+    assert wait_until(lambda: r2.has_binding('alice'), DETECT + 5), (
+        bs.log()[-4000:])
+    t_b = bound_since(r2, t_f)
+    assert t_b is not None, r2.registers('alice')
+    print('frozen first server: bound at the second %.2f s after the '
+          'freeze' % (t_b - t_f))
+    assert t_b - t_f <= DETECT, t_b - t_f
+    assert pinned_to(bs, r2), bs.log()[-3000:]
+    assert '%s: server %s dead (' % (ALICE, addr(r1)) in bs.log()
+    no_move(bs, r3, t0, t_f)
+    assert account(bs)['state'] == 'registered'
+
+    # serreg json and the text: r1 dead, r2 in use, pinned
+    want = (True, [(addr(r1), 'dead', False), (addr(r2), 'alive', True)])
+    assert wait_until(lambda: servers_json(bs) == want, 5), (
+        servers_json(bs))
+    txt = servers_text(bs)
+    assert '%s dead' % addr(r1) in txt, txt
+    assert '%s alive (in use, pinned)' % addr(r2) in txt, txt
+    assert 'servers' not in account(bs, aor('alice', r3)), (
+        account(bs, aor('alice', r3)))
+    ev = [e for e in server_events(bs, t_f) if e.get('server') == addr(r1)]
+    assert ev and ev[0]['state'] == 'dead' and ev[0]['aor'] == ALICE, (
+        server_events(bs))
+
+    # pinned for good: the refreshes go to r2, its binding never lapses,
+    # for a refresh interval and until no request of the registration
+    # before the pin (an un-REGISTER to r1, then to r2 after Timer F)
+    # can remove it
+    t_hold = time.time()
+    gaps = binding_gaps(r2, 'alice', max(t_hold + REGINT + 2,
+                                         t_b + TIMER_F + 4))
+    assert gaps == [], (gaps, unregisters(r2, t_f), bs.log()[-3000:])
+    assert r2.registers('alice', t_hold), 'no refresh through r2'
+    no_move(bs, r3, t0, t_f)
+    reaches(r2, bs)
+
+    # r1 back: after HOLD good OPTIONS at the checks, back to r1
+    # (unpinned), registered there, a call through r1 reaches baresip
+    unpinned = '%s: requests through the DNS order again (unpinned)' % (
+        ALICE)
+    n_unpinned = bs.log().count(unpinned)
+    t_thaw = time.time()
+    r1.thaw()
+    back = RETRY + (HOLD + 1) * CHECK + TIMEOUT + 3
+    assert wait_until(lambda: bs.log().count(unpinned) > n_unpinned,
+                      back), bs.log()[-4000:]
+    assert wait_until(lambda: bound_since(r1, t_thaw) is not None
+                      and r1.has_binding('alice'), 5), bs.log()[-4000:]
+    print('r1 back: bound there %.2f s after the thaw; binding left at '
+          'r2: %s' % (bound_since(r1, t_thaw) - t_thaw,
+                      r2.has_binding('alice')))
+    assert [e for e in server_events(bs, t_thaw)
+            if e.get('server') == addr(r1) and e['state'] == 'alive'], (
+        server_events(bs))
+    want = (False, [(addr(r1), 'alive', True), (addr(r2), 'alive', False)])
+    assert wait_until(lambda: servers_json(bs) == want, 5), (
+        servers_json(bs))
+    no_move(bs, r3, t0, t_f)
+    reaches(r1, bs)
+
+
+# ---------------------------------------------------------------------
+# b. TCP: the first server killed, registered through the second at once
+# ---------------------------------------------------------------------
+
+def test_killed_first_server_tcp_registers_through_second_at_once(
+        registrars, baresip, dns):
+    r1, r2, r3, d, bs, t0 = ladder(registrars, baresip, dns, 'tcp')
+    assert {r.proto for r in r1.registers('alice')} == {'tcp'}
+    time.sleep(1)
+    t_k = time.time()
+    r1.stop()
+    assert wait_until(lambda: r2.has_binding('alice'), 5), (
+        [(round(r.time - t_k, 3), r.expires, r.callid, r.answer)
+         for r in r2.requests('alice', 'REGISTER', t_k)],
+        bs.log()[-4000:])
+    t_b = bound_since(r2, t_k)
+    assert t_b is not None, r2.registers('alice')
+    print('killed first server (TCP): bound at the second %.3f s after '
+          'the kill' % (t_b - t_k))
+    assert t_b - t_k < 3, t_b - t_k
+    # and it stays: nothing of the registration before the pin (its
+    # un-REGISTER, sent as DNS orders the servers: r1 refused, r2)
+    # removes it
+    gaps = binding_gaps(r2, 'alice', time.time() + REGINT + 2)
+    assert gaps == [], (gaps, unregisters(r2, t_k), bs.log()[-3000:])
+    assert {r.proto for r in r2.registers('alice')} == {'tcp'}
+    assert pinned_to(bs, r2, 'tcp'), bs.log()[-3000:]
+    time.sleep(1)
+    no_move(bs, r3, t0, t_k)
+    pinned, servers = servers_json(bs)
+    assert pinned is True and servers[1] == (addr(r2, 'tcp'), 'alive',
+                                             True), servers
+    reaches(r2, bs)
+
+
+# ---------------------------------------------------------------------
+# c. Every server of tier 0 frozen: only then the tier fails
+# ---------------------------------------------------------------------
+
+def freeze_tier0(r1, r2, r3, bs):
+    """Freeze both servers of tier 0: the tier moves to tier 1 once
+    both failed (r1, then r2 asked at once); alice bound at r3.
+    Returns the time of the freeze."""
+    t_f = time.time()
+    r1.freeze()
+    r2.freeze()
+    mv = bs.wait_move(1, CHECK + 2 * TIMEOUT + 8, t_f)
+    assert mv and mv[-1]['from'] == '0', (bs.moves(), bs.log()[-4000:])
+    assert wait_until(lambda: r3.has_binding('alice'), 5), (
+        bs.log()[-3000:])
+    # the order in the log: r1 dead, r2 dead, then the move
+    log = bs.log()
+    i1 = log.rfind('%s: server %s dead (' % (ALICE, addr(r1)))
+    i2 = log.rfind('%s: server %s dead (' % (ALICE, addr(r2)))
+    im = log.rfind('serreg: tier 0 -> 1 (')
+    assert 0 <= i1 < im and 0 <= i2 < im, (i1, i2, im, log[-4000:])
+    print('tier 0 (both servers frozen) left %.2f s after the freeze'
+          % (mv[-1]['_time'] - t_f))
+    return t_f
+
+
+def test_every_server_frozen_moves_the_tier(registrars, baresip, dns):
+    r1, r2, r3, d, bs, t0 = ladder(registrars, baresip, dns)
+    freeze_tier0(r1, r2, r3, bs)
+    assert bs.current_aor() == aor('alice', r3)
+    reaches(r3, bs, aor('alice', r3))
+
+
+# ---------------------------------------------------------------------
+# d. Standby probes per server: tier 0 found alive through its second
+#    server, failback pinned to it
+# ---------------------------------------------------------------------
+
+def test_standby_probed_per_server_fails_back_pinned(registrars, baresip,
+                                                      dns):
+    r1, r2, r3, d, bs, t0 = ladder(registrars, baresip, dns)
+    freeze_tier0(r1, r2, r3, bs)
+
+    t_thaw = time.time()
+    r2.thaw()
+    back = 2 * (FBREGINT + TIMEOUT) + HOLD * FBREGINT + 5
+    mv = bs.wait_move(0, back, t_thaw)
+    assert mv and mv[-1]['reason'] == 'failback', (bs.moves(t_thaw),
+                                                   bs.log()[-4000:])
+    assert wait_until(lambda: r2.has_binding('alice'), 5), (
+        bs.log()[-4000:])
+    print('tier 0 back through its second server: moved %.2f s, bound '
+          '%.2f s after the thaw' % (mv[-1]['_time'] - t_thaw,
+                                     bound_since(r2, t_thaw) - t_thaw))
+    # tier 0 failed its check: its standby probes are OPTIONS (or
+    # REGISTER expires=0), r1's and r2's each
+    asked = [r for r in r2.requests('alice', since=t_thaw)
+             if r.method == 'OPTIONS' or r.is_probe]
+    assert asked, 'no standby probe at r2'
+    assert pinned_to(bs, r2), bs.log()[-3000:]
+    assert r1.frozen
+    pinned, servers = servers_json(bs)
+    assert pinned is True and servers == [(addr(r1), 'dead', False),
+                                          (addr(r2), 'alive', True)], (
+        servers)
+    assert wait_until(lambda: not r3.has_binding('alice'), 5)
+    assert bs.current_aor() == ALICE
+    reaches(r2, bs)
+
+    # nothing asked r1 for a binding while it was frozen: what it had
+    # queued is read at once after its thaw (a failback to it takes
+    # HOLD checks, seconds later)
+    t_thaw1 = time.time()
+    r1.thaw()
+    time.sleep(1.5)
+    queued = r1.registers('alice', t_thaw1)
+    assert queued == [], queued
+
+
+# ---------------------------------------------------------------------
+# e. The SRV set changes at run time (TTL 1 s) while pinned
+# ---------------------------------------------------------------------
+
+def test_dns_change_while_pinned_moves_to_the_new_server(registrars,
+                                                         baresip, dns):
+    """Pinned to r2 (r1 frozen); the set becomes {r1 (frozen), r4}:
+    the account leaves r2 and binds at r4, nothing more goes to r2.
+    The default serreg_server_retry (60 s): r1 is still known dead."""
+    r1, r2, r3, d, bs, t0 = ladder(registrars, baresip, dns, retry=None)
+    r4, = registrars(1)
+    t_f = time.time()
+    r1.freeze()
+    assert wait_until(lambda: r2.has_binding('alice') and
+                      pinned_to(bs, r2), DETECT + 5), bs.log()[-4000:]
+
+    t_c = time.time()
+    d.server_set(DOMAIN, [r1, r4], proto='udp')
+    d.apply()
+    # resolved again within 5 s (the shortest TTL serreg uses), then a
+    # check and its timeout if it tries r1 first
+    assert wait_until(lambda: r4.has_binding('alice'),
+                      5 + CHECK + TIMEOUT + 5), (
+        d.queries()[-6:], bs.log()[-4000:])
+    t4 = bound_since(r4, t_c)
+    print('set changed: bound at the new server %.2f s after the change'
+          % (t4 - t_c))
+    assert '%s: servers %s, %s (ttl' % (ALICE, addr(r1), addr(r4)) in (
+        bs.log()), bs.log()[-3000:]
+    time.sleep(2 * CHECK + 2)
+    late = r2.requests('alice', since=t4 + 1)
+    assert late == [], late
+    pinned, servers = servers_json(bs)
+    assert [s[0] for s in servers] == [addr(r1), addr(r4)], servers
+    assert pinned is True and servers[1][2] is True, (pinned, servers)
+    print('binding left at r2: %s' % r2.has_binding('alice'))
+    no_move(bs, r3, t0, t_f)
+    reaches(r4, bs)
+
+
+# ---------------------------------------------------------------------
+# f. Bad serreg_server_retry values
+# ---------------------------------------------------------------------
+
+@pytest.mark.parametrize('value', ['0', 'abc', '3601'])
+def test_bad_server_retry_named_default_used(registrars, baresip, dns,
+                                             value):
+    r1, r2 = registrars(2)
+    d = dns(ttl=1)
+    d.server_set(DOMAIN, [r1, r2])
+    d.apply()
+    bs = baresip([domain_line('alice', DOMAIN)],
+                 CFG + [d.config_line, 'serreg_server_retry %s' % value])
+    assert wait_until(lambda: r1.has_binding('alice'), 10), (
+        bs.log()[-3000:])
+    line = [x for x in bs.log().splitlines() if 'serreg_server_retry' in x]
+    assert line, bs.log()[-3000:]
+    assert '"%s"' % value in line[0] and '1..3600' in line[0], line
+    assert 'default' in line[0], line
+    assert bs.running and bs.status()['state'] == 'registered'
+    assert account(bs).get('servers'), account(bs)
