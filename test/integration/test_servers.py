@@ -216,8 +216,8 @@ def test_frozen_first_server_udp_pins_to_second_and_fails_back(
 
     # r1 back: after HOLD good OPTIONS at the checks, back to r1
     # (unpinned), registered there, a call through r1 reaches baresip
-    unpinned = '%s: requests through the DNS order again (unpinned)' % (
-        ALICE)
+    unpinned = ('%s: requests through server %s, the first of its set '
+                '(unpinned)' % (ALICE, addr(r1)))
     n_unpinned = bs.log().count(unpinned)
     t_thaw = time.time()
     r1.thaw()
