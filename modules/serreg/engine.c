@@ -201,40 +201,46 @@ typedef enum sr_state (sr_trans_h)(struct sr_engine *eng,
  * Actions and traces
  */
 
+/* an action with nothing set but its kind and account (acc may be NULL) */
+static void action_init(struct sr_action *act, enum sr_action_kind kind,
+			struct sr_account *acc)
+{
+	memset(act, 0, sizeof(*act));
+	act->kind   = kind;
+	act->acc    = acc;
+	act->ref    = acc ? acc->ref : NULL;
+	act->server = -1;
+	act->from   = -1;
+	act->to     = -1;
+}
+
+
 static void emit_req(struct sr_engine *eng, enum sr_action_kind kind,
 		     struct sr_account *acc, uint64_t delay,
 		     enum sr_request req)
 {
 	struct sr_action act;
 
-	memset(&act, 0, sizeof(act));
-	act.kind  = kind;
-	act.acc   = acc;
-	act.ref   = acc ? acc->ref : NULL;
+	action_init(&act, kind, acc);
 	act.delay = delay;
-	act.req    = req;
-	act.server = -1;
-	act.from   = -1;
-	act.to     = -1;
+	act.req   = req;
 
 	eng->acth(&act, eng->arg);
 }
 
 
-/* an action about one server of the account's set */
+/* an action about server `server` of the account's set; ans: why */
 static void emit_server(struct sr_account *acc, enum sr_action_kind kind,
-			enum sr_request req, int server)
+			enum sr_request req, int server,
+			const struct sr_answer *ans)
 {
 	struct sr_action act;
 
-	memset(&act, 0, sizeof(act));
-	act.kind   = kind;
-	act.acc    = acc;
-	act.ref    = acc->ref;
+	action_init(&act, kind, acc);
 	act.req    = req;
 	act.server = server;
-	act.from   = -1;
-	act.to     = -1;
+	if (ans)
+		act.ans = *ans;
 
 	acc->eng->acth(&act, acc->eng->arg);
 }
@@ -252,14 +258,8 @@ static void emit_flow(struct sr_engine *eng, struct sr_account *acc,
 {
 	struct sr_action act;
 
-	memset(&act, 0, sizeof(act));
-	act.kind = SR_ACT_ROUTE;
-	act.acc  = acc;
-	act.ref  = acc->ref;
-	act.flow   = flow;
-	act.server = -1;
-	act.from   = -1;
-	act.to     = -1;
+	action_init(&act, SR_ACT_ROUTE, acc);
+	act.flow = flow;
 
 	eng->acth(&act, eng->arg);
 }
@@ -271,9 +271,7 @@ static void emit_move(struct sr_engine *eng, const struct sr_tier *from,
 {
 	struct sr_action act;
 
-	memset(&act, 0, sizeof(act));
-	act.kind   = SR_ACT_MOVE;
-	act.server = -1;
+	action_init(&act, SR_ACT_MOVE, NULL);
 	act.from   = from ? (int)from->prio : -1;
 	act.to     = to ? (int)to->prio : -1;
 	act.reason = reason;
@@ -455,7 +453,7 @@ static void acc_request_to(struct sr_account *acc, enum sr_request req,
 {
 	acc->req     = req;
 	acc->srv_req = server;
-	emit_server(acc, SR_ACT_REQUEST, req, server);
+	emit_server(acc, SR_ACT_REQUEST, req, server, NULL);
 }
 
 
@@ -1473,24 +1471,12 @@ static void srv_set_state(struct sr_account *acc, unsigned i,
 			  enum sr_srv_state st, const struct sr_answer *ans)
 {
 	struct sr_server *s = &acc->srv[i];
-	struct sr_action act;
 
 	if (s->state == st)
 		return;
 
 	s->state = st;
-
-	memset(&act, 0, sizeof(act));
-	act.kind   = SR_ACT_SERVER;
-	act.acc    = acc;
-	act.ref    = acc->ref;
-	act.server = (int)i;
-	act.from   = -1;
-	act.to     = -1;
-	if (ans)
-		act.ans = *ans;
-
-	acc->eng->acth(&act, acc->eng->arg);
+	emit_server(acc, SR_ACT_SERVER, SR_REQ_NONE, (int)i, ans);
 }
 
 
@@ -1543,7 +1529,7 @@ static void acc_pin(struct sr_account *acc, int server)
 		return;
 
 	acc->pin = server;
-	emit_server(acc, SR_ACT_PIN, SR_REQ_NONE, server);
+	emit_server(acc, SR_ACT_PIN, SR_REQ_NONE, server, NULL);
 }
 
 
@@ -2564,12 +2550,12 @@ void sr_account_servers(struct sr_account *acc, unsigned n,
 	if (!has_set(acc)) {
 		/* one server, or none: as DNS orders them */
 		if (old >= 0)
-			emit_server(acc, SR_ACT_PIN, SR_REQ_NONE, -1);
+			emit_server(acc, SR_ACT_PIN, SR_REQ_NONE, -1, NULL);
 		acc->pin = -1;
 	}
 	else if (old >= 0 && pin < 0) {
 		/* its server left the set: the best of the new one */
-		emit_server(acc, SR_ACT_PIN, SR_REQ_NONE, -1);
+		emit_server(acc, SR_ACT_PIN, SR_REQ_NONE, -1, NULL);
 		acc_pin_best(acc);
 
 		if (active)

@@ -1316,18 +1316,24 @@ class Baresip(_Child):
             raise RigError('serreg json: %s' % r.get('data'))
         return json.loads(r['data'])
 
-    def moves(self, since=0.0):
-        """serreg's move events as dicts (from, to, reason, ...)."""
+    def serreg_events(self, kind, since=0.0):
+        """serreg's events of a kind ('move', 'server', 'pin': ctrl_tcp
+        type '?', param 'serreg KIND key=value ...') as dicts, with
+        '_time'."""
         res = []
         for e in self.events('?', since=since):
             p = e.get('param', '')
-            if not p.startswith('serreg move '):
+            if not p.startswith('serreg %s ' % kind):
                 continue
             d = dict(re.findall(r'(\w+)=("[^"]*"|\S+)', p))
             d = {k: v.strip('"') for k, v in d.items()}
             d['_time'] = e['_time']
             res.append(d)
         return res
+
+    def moves(self, since=0.0):
+        """serreg's move events as dicts (from, to, reason, ...)."""
+        return self.serreg_events('move', since)
 
     def wait_move(self, to, timeout, since=0.0):
         """Wait for a move to tier `to` ('none' too); the list of such

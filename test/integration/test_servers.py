@@ -15,7 +15,6 @@ Short timers: check 5 s, probe timeout 2 s, regint 20, fbregint 5,
 failback hold 2, serreg_server_retry 5 (unless a test says otherwise).
 """
 
-import re
 import time
 
 import pytest
@@ -116,17 +115,9 @@ def servers_text(bs):
 
 
 def server_events(bs, since=0.0):
-    """serreg's server events (ctrl_tcp type '?', param 'serreg server
-    aor=.. server=.. state=.. pinned=..') as dicts."""
-    res = []
-    for e in bs.events('?', since=since):
-        p = e.get('param', '')
-        if not p.startswith('serreg server '):
-            continue
-        d = dict(re.findall(r'(\w+)=(\S+)', p))
-        d['_time'] = e['_time']
-        res.append(d)
-    return res
+    """serreg's server events ('serreg server aor=.. server=.. state=..
+    pinned=..') as dicts."""
+    return bs.serreg_events('server', since)
 
 
 def bound_since(k, since):
