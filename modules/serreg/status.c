@@ -216,46 +216,82 @@ static const char *server_name(const struct serreg_view *v,
 	return v->server_h ? v->server_h(acc, i) : "?";
 }
 
-/* The servers of its registrar's set, if it has one: state, which one
-   its requests go to, and for how long a dead one is skipped */
-static int print_servers(struct re_printf *pf, const struct serreg_view *v,
-			 const struct sr_account *acc)
+/** What is shown of one server of an account's set */
+struct server_view {
+	unsigned i;
+	const char *name;          /**< "udp:192.0.2.10:5060"           */
+	enum sr_srv_state state;
+	uint64_t retry_in;         /**< [s] a dead one is still skipped */
+	bool in_use;               /**< its requests go to it           */
+	bool pinned;               /**< ... and it is not the first     */
+};
+
+typedef int (server_view_h)(struct re_printf *pf,
+			    const struct server_view *sv);
+
+/* Each server of its registrar's set, if it has one (none: 0) */
+static int servers_apply(struct re_printf *pf, const struct serreg_view *v,
+			 const struct sr_account *acc, server_view_h *h)
 {
-	unsigned i, n = sr_account_nservers(acc);
+	unsigned n = sr_account_nservers(acc);
 	int use = sr_account_server(acc);
+	struct server_view sv;
 	int err = 0;
 
 	if (n < 2)
 		return 0;
 
-	err |= re_hprintf(pf, "         servers:");
-
-	for (i = 0; i < n; i++) {
+	for (sv.i = 0; sv.i < n && !err; sv.i++) {
 		uint64_t retry_at = 0;
-		enum sr_srv_state st;
 
-		st = sr_account_server_state(acc, i, &retry_at);
-		err |= re_hprintf(pf, "%s %s %s", i ? "," : "",
-				  server_name(v, acc, i),
-				  sr_srv_state_name(st));
+		sv.name     = server_name(v, acc, sv.i);
+		sv.state    = sr_account_server_state(acc, sv.i, &retry_at);
+		sv.retry_in = sv.state == SR_SRV_DEAD && retry_at > v->now ?
+			(retry_at - v->now + 999) / 1000 : 0;
+		sv.in_use   = (int)sv.i == use;
+		sv.pinned   = sv.in_use && sr_account_pinned(acc);
 
-		if (st == SR_SRV_DEAD && retry_at > v->now)
-			err |= re_hprintf(pf, " (retry in %llus",
-					  (retry_at - v->now + 999) / 1000);
-		else if ((int)i == use)
-			err |= re_hprintf(pf, " (");
-
-		if ((int)i == use)
-			err |= re_hprintf(pf, "%sin use%s",
-					  st == SR_SRV_DEAD &&
-					  retry_at > v->now ? ", " : "",
-					  sr_account_pinned(acc) ?
-					  ", pinned" : "");
-
-		if ((int)i == use ||
-		    (st == SR_SRV_DEAD && retry_at > v->now))
-			err |= re_hprintf(pf, ")");
+		err = h(pf, &sv);
 	}
+
+	return err;
+}
+
+/* "udp:192.0.2.10:5060 dead (retry in 55s)", "... alive (in use,
+   pinned)" */
+static int print_server_h(struct re_printf *pf, const struct server_view *sv)
+{
+	char retry[32] = "";
+	int err;
+
+	err = re_hprintf(pf, "%s %s %s", sv->i ? "," : "", sv->name,
+			 sr_srv_state_name(sv->state));
+
+	if (sv->retry_in)
+		re_snprintf(retry, sizeof(retry), "retry in %llus",
+			    sv->retry_in);
+
+	if (sv->retry_in || sv->in_use)
+		err |= re_hprintf(pf, " (%s%s%s%s)", retry,
+				  retry[0] && sv->in_use ? ", " : "",
+				  sv->in_use ? "in use" : "",
+				  sv->pinned ? ", pinned" : "");
+
+	return err;
+}
+
+/* The servers line of an account with a set: state, which one its
+   requests go to, and for how long a dead one is skipped */
+static int print_servers(struct re_printf *pf, const struct serreg_view *v,
+			 const struct sr_account *acc)
+{
+	int err;
+
+	if (sr_account_nservers(acc) < 2)
+		return 0;
+
+	err  = re_hprintf(pf, "         servers:");
+	err |= servers_apply(pf, v, acc, print_server_h);
 
 	return err | re_hprintf(pf, "\n");
 }
@@ -364,33 +400,26 @@ int serreg_status_print(struct re_printf *pf, const struct serreg_view *v)
 	return ctx.err;
 }
 
+static int json_server_h(struct re_printf *pf, const struct server_view *sv)
+{
+	return re_hprintf(pf, "%s{\"addr\":\"%H\",\"state\":\"%s\","
+			  "\"in_use\":%s,\"retry_in\":%llu}",
+			  sv->i ? "," : "", utf8_encode, sv->name,
+			  sr_srv_state_name(sv->state),
+			  sv->in_use ? "true" : "false", sv->retry_in);
+}
+
 /* "servers" and "pinned" of an account with a set */
 static int json_servers(struct re_printf *pf, const struct serreg_view *v,
 			const struct sr_account *acc)
 {
-	unsigned i, n = sr_account_nservers(acc);
-	int use = sr_account_server(acc);
-	int err = 0;
+	int err;
 
-	if (n < 2)
+	if (sr_account_nservers(acc) < 2)
 		return 0;
 
-	err |= re_hprintf(pf, ",\"servers\":[");
-
-	for (i = 0; i < n; i++) {
-		uint64_t retry_at = 0;
-		enum sr_srv_state st;
-
-		st = sr_account_server_state(acc, i, &retry_at);
-		err |= re_hprintf(pf, "%s{\"addr\":\"%H\",\"state\":\"%s\","
-				  "\"in_use\":%s,\"retry_in\":%llu}",
-				  i ? "," : "", utf8_encode,
-				  server_name(v, acc, i),
-				  sr_srv_state_name(st),
-				  (int)i == use ? "true" : "false",
-				  st == SR_SRV_DEAD && retry_at > v->now ?
-				  (retry_at - v->now + 999) / 1000 : 0);
-	}
+	err  = re_hprintf(pf, ",\"servers\":[");
+	err |= servers_apply(pf, v, acc, json_server_h);
 
 	return err | re_hprintf(pf, "],\"pinned\":%s",
 				sr_account_pinned(acc) ? "true" : "false");
