@@ -1136,6 +1136,7 @@ static bool overload_hold(struct sr_account *acc,
 	/* off baresip meanwhile: its answers and REGISTERING no longer
 	   count (asked), until serreg registers it again */
 	acc_answer_set(acc, ans, false, now);
+	acc_request_cancel(acc);
 	acc->ra_held = true;
 	acc->ra_wait = true;
 	acc->asked   = false;
@@ -1700,6 +1701,12 @@ static void acc_server_answered(struct sr_account *acc,
 
 		acc->hunting = false;
 		acc_answer_set(acc, ans, true, now);
+
+		/* off baresip meanwhile (R53): it registers there later */
+		if (!acc->asked) {
+			acc_pin(acc, (int)i);
+			return;
+		}
 
 		if (acc->pin != (int)i) {
 			/* over UDP, the un-REGISTER of its old reg client
