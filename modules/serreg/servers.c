@@ -17,7 +17,8 @@
  *
  * The set is resolved again when the shortest TTL of its records runs
  * out (bounded by TTL_MIN and TTL_MAX), and the owner hears of every
- * change.  A name without SRV records is one server: no set.
+ * change.  A name without SRV records is one server: no set, asked
+ * again every TTL_NONE.
  *
  * Copyright (C) 2026 The serreg developers
  */
@@ -32,6 +33,7 @@
 enum {
 	TTL_MIN    = 5,      /**< [s] least time between two resolutions */
 	TTL_MAX    = 3600,   /**< [s] most time between two resolutions  */
+	TTL_NONE   = 300,    /**< [s] ... when the name has no SRV set   */
 	DNS_RETRY  = 30,     /**< [s] after a DNS error (the set stays)  */
 	NAME_SIZE  = 64,
 	ROUTE_SIZE = 96,
@@ -137,9 +139,14 @@ static void done(struct serverset *ss)
 	for (i = 0; i < ss->nnew && !changed; i++)
 		changed = strcmp(ss->newv[i].name, ss->srvv[i].name) != 0;
 
-	ttl = ss->newttl < 0 ? TTL_MIN :
-		(uint32_t)min(max(ss->newttl, (int64_t)TTL_MIN),
-			      (int64_t)TTL_MAX);
+	/* no SRV record: asked again seldom (most names have none) */
+	if (!ss->nnew)
+		ttl = TTL_NONE;
+	else if (ss->newttl < 0)
+		ttl = TTL_MIN;
+	else
+		ttl = (uint32_t)min(max(ss->newttl, (int64_t)TTL_MIN),
+				    (int64_t)TTL_MAX);
 
 	memcpy(ss->srvv, ss->newv, sizeof(ss->srvv));
 	ss->n   = ss->nnew;
