@@ -1507,7 +1507,8 @@ static void srv_dead(struct sr_account *acc, unsigned i,
 }
 
 
-/* the server a request went to, NULL if none (no set, or it left) */
+/* the request in flight went to a server of its set (false: no set,
+   or that server left it) */
 static bool srv_of_req(const struct sr_account *acc)
 {
 	return has_set(acc) && acc->srv_req >= 0 &&

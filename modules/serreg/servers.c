@@ -396,7 +396,10 @@ static void naptr_h(int err, const struct dnshdr *hdr, struct list *ansl,
 			    !tp_supported(svcv[i].tp))
 				continue;
 
-			ss->tp = svcv[i].tp;
+			/* the NAPTR chose the transport: no other SRV
+			   is tried if its own has no record (libre) */
+			ss->tp      = svcv[i].tp;
+			ss->tp_next = ARRAY_SIZE(srv_tpv);
 			ttl_take(ss, rr->ttl);
 			err = query(ss, rr->rdata.naptr.replace,
 				    DNS_TYPE_SRV, srv_h);
