@@ -332,6 +332,9 @@ def test_standby_probed_per_server_fails_back_pinned(registrars, baresip,
         servers)
     assert wait_until(lambda: not r3.has_binding('alice'), 5)
     assert bs.current_aor() == ALICE
+    # the failback's binding holds for a refresh interval
+    gaps = binding_gaps(r2, 'alice', time.time() + REGINT + 2)
+    assert gaps == [], (gaps, unregisters(r2, t_thaw), bs.log()[-3000:])
     reaches(r2, bs)
 
     # nothing asked r1 for a binding while it was frozen: what it had
@@ -380,6 +383,9 @@ def test_dns_change_while_pinned_moves_to_the_new_server(registrars,
     assert [s[0] for s in servers] == [addr(r1), addr(r4)], servers
     assert pinned is True and servers[1][2] is True, (pinned, servers)
     print('binding left at r2: %s' % r2.has_binding('alice'))
+    # the binding at the new server holds for a refresh interval
+    gaps = binding_gaps(r4, 'alice', time.time() + REGINT + 2)
+    assert gaps == [], (gaps, unregisters(r4, t_c), bs.log()[-3000:])
     no_move(bs, r3, t0, t_f)
     reaches(r4, bs)
 
