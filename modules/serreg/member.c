@@ -384,7 +384,8 @@ static int servers_start(struct member *m, unsigned flags)
 		uri = *account_luri(a);
 	}
 
-	err = serverset_alloc(&m->servers, &uri, servers_h, m);
+	err = serverset_alloc(&m->servers, &uri, account_aor(a), servers_h,
+			      m);
 	if (err == ENOENT)
 		return 0;
 

@@ -130,9 +130,10 @@ const struct sip_msg *probe_msg(const struct probe *pr);
 /*
  * servers.c: the servers of an account's registrar (RFC 3263)
  *
- * A registrar named by a domain, without a port, is a set of servers
- * (NAPTR, SRV, A), resolved here as libre resolves it and again at the
- * end of its TTL, so that each server can be tracked and pinned.
+ * A registrar named by a domain is a set of servers (NAPTR, SRV, A and
+ * AAAA: each address a server), resolved here as libre resolves it and
+ * again at the end of its TTL, so that each server can be tracked and
+ * pinned.
  */
 
 struct serverset;
@@ -141,7 +142,7 @@ struct serverset;
 typedef void (serverset_h)(void *arg);
 
 int  serverset_alloc(struct serverset **ssp, const struct uri *uri,
-		     serverset_h *changeh, void *arg);
+		     const char *aor, serverset_h *changeh, void *arg);
 unsigned serverset_count(const struct serverset *ss);
 const char *serverset_name(const struct serverset *ss, unsigned i);
 const char *serverset_route(const struct serverset *ss, unsigned i);

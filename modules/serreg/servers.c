@@ -1,23 +1,30 @@
 /**
  * @file servers.c  The servers of an account's registrar (RFC 3263)
  *
- * An account whose registrar (or outbound proxy) is a domain name with
- * no port is a set of servers: libre resolves it at each request (NAPTR,
- * then SRV, then A) and tries the targets in order inside that request,
- * remembering nothing.  This file resolves the same name the same way,
- * through baresip's DNS client, so that the engine can track each server:
+ * An account whose registrar (or outbound proxy) is a domain name is a
+ * set of servers: libre resolves the name at each request and tries
+ * every address it finds in order inside that request, remembering
+ * nothing.  This file resolves the same name the same way, through
+ * baresip's DNS client, so that the engine can track each server:
  *
- * - NAPTR when the URI gives no transport: the first record, by order and
- *   preference, whose service is SIP+D2U, SIP+D2T or SIPS+D2T on a
- *   transport baresip listens on;
+ * - with a port in the URI: the name's addresses at that port;
+ * - otherwise NAPTR when the URI gives no transport: the first record,
+ *   by order and preference, whose service is SIP+D2U, SIP+D2T or
+ *   SIPS+D2T on a transport baresip listens on;
  * - then SRV (of the transport given, of the NAPTR's, or else of TLS,
  *   TCP and UDP in turn, as libre), ordered as libre orders it:
- *   priority, then weight (with libre's hash of the target);
- * - then one A record per target.
+ *   priority, then weight (with libre's key, the hash of the AoR);
+ * - then the A and AAAA records of each target (AAAA only when baresip
+ *   has an IPv6 transport, A only with an IPv4 one), from the SRV
+ *   answer's additional section or asked for, ordered within the
+ *   target as libre orders them (dns_rrlist_sort_addr, same key);
+ * - a name without SRV records: its own addresses at the transport's
+ *   default port (the NAPTR's or the URI's transport, else UDP).
  *
- * The set is resolved again when the shortest TTL of its records runs
- * out (bounded by TTL_MIN and TTL_MAX), and the owner hears of every
- * change.  A name without SRV records is one server: no set, asked
+ * Every address is one server, as it is one try for libre.  The set is
+ * resolved again when the shortest TTL of its records runs out (bounded
+ * by TTL_MIN and TTL_MAX), and the owner hears of every change.  A name
+ * without SRV records that has one address is one server: no set, asked
  * again every TTL_NONE.
  *
  * Copyright (C) 2026 The serreg developers
@@ -33,15 +40,15 @@
 enum {
 	TTL_MIN    = 5,      /**< [s] least time between two resolutions */
 	TTL_MAX    = 3600,   /**< [s] most time between two resolutions  */
-	TTL_NONE   = 300,    /**< [s] ... when the name has no SRV set   */
+	TTL_NONE   = 300,    /**< [s] ... when the name is one server    */
 	DNS_RETRY  = 30,     /**< [s] after a DNS error (the set stays)  */
 	NAME_SIZE  = 64,
 	ROUTE_SIZE = 96,
 };
 
-/** One server: a target of the set, with its address */
+/** One server: an address of a target of the set */
 struct server {
-	char target[NAME_SIZE];   /**< SRV target name              */
+	char target[NAME_SIZE];   /**< SRV target, or the name      */
 	uint16_t port;
 	struct sa addr;
 	char name[NAME_SIZE];     /**< "udp:127.0.0.1:5070"         */
@@ -49,22 +56,36 @@ struct server {
 	uint32_t key;
 };
 
+/** A target being resolved: an SRV target, or the name itself */
+struct target {
+	char name[NAME_SIZE];
+	uint16_t port;
+	struct list addrl;        /**< its A/AAAA records (copies)  */
+};
+
 struct serverset {
 	struct dns_query *dnsq;
 	struct tmr tmr;            /**< next resolution              */
 	char *host;                /**< the domain resolved          */
 	enum sip_transp tp;        /**< transport of the set         */
-	bool tp_given;             /**< by the URI (no NAPTR)        */
+	bool tp_uri;               /**< given by the URI             */
+	bool tp_given;             /**< ... or by the NAPTR chosen   */
+	uint16_t port;             /**< given by the URI, or 0       */
 	unsigned tp_next;          /**< no NAPTR: next SRV transport */
-	uint32_t key;              /**< SRV sort key (libre's hash)  */
+	uint32_t key;              /**< libre's sort key: AoR hash   */
 	uint32_t ttl;              /**< [s] of the set resolved      */
 
 	struct server srvv[SR_SERVERS_MAX];  /**< the set in use       */
 	unsigned n;
 
-	struct server newv[SR_SERVERS_MAX];  /**< being resolved       */
+	/* the resolution in progress */
+	struct target tgtv[SR_SERVERS_MAX];  /**< targets, in order    */
+	unsigned ntgt;
+	unsigned ti;               /**< target whose address is asked */
+	uint16_t qtype;            /**< ... by this query (A, AAAA)  */
+	bool by_srv;               /**< the targets came from SRV    */
+	struct server newv[SR_SERVERS_MAX];
 	unsigned nnew;
-	unsigned ai;               /**< next target to find an A for */
 	int64_t newttl;
 
 	serverset_h *changeh;
@@ -79,11 +100,15 @@ static const enum sip_transp srv_tpv[] = {
 };
 
 
-static bool tp_supported(enum sip_transp tp)
+/* Has baresip a SIP transport tp of address family af (any: AF_UNSPEC) */
+static bool tp_supported(enum sip_transp tp, int af)
 {
-	struct sa laddr;
+	struct sa laddr, dst;
 
-	return uag_sip() && !sip_transp_laddr(uag_sip(), &laddr, tp, NULL);
+	sa_init(&dst, af);
+
+	return uag_sip() && !sip_transp_laddr(uag_sip(), &laddr, tp,
+					      af == AF_UNSPEC ? NULL : &dst);
 }
 
 
@@ -99,12 +124,24 @@ static const char *srv_service(enum sip_transp tp)
 }
 
 
+static void targets_flush(struct serverset *ss)
+{
+	unsigned i;
+
+	for (i = 0; i < ss->ntgt; i++)
+		list_flush(&ss->tgtv[i].addrl);
+
+	ss->ntgt = 0;
+}
+
+
 static void destructor(void *arg)
 {
 	struct serverset *ss = arg;
 
 	tmr_cancel(&ss->tmr);
 	mem_deref(ss->dnsq);
+	targets_flush(ss);
 	mem_deref(ss->host);
 }
 
@@ -135,11 +172,17 @@ static void done(struct serverset *ss)
 	bool changed;
 	unsigned i;
 
+	targets_flush(ss);
+
+	/* a name that is one address is one server: no set, and asked
+	   again seldom (most names are) */
+	if (!ss->by_srv && ss->nnew < 2)
+		ss->nnew = 0;
+
 	changed = ss->nnew != ss->n;
 	for (i = 0; i < ss->nnew && !changed; i++)
 		changed = strcmp(ss->newv[i].name, ss->srvv[i].name) != 0;
 
-	/* no SRV record: asked again seldom (most names have none) */
 	if (!ss->nnew)
 		ttl = TTL_NONE;
 	else if (ss->newttl < 0)
@@ -162,6 +205,7 @@ static void done(struct serverset *ss)
 static void fail(struct serverset *ss, int err)
 {
 	debug("serreg: servers of %s not resolved (%m)\n", ss->host, err);
+	targets_flush(ss);
 	tmr_start(&ss->tmr, DNS_RETRY * 1000, resolve_tmr_h, ss);
 }
 
@@ -178,38 +222,6 @@ static int query(struct serverset *ss, const char *name, uint16_t type,
 
 	return dnsc_query(&ss->dnsq, dnsc, name, type, DNS_CLASS_IN, true,
 			  qh, ss);
-}
-
-
-static void addr_next(struct serverset *ss);
-
-
-/* The address of target ai: the first A record */
-static void a_h(int err, const struct dnshdr *hdr, struct list *ansl,
-		struct list *authl, struct list *addl, void *arg)
-{
-	struct serverset *ss = arg;
-	struct server *s = &ss->newv[ss->ai];
-	struct le *le;
-	(void)hdr;
-	(void)authl;
-	(void)addl;
-
-	ss->dnsq = mem_deref(ss->dnsq);
-
-	for (le = list_head(ansl); le && !err; le = le->next) {
-		struct dnsrr *rr = le->data;
-
-		if (rr->type != DNS_TYPE_A)
-			continue;
-
-		sa_set_in(&s->addr, rr->rdata.a.addr, s->port);
-		ttl_take(ss, rr->ttl);
-		break;
-	}
-
-	++ss->ai;
-	addr_next(ss);
 }
 
 
@@ -231,54 +243,161 @@ static void server_name(struct server *s, enum sip_transp tp)
 }
 
 
-/* Find an address for each target in turn; then the set is complete */
-static void addr_next(struct serverset *ss)
+/* The address of an A or AAAA record at port */
+static bool rr_addr(struct sa *sa, const struct dnsrr *rr, uint16_t port)
 {
-	unsigned i, n;
-	int err;
+	switch (rr->type) {
 
-	while (ss->ai < ss->nnew) {
-		struct server *s = &ss->newv[ss->ai];
+	case DNS_TYPE_A:
+		sa_set_in(sa, rr->rdata.a.addr, port);
+		return true;
 
-		if (sa_isset(&s->addr, SA_ADDR)) {
-			++ss->ai;
-			continue;
+	case DNS_TYPE_AAAA:
+		sa_set_in6(sa, rr->rdata.aaaa.addr, port);
+		return true;
+
+	default:
+		return false;
+	}
+}
+
+
+/* An A or AAAA record of a target: a copy is kept, once, if baresip
+   can reach its address family on the set's transport */
+static bool addr_add_h(struct dnsrr *rr, void *arg)
+{
+	struct serverset *ss = arg;
+	struct target *t = &ss->tgtv[ss->ti];
+	struct dnsrr *copy;
+	struct sa sa, other;
+	struct le *le;
+
+	if (!rr_addr(&sa, rr, 0) || !tp_supported(ss->tp, sa_af(&sa)))
+		return false;
+
+	for (le = list_head(&t->addrl); le; le = le->next) {
+		if (rr_addr(&other, le->data, 0) &&
+		    sa_cmp(&sa, &other, SA_ADDR))
+			return false;
+	}
+
+	copy = dns_rr_alloc();
+	if (!copy)
+		return true;
+
+	copy->type     = rr->type;
+	copy->dnsclass = rr->dnsclass;
+	copy->ttl      = rr->ttl;
+	copy->rdata    = rr->rdata;
+	list_append(&t->addrl, &copy->le, copy);
+
+	return false;
+}
+
+
+/* Every target has its addresses: one server per address, targets in
+   order, addresses of a target in libre's order */
+static void servers_build(struct serverset *ss)
+{
+	unsigned i;
+
+	ss->nnew = 0;
+
+	for (i = 0; i < ss->ntgt; i++) {
+		struct target *t = &ss->tgtv[i];
+		struct le *le;
+
+		dns_rrlist_sort_addr(&t->addrl, ss->key);
+
+		for (le = list_head(&t->addrl);
+		     le && ss->nnew < SR_SERVERS_MAX; le = le->next) {
+			struct dnsrr *rr = le->data;
+			struct server *s = &ss->newv[ss->nnew++];
+
+			memset(s, 0, sizeof(*s));
+			str_ncpy(s->target, t->name, sizeof(s->target));
+			s->port = t->port;
+			(void)rr_addr(&s->addr, rr, t->port);
+			ttl_take(ss, rr->ttl);
+			server_name(s, ss->tp);
 		}
-
-		err = query(ss, s->target, DNS_TYPE_A, a_h);
-		if (!err)
-			return;
-
-		fail(ss, err);
-		return;
 	}
 
-	/* targets without an address are left out */
-	for (i = 0, n = 0; i < ss->nnew; i++) {
-		if (!sa_isset(&ss->newv[i].addr, SA_ADDR))
-			continue;
-
-		ss->newv[n] = ss->newv[i];
-		server_name(&ss->newv[n], ss->tp);
-		++n;
-	}
-
-	ss->nnew = n;
 	done(ss);
 }
 
 
-/* An A record in the additional section for a target */
-static bool add_a_h(struct dnsrr *rr, void *arg)
+static void addr_h(int err, const struct dnshdr *hdr, struct list *ansl,
+		   struct list *authl, struct list *addl, void *arg);
+
+
+/* Ask for the addresses of the next target that has none: A, then
+   AAAA (each only if baresip has that address family), as libre */
+static void addr_next(struct serverset *ss)
 {
-	struct server *s = arg;
+	int err;
 
-	if (rr->type != DNS_TYPE_A || str_casecmp(rr->name, s->target))
-		return false;
+	while (ss->ti < ss->ntgt) {
+		struct target *t = &ss->tgtv[ss->ti];
+		uint16_t next = 0;
 
-	sa_set_in(&s->addr, rr->rdata.a.addr, s->port);
+		if (!ss->qtype && list_isempty(&t->addrl) &&
+		    tp_supported(ss->tp, AF_INET))
+			next = DNS_TYPE_A;
+		else if (ss->qtype != DNS_TYPE_AAAA &&
+			 (ss->qtype || list_isempty(&t->addrl)) &&
+			 tp_supported(ss->tp, AF_INET6))
+			next = DNS_TYPE_AAAA;
 
-	return true;
+		if (next) {
+			ss->qtype = next;
+			err = query(ss, t->name, next, addr_h);
+			if (err)
+				fail(ss, err);
+			return;
+		}
+
+		++ss->ti;
+		ss->qtype = 0;
+	}
+
+	servers_build(ss);
+}
+
+
+static void addr_h(int err, const struct dnshdr *hdr, struct list *ansl,
+		   struct list *authl, struct list *addl, void *arg)
+{
+	struct serverset *ss = arg;
+	(void)hdr;
+	(void)authl;
+	(void)addl;
+
+	ss->dnsq = mem_deref(ss->dnsq);
+
+	/* a target without an address is left out */
+	if (!err)
+		(void)dns_rrlist_apply2(ansl, NULL, DNS_TYPE_A,
+					DNS_TYPE_AAAA, DNS_CLASS_IN, false,
+					addr_add_h, ss);
+
+	addr_next(ss);
+}
+
+
+/* The name itself is the one target, at port */
+static void name_target(struct serverset *ss, uint16_t port)
+{
+	struct target *t = &ss->tgtv[0];
+
+	str_ncpy(t->name, ss->host, sizeof(t->name));
+	t->port  = port;
+	ss->ntgt = 1;
+	ss->ti   = 0;
+	ss->qtype = 0;
+	ss->by_srv = false;
+
+	addr_next(ss);
 }
 
 
@@ -302,38 +421,62 @@ static void srv_h(int err, const struct dnshdr *hdr, struct list *ansl,
 
 	dns_rrlist_sort(ansl, DNS_TYPE_SRV, ss->key);
 
-	ss->nnew = 0;
-	for (le = list_head(ansl); le && ss->nnew < SR_SERVERS_MAX;
+	targets_flush(ss);
+	for (le = list_head(ansl); le && ss->ntgt < SR_SERVERS_MAX;
 	     le = le->next) {
 		struct dnsrr *rr = le->data;
-		struct server *s;
+		struct target *t;
 
 		if (rr->type != DNS_TYPE_SRV)
 			continue;
 
-		s = &ss->newv[ss->nnew++];
-		memset(s, 0, sizeof(*s));
-		str_ncpy(s->target, rr->rdata.srv.target, sizeof(s->target));
-		s->port = rr->rdata.srv.port;
+		t = &ss->tgtv[ss->ntgt];
+		str_ncpy(t->name, rr->rdata.srv.target, sizeof(t->name));
+		t->port = rr->rdata.srv.port;
 		ttl_take(ss, rr->ttl);
 
-		(void)dns_rrlist_apply(addl, NULL, DNS_TYPE_A, DNS_CLASS_IN,
-				       false, add_a_h, s);
+		/* its addresses in the additional section */
+		ss->ti = ss->ntgt++;
+		(void)dns_rrlist_apply2(addl, t->name, DNS_TYPE_A,
+					DNS_TYPE_AAAA, DNS_CLASS_IN, true,
+					addr_add_h, ss);
 	}
 
-	/* none: the next transport, or one server (no set) */
-	if (!ss->nnew && !ss->tp_given &&
-	    ss->tp_next < ARRAY_SIZE(srv_tpv)) {
-		err = srv_query(ss);
-		if (err == EPROTONOSUPPORT)
-			done(ss);
-		else if (err)
-			fail(ss, err);
+	if (ss->ntgt) {
+		ss->by_srv = true;
+		ss->ti     = 0;
+		ss->qtype  = 0;
+		addr_next(ss);
 		return;
 	}
 
-	ss->ai = 0;
-	addr_next(ss);
+	/* none: the next transport; after the last, the name's own
+	   addresses at the transport's default port (libre) */
+	if (!ss->tp_given && ss->tp_next < ARRAY_SIZE(srv_tpv)) {
+		err = srv_query(ss);
+		if (!err)
+			return;
+		if (err != EPROTONOSUPPORT) {
+			fail(ss, err);
+			return;
+		}
+	}
+
+	if (!ss->tp_given) {
+		size_t i;
+
+		for (i = ARRAY_SIZE(srv_tpv); i-- > 0;) {
+			if (tp_supported(srv_tpv[i], AF_UNSPEC))
+				break;
+		}
+		if (i >= ARRAY_SIZE(srv_tpv)) {
+			fail(ss, EPROTONOSUPPORT);
+			return;
+		}
+		ss->tp = srv_tpv[i];
+	}
+
+	name_target(ss, sip_transp_port(ss->tp, 0));
 }
 
 
@@ -344,7 +487,7 @@ static int srv_query(struct serverset *ss)
 
 	if (!ss->tp_given) {
 		while (ss->tp_next < ARRAY_SIZE(srv_tpv) &&
-		       !tp_supported(srv_tpv[ss->tp_next]))
+		       !tp_supported(srv_tpv[ss->tp_next], AF_UNSPEC))
 			++ss->tp_next;
 
 		if (ss->tp_next >= ARRAY_SIZE(srv_tpv))
@@ -393,13 +536,13 @@ static void naptr_h(int err, const struct dnshdr *hdr, struct list *ansl,
 		for (i = 0; i < ARRAY_SIZE(svcv); i++) {
 			if (str_casecmp(rr->rdata.naptr.services,
 					svcv[i].service) ||
-			    !tp_supported(svcv[i].tp))
+			    !tp_supported(svcv[i].tp, AF_UNSPEC))
 				continue;
 
 			/* the NAPTR chose the transport: no other SRV
 			   is tried if its own has no record (libre) */
-			ss->tp      = svcv[i].tp;
-			ss->tp_next = ARRAY_SIZE(srv_tpv);
+			ss->tp       = svcv[i].tp;
+			ss->tp_given = true;
 			ttl_take(ss, rr->ttl);
 			err = query(ss, rr->rdata.naptr.replace,
 				    DNS_TYPE_SRV, srv_h);
@@ -417,9 +560,17 @@ static void naptr_h(int err, const struct dnshdr *hdr, struct list *ansl,
 
 static int resolve(struct serverset *ss)
 {
+	targets_flush(ss);
 	ss->newttl  = -1;
 	ss->tp_next = 0;
 	ss->nnew    = 0;
+	ss->by_srv  = false;
+	ss->tp_given = ss->tp_uri;
+
+	if (ss->port) {
+		name_target(ss, ss->port);
+		return 0;
+	}
 
 	if (ss->tp_given)
 		return srv_query(ss);
@@ -433,14 +584,15 @@ static int resolve(struct serverset *ss)
  *
  * @param ssp     Pointer to the new server set
  * @param uri     The registrar's URI, or the outbound proxy's
+ * @param aor     The account's AoR (libre's key to order records)
  * @param changeh Called when the set is first known and on each change
  * @param arg     Handler argument
  *
- * @return 0 if success, ENOENT if the URI names one server (an address,
- *         a port), otherwise errorcode
+ * @return 0 if success, ENOENT if the URI names one server (an
+ *         address), otherwise errorcode
  */
 int serverset_alloc(struct serverset **ssp, const struct uri *uri,
-		    serverset_h *changeh, void *arg)
+		    const char *aor, serverset_h *changeh, void *arg)
 {
 	struct serverset *ss;
 	struct sa sa;
@@ -450,8 +602,7 @@ int serverset_alloc(struct serverset **ssp, const struct uri *uri,
 	if (!ssp || !uri || !changeh)
 		return EINVAL;
 
-	if (uri->port || !pl_isset(&uri->host) ||
-	    !sa_set(&sa, &uri->host, 0))
+	if (!pl_isset(&uri->host) || !sa_set(&sa, &uri->host, 0))
 		return ENOENT;
 
 	ss = mem_zalloc(sizeof(*ss), destructor);
@@ -460,22 +611,30 @@ int serverset_alloc(struct serverset **ssp, const struct uri *uri,
 
 	ss->changeh = changeh;
 	ss->arg     = arg;
+	ss->port    = uri->port;
 
 	err = pl_strdup(&ss->host, &uri->host);
 	if (err)
 		goto out;
 
-	ss->key = hash_fast_str(ss->host);
+	/* the key of the REGISTER dialog: the hash of its From URI */
+	ss->key = hash_fast_str(aor ? aor : ss->host);
 
 	if (!pl_strcasecmp(&uri->scheme, "sips")) {
-		ss->tp       = SIP_TRANSP_TLS;
-		ss->tp_given = true;
+		ss->tp     = SIP_TRANSP_TLS;
+		ss->tp_uri = true;
 	}
 	else if (!msg_param_decode(&uri->params, "transport", &tp)) {
-		ss->tp       = !pl_strcasecmp(&tp, "tcp") ? SIP_TRANSP_TCP :
+		ss->tp     = !pl_strcasecmp(&tp, "tcp") ? SIP_TRANSP_TCP :
 			!pl_strcasecmp(&tp, "tls") ? SIP_TRANSP_TLS :
 			SIP_TRANSP_UDP;
-		ss->tp_given = true;
+		ss->tp_uri = true;
+	}
+	else if (ss->port) {
+		/* a port and no transport: libre's first transport */
+		ss->tp = tp_supported(SIP_TRANSP_UDP, AF_UNSPEC) ?
+			SIP_TRANSP_UDP : tp_supported(SIP_TRANSP_TCP,
+			AF_UNSPEC) ? SIP_TRANSP_TCP : SIP_TRANSP_TLS;
 	}
 
 	err = resolve(ss);
