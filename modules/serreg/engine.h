@@ -28,7 +28,7 @@ struct sr_config {
 	uint32_t backoff_base;   /**< first wait after a failed round,
 				      0 = SR_BACKOFF_BASE                  */
 	uint32_t backoff_max;    /**< cap of the wait between rounds       */
-	uint32_t check_interval; /**< liveness check of the tier in use, 0 = off */
+	uint32_t check_interval; /**< check of the tier in use, 0 = off */
 	uint32_t probe_timeout;  /**< deadline of a flow recovery's REGISTER,
 				      as of probes and checks, 0 = none   */
 	uint32_t failback_spread;/**< after the hold, wait uniform 0..this
@@ -39,7 +39,7 @@ struct sr_config {
 };
 
 enum {
-	SR_BACKOFF_BASE = 30,    /**< [s] first wait after a failed round (R4) */
+	SR_BACKOFF_BASE = 30,    /**< [s] first wait, failed round (R4) */
 
 	/**
 	 * [s] how long an un-REGISTER sent to a registrar that stopped
@@ -111,7 +111,7 @@ enum sr_reason {
 	SR_REASON_FAILBACK,      /**< a better tier answered probes again   */
 	SR_REASON_ADDED,         /**< an account of a better tier was added */
 	SR_REASON_ROUND,         /**< new round after the backoff wait      */
-	SR_REASON_ALIVE,         /**< a probe found a live tier while waiting */
+	SR_REASON_ALIVE,         /**< a probe found a live tier, waiting */
 	SR_REASON_ALL_FAILED,    /**< no tier works: waiting                */
 };
 

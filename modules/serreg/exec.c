@@ -4,11 +4,12 @@
  * The engine emits actions from inside its event functions and must not
  * be called back meanwhile.  Actions that raise no UA event (timers,
  * cancels, HOLD, ROUTE, UNWATCH) are executed at once.  The others
- * (REGISTER, UNREGISTER, RECOVER, NO_OUTBOUND, a request, a watch) make baresip or libre calls that can
- * raise events feeding the engine again: they wait in the member, which
- * is queued (member.c), and run from exec_drain() once the engine has
- * returned.  The current UA and the moves run last.  Nothing here
- * allocates memory, so no action can be lost.
+ * (REGISTER, UNREGISTER, RECOVER, NO_OUTBOUND, a request, a watch) make
+ * baresip or libre calls that can raise events feeding the engine again:
+ * they wait in the member, which is queued (member.c), and run from
+ * exec_drain() once the engine has returned.  The current UA and the
+ * moves run last.  Nothing here allocates memory, so no action can be
+ * lost.
  *
  * Every ladder's engine (ladder.c) has this handler, with the ladder as
  * its argument: the round timer is the ladder's, a move names it.

@@ -946,7 +946,8 @@ int main(int argc, char *argv[])
 	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		printf("  %5u/%u:", rows[i].n, rows[i].nladders);
 		for (k = 0; k < EV_KIND_COUNT; k++)
-			printf(" %llu", (unsigned long long)rows[i].nev_kind[k]);
+			printf(" %llu",
+			       (unsigned long long)rows[i].nev_kind[k]);
 		printf("\n");
 	}
 

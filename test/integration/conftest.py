@@ -120,9 +120,9 @@ class RigSession:
         They are healed and stopped with the registrars."""
         new = []
         for _ in range(n):
-            e = rig.EdgeProxy(str(self.tmp_path),
-                              'edge%d' % len([k for k in self.kamailios
-                                              if isinstance(k, rig.EdgeProxy)]),
+            nedge = len([k for k in self.kamailios
+                         if isinstance(k, rig.EdgeProxy)])
+            e = rig.EdgeProxy(str(self.tmp_path), 'edge%d' % nedge,
                               registrar=registrar, **kw)
             self.kamailios.append(e)
             new.append(e)

@@ -1,10 +1,11 @@
 """Credentials never appear in logs, in `serreg` output or in events.
 
-Accounts with auth_user and auth_pass go through a failover and a failback, with probes and checks
-answered by digest challenges, and a registrar that refuses the
-password (401 forever); baresip runs with -v so that debug lines are
-in its log too; one more is added with uanew, the password in its
-URI.  The password must then appear nowhere in baresip's stdout/stderr
+Accounts with auth_user and auth_pass go through a failover and a
+failback, with probes and checks answered by digest challenges, and a
+registrar that refuses the password (401 forever); baresip runs with -v
+so that debug lines are in its log too; one more is added with uanew,
+the password in its URI.  The password must then appear nowhere in
+baresip's stdout/stderr
 (but for ctrl_tcp's own echo of the uanew command), in `serreg` /
 `serreg json`, or in any ctrl_tcp event.
 """

@@ -308,7 +308,8 @@ int test_params_settings_defaults(void)
 		uint32_t min, max, dflt;
 	} testv[] = {
 		{"serreg_check_interval",
-		 offsetof(struct serreg_settings, check_interval), 0, 3600, 30},
+		 offsetof(struct serreg_settings, check_interval),
+		 0, 3600, 30},
 		{"serreg_probe_timeout",
 		 offsetof(struct serreg_settings, probe_timeout),  1, 60,   5},
 		{"serreg_failback_hold",
