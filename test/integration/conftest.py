@@ -1,6 +1,8 @@
 """pytest fixtures of the integration rig (see rig.py).
 
-registrars(n, **kw) -> list of n started rig.Kamailio
+registrars(n, **kw) -> list of n started rig.Kamailio (kw: those of
+    rig.Kamailio, e.g. host=rig.HOST2); registrars(hosts=(rig.HOST,
+    rig.HOST2)) -> one per address, all on one port.
 baresip(accounts=(), config=(), start=True, hold=None, **kw) -> a
     rig.Baresip, started unless start=False (with every registrar of
     the test held frozen until ctrl_tcp is connected, unless hold says
@@ -69,11 +71,28 @@ class RigSession:
         self.baresips = []
         self.peers = []
         self.dnses = []
+        self.ports = []         # leased here, released at teardown
 
-    def registrars(self, n=1, **kw):
-        """n new registrars, started (names reg0, reg1, ...)."""
+    def registrars(self, n=None, hosts=None, **kw):
+        """n (default 1) new registrars, started (names reg0, reg1,
+        ...); kw are rig.Kamailio's (host=, port=, template=...).
+
+        hosts: one registrar per address (n is len(hosts)), all on the
+        same port: kw's port, else one free on every address
+        (rig.free_port_block(hosts)), released at teardown."""
+        if hosts is not None:
+            hosts = list(hosts)
+            if n is not None and n != len(hosts):
+                raise ValueError('registrars(%d, hosts=%r)' % (n, hosts))
+            if 'host' in kw:
+                raise ValueError('registrars: host= and hosts=')
+            if kw.get('port') is None:
+                kw['port'] = rig.free_port_block(hosts)
+                self.ports.append(kw['port'])
         new = []
-        for _ in range(n):
+        for i in range(len(hosts) if hosts is not None else n or 1):
+            if hosts is not None:
+                kw['host'] = hosts[i]
             k = rig.Kamailio(str(self.tmp_path),
                              'reg%d' % len(self.kamailios), **kw)
             self.kamailios.append(k)
@@ -169,6 +188,8 @@ class RigSession:
             p.close()
         for d in self.dnses:
             d.close()
+        for port in self.ports:
+            rig.release_port(port)
         return errors
 
 
@@ -187,7 +208,9 @@ def rig_session(tmp_path, request):
 
 @pytest.fixture
 def registrars(rig_session):
-    """registrars(n, **kw) -> n started kamailio registrars."""
+    """registrars(n, **kw) -> n started kamailio registrars;
+    registrars(hosts=(rig.HOST, rig.HOST2)) -> one per address, on one
+    port."""
     return rig_session.registrars
 
 

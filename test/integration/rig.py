@@ -1,6 +1,8 @@
 """Integration-test rig: real kamailio registrars and the real baresip.
 
-Everything runs on 127.0.0.1, with ports picked at run time:
+Everything runs on 127.0.0.1 (a registrar may listen on another
+loopback address, e.g. HOST2 = 127.0.0.2: Kamailio(host=...)), with
+ports picked at run time:
 
 - free_port_block() / free_tcp_port(): ports that are free now and
   reserved for this process (a lock file per port, shared by every
@@ -52,6 +54,10 @@ KAMAILIO_MODULES = (sorted(glob.glob('/usr/lib/*/kamailio/modules'))
                     or ['/usr/lib/x86_64-linux-gnu/kamailio/modules'])[0]
 
 HOST = '127.0.0.1'
+# a second loopback address (Linux routes all of 127.0.0.0/8 over lo:
+# a socket bound to HOST reaches it): registrars of one DNS name with
+# several addresses, on the same port as one on HOST
+HOST2 = '127.0.0.2'
 PASSWORD = 'testpass'
 DEFAULT_REGINT = 10         # [s] short, so refreshes notice faults
 ANSI = re.compile(r'\x1b\[[0-9;]*m')
@@ -131,19 +137,21 @@ def _candidates(lo, hi, step=1):
     return ports
 
 
-def _bindable(port, kinds):
-    """True if port can be bound on HOST now for every socket kind.
+def _bindable(port, kinds, hosts=(HOST,)):
+    """True if port can be bound now on every address of hosts for
+    every socket kind.
 
     No SO_REUSEADDR: with it a UDP bind could succeed next to a socket
     that also set it, and a port in TIME_WAIT is better skipped."""
-    for kind in kinds:
-        s = socket.socket(socket.AF_INET, kind)
-        try:
-            s.bind((HOST, port))
-        except OSError:
-            return False
-        finally:
-            s.close()
+    for host in hosts:
+        for kind in kinds:
+            s = socket.socket(socket.AF_INET, kind)
+            try:
+                s.bind((host, port))
+            except OSError:
+                return False
+            finally:
+                s.close()
     return True
 
 
@@ -171,14 +179,15 @@ def release_port(port):
         os.close(fd)
 
 
-def _pick(candidates, span, kinds):
-    """Lease a random candidate P with P..P+span-1 bindable."""
+def _pick(candidates, span, kinds, hosts=(HOST,)):
+    """Lease a random candidate P with P..P+span-1 bindable on every
+    address of hosts."""
     with _port_lock:
         for _ in range(PORT_TRIES):
             p = random.choice(candidates)
             if not _lease(p):
                 continue
-            if all(_bindable(q, kinds) for q in range(p, p + span)):
+            if all(_bindable(q, kinds, hosts) for q in range(p, p + span)):
                 return p
             os.close(_leases.pop(p))
     raise RigError('no free port found in %d tries' % PORT_TRIES)
@@ -187,12 +196,16 @@ def _pick(candidates, span, kinds):
 _BOTH = (socket.SOCK_DGRAM, socket.SOCK_STREAM)
 
 
-def free_port_block():
-    """A SIP port P free for UDP and TCP, and P+1 too (TLS).
+def free_port_block(hosts=(HOST,)):
+    """A SIP port P free for UDP and TCP, and P+1 too (TLS), on every
+    address of hosts (e.g. (HOST, HOST2): two registrars on the same
+    port at two addresses).
 
     P is a multiple of 4; P+2 and P+3 are never handed out, so any two
-    SIP ports from this rig are at least 4 apart."""
-    return _pick(_candidates(SIP_RANGE[0], SIP_RANGE[1], BLOCK), 2, _BOTH)
+    SIP ports from this rig are at least 4 apart.  One lease per port
+    number, whatever the addresses."""
+    return _pick(_candidates(SIP_RANGE[0], SIP_RANGE[1], BLOCK), 2, _BOTH,
+                 tuple(hosts))
 
 
 def free_tcp_port(udp=False):
@@ -226,17 +239,25 @@ def wait_until(pred, timeout=10.0, interval=0.1):
 
 def _port_of(registrar):
     """Port of a Kamailio, an int, or a 'host:port' string."""
+    return _addr_of(registrar)[1]
+
+
+def _addr_of(registrar):
+    """(host, port) of a Kamailio (its host), an int (HOST), or a
+    'host:port' string."""
     if isinstance(registrar, Kamailio):
-        return registrar.port
+        return registrar.host, registrar.port
     if isinstance(registrar, int):
-        return registrar
-    return int(str(registrar).rsplit(':', 1)[-1])
+        return HOST, registrar
+    host, _, port = str(registrar).rpartition(':')
+    return host or HOST, int(port)
 
 
 def aor(user, registrar):
     """The AoR baresip reports for user at registrar:
-    'sip:user@127.0.0.1:PORT' (no URI parameters)."""
-    return 'sip:%s@%s:%d' % (user, HOST, _port_of(registrar))
+    'sip:user@127.0.0.1:PORT' (no URI parameters; the registrar's own
+    address if it is a Kamailio on another one, or 'host:port')."""
+    return 'sip:%s@%s:%d' % ((user,) + _addr_of(registrar))
 
 
 def account_line(user, registrar, prio=None, fbregint=None,
@@ -284,27 +305,28 @@ def sip_request(registrar, method='OPTIONS', user='rig', expires=None,
     names in lower case, first value of each), or None if nothing came
     within timeout.
 
-    For checking a registrar without baresip.  No digest auth: a
-    REGISTER is answered 401 unless a fault is injected."""
-    port = _port_of(registrar)
+    For checking a registrar without baresip (sent from HOST to the
+    registrar's address).  No digest auth: a REGISTER is answered 401
+    unless a fault is injected."""
+    rhost, port = _addr_of(registrar)
     kind = socket.SOCK_DGRAM if transport == 'udp' else socket.SOCK_STREAM
     s = socket.socket(socket.AF_INET, kind)
     s.settimeout(timeout)
     try:
         if kind == socket.SOCK_STREAM:
-            s.connect((HOST, port))
+            s.connect((rhost, port))
         else:
             s.bind((HOST, 0))
         lport = s.getsockname()[1]
         tag = uuidlib.uuid4().hex[:12]
-        uri = 'sip:%s:%d' % (HOST, port)
+        uri = 'sip:%s:%d' % (rhost, port)
         hdrs = [
             '%s %s SIP/2.0' % (method, uri),
             'Via: SIP/2.0/%s %s:%d;branch=z9hG4bK%s;rport'
             % (transport.upper(), HOST, lport, tag),
             'Max-Forwards: 70',
-            'From: <sip:%s@%s:%d>;tag=%s' % (user, HOST, port, tag),
-            'To: <sip:%s@%s:%d>' % (user, HOST, port),
+            'From: <sip:%s@%s:%d>;tag=%s' % (user, rhost, port, tag),
+            'To: <sip:%s@%s:%d>' % (user, rhost, port),
             'Call-ID: %s@rig' % tag,
             'CSeq: 1 %s' % method,
         ]
@@ -320,7 +342,7 @@ def sip_request(registrar, method='OPTIONS', user='rig', expires=None,
             s.sendall(msg)
             data = s.recv(65536)
         else:
-            s.sendto(msg, (HOST, port))
+            s.sendto(msg, (rhost, port))
             data, _ = s.recvfrom(65536)
     except (socket.timeout, ConnectionError):
         return None
@@ -505,11 +527,18 @@ class _Child:
 
 
 class Kamailio(_Child):
-    """One registrar: /usr/sbin/kamailio on 127.0.0.1:port, UDP+TCP.
+    """One registrar: /usr/sbin/kamailio on host:port, UDP+TCP.
 
     rundir: a directory for this registrar's files (created; the
     run directory is rundir/<name>-<port>): kamailio.cfg, kamailio.log
     (stderr, with the request log), kamailio.pid, ctl.sock.
+    host: the address it listens on (and its digest realm), HOST by
+    default; another loopback address such as HOST2 works the same
+    (baresip and the rig's clients on HOST reach it over lo).
+    port: None = a port of its own (free_port_block((host,)), released
+    at close()); given = that port, leased by the caller, e.g. one
+    port for registrars on HOST and HOST2: free_port_block((HOST,
+    HOST2)) (the fixture: registrars(2, hosts=(HOST, HOST2))).
     tls: (certificate file, key file), e.g. from TestCA: also TLS on
     tls_port = port+1 with that certificate (tls.cfg in the run
     directory; kamailio's tls module, Debian's kamailio-tls-modules).
@@ -517,12 +546,12 @@ class Kamailio(_Child):
 
     def __init__(self, rundir, name='reg', port=None,
                  template=TEMPLATE, password=PASSWORD, shm_mb=32,
-                 pkg_mb=8, tls=None):
+                 pkg_mb=8, tls=None, host=HOST):
         self.name = name
-        self.host = HOST
+        self.host = host
         self.password = password
         self._own_port = port is None
-        self.port = free_port_block() if port is None else port
+        self.port = free_port_block((host,)) if port is None else port
         self.rundir = os.path.join(os.path.abspath(rundir),
                                    '%s-%d' % (name, self.port))
         os.makedirs(self.rundir, exist_ok=True)
@@ -553,7 +582,7 @@ class Kamailio(_Child):
         for key, val in (('TLS_DEFINE', '#!define WITH_TLS' if tls
                           else '# no TLS'),
                          ('TLSPORT', str(self.tls_port or '')),
-                         ('HOST', HOST), ('PORT', str(self.port)),
+                         ('HOST', self.host), ('PORT', str(self.port)),
                          ('RUNDIR', self.rundir), ('CTLSOCK', self.sock),
                          ('PASSWORD', password), ('NAME', name),
                          ('MPATH', KAMAILIO_MODULES + '/')):
@@ -573,8 +602,8 @@ class Kamailio(_Child):
         _live.append(self)
 
     def __repr__(self):
-        return '<Kamailio %s %s:%d pid=%s>' % (self.name, HOST, self.port,
-                                               self.pid)
+        return '<Kamailio %s %s:%d pid=%s>' % (self.name, self.host,
+                                               self.port, self.pid)
 
     # -- process control ----------------------------------------------
 
@@ -716,10 +745,10 @@ class Kamailio(_Child):
         RegistrarFrozen if frozen, RigError if the RPC fails."""
         if not self.running:
             raise RegistrarDown('registrar %s (%s:%d) is not running'
-                                % (self.name, HOST, self.port))
+                                % (self.name, self.host, self.port))
         if self.frozen:
             raise RegistrarFrozen('registrar %s (%s:%d) is frozen'
-                                  % (self.name, HOST, self.port))
+                                  % (self.name, self.host, self.port))
         return self._kamcmd(args, timeout)
 
     def _shv(self, name, value):
@@ -1429,10 +1458,14 @@ QTYPES = {'A': 1, 'NS': 2, 'CNAME': 5, 'SOA': 6, 'AAAA': 28, 'SRV': 33,
 
 SrvTarget = collections.namedtuple('SrvTarget',
                                    'target port prio weight')
-DnsAnswer = collections.namedtuple('DnsAnswer', 'rcode records')
-DnsAnswer.__doc__ = """rcode (0 NOERROR, 3 NXDOMAIN...), records: a list
-of (type name, ttl, data): data is the address for A, (prio, weight,
-port, target) for SRV, the raw rdata bytes otherwise."""
+DnsAnswer = collections.namedtuple('DnsAnswer',
+                                   'rcode records additional')
+DnsAnswer.__doc__ = """rcode (0 NOERROR, 3 NXDOMAIN...), records: the
+answer section, a list of (type name, ttl, data): data is the address
+for A and AAAA (text: '127.0.0.2', '::1'), (prio, weight, port, target)
+for SRV, the raw rdata bytes otherwise; additional: the additional
+section, as (owner name, type name, ttl, data) (e.g. the A records of
+SRV targets)."""
 
 
 def _dns_name(name):
@@ -1473,32 +1506,37 @@ def dns_query(port, name, qtype='A', host=HOST, timeout=1.0):
         return None
     finally:
         s.close()
-    _, flags, qd, an = struct.unpack('>HHHH', data[:8])
+    _, flags, qd, an, ns, ar = struct.unpack('>HHHHHH', data[:12])
     i = 12
     for _ in range(qd):
         i = _dns_read_name(data, i)[1] + 4
     names = {v: k for k, v in QTYPES.items()}
-    records = []
-    for _ in range(an):
-        _, i = _dns_read_name(data, i)
+    sections = []
+    for _ in range(an + ns + ar):
+        owner, i = _dns_read_name(data, i)
         rtype, _, ttl, rdlen = struct.unpack('>HHIH', data[i:i + 10])
         i += 10
         rdata = data[i:i + rdlen]
         if rtype == 1:
             val = socket.inet_ntoa(rdata)
+        elif rtype == 28:
+            val = socket.inet_ntop(socket.AF_INET6, rdata)
         elif rtype == 33:
             prio, weight, rport = struct.unpack('>HHH', rdata[:6])
             val = (prio, weight, rport, _dns_read_name(data, i + 6)[0])
         else:
             val = rdata
-        records.append((names.get(rtype, str(rtype)), ttl, val))
+        sections.append((owner, names.get(rtype, str(rtype)), ttl, val))
         i += rdlen
-    return DnsAnswer(flags & 0xf, records)
+    return DnsAnswer(flags & 0xf, [r[1:] for r in sections[:an]],
+                     [r for r in sections[an + ns:]
+                      if r[1] != 'OPT'])
 
 
 class Dns(_Child):
     """/usr/sbin/dnsmasq on 127.0.0.1:port (UDP+TCP), answering only
-    from its own records: SRV, NAPTR and A records of test domains.
+    from its own records: SRV, NAPTR, A and AAAA records of test
+    domains.
 
     rundir: a directory for its files (run directory
     rundir/<name>-<port>): dnsmasq.conf (generated), dnsmasq.log (its
@@ -1508,11 +1546,19 @@ class Dns(_Child):
     --no-hosts, no upstream server).  ttl: the TTL of every answer
     (--local-ttl; 0 = no caching at all).
 
-    Records are set with srv(), a(), naptr() (or server_set()); they
-    take effect at start(), or at once with apply() while running:
-    dnsmasq re-reads --srv-host/--host-record only at start, so apply()
-    rewrites the configuration and restarts it on the same port (about
-    0.2 s; a query in that window gets no answer).
+    Records are set with srv(), a(), aaaa(), naptr() (or
+    server_set()); they take effect at start(), or at once with apply()
+    while running: dnsmasq re-reads --srv-host/--host-record only at
+    start, so apply() rewrites the configuration and restarts it on the
+    same port (about 0.2 s; a query in that window gets no answer).
+
+    Several addresses of one name (a(name, addr, *more), aaaa()): one
+    host-record line per address (a host-record holds at most one IPv4
+    and one IPv6 address; address=/name/ would also match every name
+    under it).  Debian 12's dnsmasq 2.90 answers every A (AAAA) record
+    of the name, and puts all of them in the additional section of an
+    SRV answer naming it (test_rig_topologies checks both); the order
+    of the records is dnsmasq's: tests must not rely on it.
 
     config_line: 'dns_server 127.0.0.1:PORT', for Baresip(config=...).
     """
@@ -1529,7 +1575,8 @@ class Dns(_Child):
         self.ttl = ttl
         self.domains = []           # served as local (--local)
         self.srvs = collections.OrderedDict()  # _sip._udp.d -> targets
-        self.hosts = collections.OrderedDict()  # name -> address
+        self.hosts = collections.OrderedDict()  # name -> [IPv4...]
+        self.hosts6 = collections.OrderedDict()  # name -> [IPv6...]
         self.naptrs = []            # (domain, order, pref, flags, ...)
         self.proc = None
         self.started_at = None
@@ -1552,17 +1599,27 @@ class Dns(_Child):
         if d not in self.domains:
             self.domains.append(d)
 
-    def a(self, name, addr=HOST):
-        """An A record name -> addr (--host-record)."""
+    def a(self, name, addr=HOST, *more):
+        """The A records of name: addr and the addresses in more, e.g.
+        a('pbx.d', HOST, HOST2), in this order, replacing the earlier
+        ones (one --host-record per address)."""
         self._domain(name.split('.', 1)[1] if '.' in name else name)
-        self.hosts[name] = addr
+        self.hosts[name] = [addr] + list(more)
+        return self
+
+    def aaaa(self, name, addr='::1', *more):
+        """The AAAA records of name (addr, more...), replacing the
+        earlier ones; its A records stay."""
+        self._domain(name.split('.', 1)[1] if '.' in name else name)
+        self.hosts6[name] = [addr] + list(more)
         return self
 
     def srv(self, domain, targets, proto='udp'):
         """The SRV set of _sip._<proto>.domain, replacing any earlier
         one: targets is a list of (target, port, prio, weight)
         (SrvTarget); each target name gets an A record 127.0.0.1 unless
-        it has one.  An empty list removes the set (NXDOMAIN)."""
+        it has one (give others with a(): before or after srv()).  An
+        empty list removes the set (NXDOMAIN)."""
         owner = '_sip._%s.%s' % (proto, domain)
         self._domain(domain)
         targets = [SrvTarget(*t) for t in targets]
@@ -1579,14 +1636,18 @@ class Dns(_Child):
                    weight=10):
         """srv() for a list of Kamailio (or ports): target
         '<name>.<domain>' (or 's<i>.<domain>') at its port, priorities
-        prios (default 10, 20, 30...), all with weight.  Returns the
-        SrvTarget list."""
+        prios (default 10, 20, 30...), all with weight; a target with no
+        A record yet gets the Kamailio's host (HOST for a port).
+        Returns the SrvTarget list."""
         prios = list(prios or [10 * (i + 1) for i in range(len(servers))])
         targets = []
         for i, s in enumerate(servers):
             label = s.name if isinstance(s, Kamailio) else 's%d' % i
-            targets.append(SrvTarget('%s.%s' % (label, domain),
-                                     _port_of(s), prios[i], weight))
+            t = SrvTarget('%s.%s' % (label, domain), _port_of(s),
+                          prios[i], weight)
+            if t.target not in self.hosts:
+                self.a(t.target, _addr_of(s)[0])
+            targets.append(t)
         self.srv(domain, targets, proto)
         return targets
 
@@ -1603,6 +1664,7 @@ class Dns(_Child):
         """Forget every record (domains stay local: NXDOMAIN)."""
         self.srvs.clear()
         self.hosts.clear()
+        self.hosts6.clear()
         del self.naptrs[:]
         return self
 
@@ -1618,7 +1680,10 @@ class Dns(_Child):
             lines += ['srv-host=%s,%s,%d,%d,%d'
                       % (owner, t.target, t.port, t.prio, t.weight)
                       for t in targets]
-        lines += ['host-record=%s,%s' % kv for kv in self.hosts.items()]
+        lines += ['host-record=%s,%s' % (name, a)
+                  for name, addrs in self.hosts.items() for a in addrs]
+        lines += ['host-record=%s,%s' % (name, a)
+                  for name, addrs in self.hosts6.items() for a in addrs]
         lines += ['naptr-record=%s,%d,%d,%s,%s,%s,%s' % n
                   for n in self.naptrs]
         with open(self.cfg, 'w') as f:
@@ -1760,7 +1825,7 @@ def contacts(registrar, aor):
 
 
 class EdgeProxy(Kamailio):
-    """An RFC 5626 edge proxy: /usr/sbin/kamailio on 127.0.0.1:port
+    """An RFC 5626 edge proxy: /usr/sbin/kamailio on host:port
     (UDP+TCP) with the outbound, path, rr and stun modules, relaying
     REGISTERs (with a Path carrying a flow token) to registrar and
     requests down the flows (kamailio-edge.cfg.tmpl).
@@ -1780,19 +1845,18 @@ class EdgeProxy(Kamailio):
         self.flow_timer = flow_timer
         with open(self.cfg) as f:
             text = f.read()
-        text = text.replace('@REGISTRAR@', '%s:%d' % (HOST,
-                                                      _port_of(registrar)))
+        text = text.replace('@REGISTRAR@', '%s:%d' % _addr_of(registrar))
         text = text.replace('@FLOWTIMER@', str(flow_timer))
         with open(self.cfg, 'w') as f:
             f.write(text)
 
     def __repr__(self):
-        return '<EdgeProxy %s %s:%d pid=%s>' % (self.name, HOST,
+        return '<EdgeProxy %s %s:%d pid=%s>' % (self.name, self.host,
                                                 self.port, self.pid)
 
     def outbound_uri(self, transport='tcp'):
         """'sip:127.0.0.1:PORT;transport=tcp' (no parameter for udp)."""
-        uri = 'sip:%s:%d' % (HOST, self.port)
+        uri = 'sip:%s:%d' % (self.host, self.port)
         if transport and transport != 'udp':
             uri += ';transport=' + transport
         return uri
@@ -1896,11 +1960,12 @@ Content-Length: 0
 
 class SippCall(_Child):
     """One INVITE sent by /usr/bin/sipp (a UAC scenario written at run
-    time, -m 1) for user to via (a Kamailio, a port or 'host:port'),
-    over UDP; the scenario expects the final answer `expect` (an int,
-    486 by default: what baresip sends when the call is hung up before
-    it is answered), then ACKs it.  sipp gives up after timeout [s]
-    (-timeout, -timeout_error: exit status non-zero).
+    time, -m 1) from HOST for user to via (a Kamailio, at its host; a
+    port on HOST or 'host:port'), over UDP; the scenario expects the
+    final answer `expect` (an int, 486 by default: what baresip sends
+    when the call is hung up before it is answered), then ACKs it.
+    sipp gives up after timeout [s] (-timeout, -timeout_error: exit
+    status non-zero).
 
     start() -> self; wait(timeout) -> sipp's exit status (0: the
     expected answer came; None: it had to be killed, by its PID);
@@ -1932,7 +1997,7 @@ class SippCall(_Child):
         self.started_at = time.time()
         with open(self.logfile, 'ab') as log:
             self.proc = subprocess.Popen(
-                [SIPP, '%s:%d' % (HOST, _port_of(self.via)),
+                [SIPP, '%s:%d' % _addr_of(self.via),
                  '-sf', self.scenario, '-s', self.user, '-i', HOST,
                  '-p', str(self.port), '-m', '1',
                  '-timeout', '%ds' % max(1, int(round(self.timeout))),
@@ -2039,15 +2104,19 @@ def binding_gaps(reg, user, until, step=0.5):
 SS = '/usr/bin/ss'
 
 
-def cut_tcp(port, timeout=5.0):
-    """Reset every established TCP connection whose local port on
-    127.0.0.1 is port (a server of this rig: a registrar's or an edge's
-    SIP port): `ss -K` destroys the server's socket, the peer gets an
-    RST (ECONNRESET), the server keeps running.  A flow dies without
-    its server.  Returns how many connections were cut."""
+def cut_tcp(port, timeout=5.0, host=None):
+    """Reset every established TCP connection whose local address is
+    host:port (a server of this rig: a registrar's or an edge's SIP
+    port; port may be the Kamailio itself, then host defaults to its
+    host, else to HOST): `ss -K` destroys the server's socket, the peer
+    gets an RST (ECONNRESET), the server keeps running.  A flow dies
+    without its server.  Returns how many connections were cut."""
+    if isinstance(port, Kamailio):
+        host = host or port.host
+        port = port.port
     out = subprocess.run(
         [SS, '-K', '-t', '-n', 'state', 'established',
-         '( sport = :%d )' % int(port), 'src', HOST],
+         '( sport = :%d )' % int(port), 'src', host or HOST],
         capture_output=True, text=True, timeout=timeout)
     if out.returncode != 0:
         raise RigError('ss -K: %s' % out.stderr.strip())
