@@ -335,6 +335,91 @@ def test_stopped_registrar(registrars, baresip):
     assert not b.has_binding('gina')
 
 
+def test_registrar_on_second_loopback_address(registrars, baresip):
+    """A registrar on 127.0.0.2 (Kamailio(host=HOST2)) takes REGISTERs
+    of a plain baresip on 127.0.0.1 over UDP and TCP (account_line/aor
+    name its address), answers the rig's requests, its bindings are
+    read over kamcmd, a call through it (rig.call) reaches baresip, and
+    freeze/stop/restart work on it."""
+    (k,) = registrars(1, host=rig.HOST2)
+    assert k.host == rig.HOST2 and '127.0.0.2:%d' % k.port in repr(k)
+    with open(k.cfg) as f:
+        cfg = f.read()
+    assert 'listen=udp:127.0.0.2:%d\n' % k.port in cfg
+    assert 'listen=tcp:127.0.0.2:%d\n' % k.port in cfg
+    assert '127.0.0.1' not in cfg
+    assert aor('alice', k) == 'sip:alice@127.0.0.2:%d' % k.port
+    assert sip_request(k).code == 200
+    assert sip_request(k, transport='tcp').code == 200
+    assert sip_request(k, 'REGISTER', expires=0).code == 401
+    assert [r.source.split(':')[0] for r in k.requests()] == \
+        ['127.0.0.1'] * 3
+
+    bs = plain(baresip, [account_line('alice', k, regint=REGINT),
+                         account_line('bob', k, regint=REGINT,
+                                      transport='tcp')],
+               config=rig.CALLEE_CONFIG)
+    assert wait_until(lambda: k.has_binding('alice')
+                      and k.has_binding('bob'), 5), bs.log()[-2000:]
+    for user, proto in (('alice', 'udp'), ('bob', 'tcp')):
+        ev = bs.wait_event(lambda e, x=aor(user, k):
+                           e.get('type') == 'REGISTER_OK'
+                           and e.get('accountaor') == x, 5)
+        assert ev and ev['param'] == '200 OK', bs.events()
+        regs = k.registers(user)
+        assert [r.final for r in regs][-1] == 200, regs
+        assert {r.proto for r in regs} == {proto}
+        assert {r.aor for r in regs} == {aor(user, k)}
+        assert {r.source.split(':')[0] for r in regs} == {'127.0.0.1'}
+    (bind,) = k.bindings('alice')
+    assert bind.uri.endswith('@127.0.0.1:%d' % bs.sip_port), bind
+
+    res = rig.call(k, 'alice', bs, timeout=10)
+    assert res.event is not None and res.rc == 0, res.log[-2000:]
+    assert res.event['accountaor'] == aor('alice', k)
+    assert [r for r in k.requests() if r.method == 'INVITE']
+
+    # bob's TCP connection is one of 127.0.0.2:P: cut_tcp(k) finds it
+    assert rig.cut_tcp(k) == 1
+    assert rig.cut_tcp(k.port) == 0         # HOST:P: none
+    k.freeze()
+    with pytest.raises(rig.RegistrarFrozen):
+        k.has_binding('alice')
+    assert sip_request(k, timeout=0.5) is None
+    k.thaw()
+    assert sip_request(k).code == 200
+    k.restart()
+    assert not k.has_binding('alice')
+    assert sip_request(k).code == 200
+
+
+def test_two_registrars_on_one_port(registrars, baresip):
+    """registrars(hosts=(HOST, HOST2)): two registrars on the same port
+    at 127.0.0.1 and 127.0.0.2, each its own kamailio; a REGISTER to one
+    address reaches that one only, and stopping one leaves the other
+    serving."""
+    a, b = registrars(hosts=(rig.HOST, rig.HOST2))
+    assert a.port == b.port and (a.host, b.host) == (rig.HOST, rig.HOST2)
+    assert a.rundir != b.rundir and a.pid != b.pid
+    bs = plain(baresip, [account_line('alice', a, regint=REGINT),
+                         account_line('bob', b, regint=REGINT,
+                                      transport='tcp')])
+    assert wait_until(lambda: a.has_binding('alice')
+                      and b.has_binding('bob'), 5), bs.log()[-2000:]
+    assert not a.has_binding('bob') and not b.has_binding('alice')
+    assert a.registers('bob') == [] and b.registers('alice') == []
+    # cut_tcp by address: bob's connection is 127.0.0.2's only
+    assert rig.cut_tcp(a) == 0
+    assert rig.cut_tcp(b) == 1
+    a.stop()
+    assert sip_request(a, timeout=0.5) is None
+    assert sip_request(b).code == 200 and b.has_binding('bob')
+    a.start()
+    assert sip_request(a).code == 200
+    with pytest.raises(ValueError):
+        registrars(3, hosts=(rig.HOST, rig.HOST2))
+
+
 def test_teardown_heals_registrars_and_is_quick(tmp_path):
     import conftest
     s = conftest.RigSession(tmp_path)

@@ -323,6 +323,84 @@ def test_naptr_picks_the_transport(registrars, baresip, dns):
     assert ('NAPTR', DOMAIN) in d.queries()
 
 
+def test_dns_name_with_several_addresses(dns):
+    """Dns.a(name, addr, *more) gives a name several A records and
+    aaaa() AAAA records (one dnsmasq host-record per address): dnsmasq
+    answers all of them, for the name and in the additional section of
+    an SRV answer naming it; a() again replaces the A records only."""
+    pbx, one = 'pbx.' + DOMAIN, 'one.' + DOMAIN
+    d = dns(ttl=1)
+    d.a(pbx, HOST, rig.HOST2).aaaa(pbx, '::1')
+    d.srv(DOMAIN, [(pbx, 5070, 10, 10)])
+    d.a(one)
+    d.apply()
+    with open(d.cfg) as f:
+        cfg = f.read().splitlines()
+    assert [x for x in cfg if x.startswith('host-record=')] == [
+        'host-record=%s,127.0.0.1' % pbx, 'host-record=%s,127.0.0.2' % pbx,
+        'host-record=%s,127.0.0.1' % one, 'host-record=%s,::1' % pbx]
+    ans = d.query(pbx, 'A')
+    print('A records of %s in the order dnsmasq gives: %s'
+          % (pbx, [r[2] for r in ans.records]))
+    assert ans.rcode == 0
+    assert sorted(ans.records) == [('A', 1, '127.0.0.1'),
+                                   ('A', 1, '127.0.0.2')], ans
+    assert d.query(pbx, 'AAAA').records == [('AAAA', 1, '::1')]
+    ans = d.query('_sip._udp.' + DOMAIN, 'SRV')
+    assert ans.records == [('SRV', 1, (10, 10, 5070, pbx))], ans
+    print('additional section of the SRV answer: %s' % (ans.additional,))
+    assert sorted(r[3] for r in ans.additional
+                  if r[:2] == (pbx, 'A')) == ['127.0.0.1', '127.0.0.2']
+    # one address: one record; no AAAA: NOERROR, no record
+    assert d.query(one, 'A').records == [('A', 1, HOST)]
+    ans = d.query(one, 'AAAA')
+    assert ans.rcode == 0 and ans.records == []
+
+    # a() replaces the A records; the AAAA stays
+    d.a(pbx, rig.HOST2).apply()
+    assert d.query(pbx, 'A').records == [('A', 1, '127.0.0.2')]
+    assert d.query(pbx, 'AAAA').records == [('AAAA', 1, '::1')]
+
+
+def test_a_records_with_port_are_tried_in_turn_tcp(registrars, baresip,
+                                                   dns):
+    """<sip:alice@tier0.example:P;transport=tcp>, the name with two A
+    records and two registrars on port P at 127.0.0.1 and 127.0.0.2
+    (registrars(hosts=...)): plain baresip (libre) asks A only (a port
+    given: no NAPTR, no SRV) and registers at one of the addresses;
+    that registrar killed, its next refresh goes to the other address
+    (connection refused: libre tries the next address at once)."""
+    a, b = registrars(hosts=(HOST, rig.HOST2))
+    d = dns(ttl=1)
+    d.a(DOMAIN, HOST, rig.HOST2)
+    d.apply()
+    line = '<sip:alice@%s:%d;transport=tcp>;auth_pass=%s;regint=4' % (
+        DOMAIN, a.port, rig.PASSWORD)
+    bs = plain(baresip, [line], config=[d.config_line])
+    ok = bs.wait_event('REGISTER_OK', 10)
+    assert ok is not None, (d.queries(), bs.log()[-2000:])
+    assert ok['accountaor'] == 'sip:alice@%s:%d' % (DOMAIN, a.port), ok
+    assert wait_until(lambda: a.has_binding('alice')
+                      or b.has_binding('alice'), 5)
+    first, other = (a, b) if a.has_binding('alice') else (b, a)
+    assert not other.has_binding('alice') and not other.registers('alice')
+    assert {r.proto for r in first.registers('alice')} == {'tcp'}
+    qs = d.queries()
+    assert ('A', DOMAIN) in qs, qs
+    assert not [q for q in qs if q[0] in ('SRV', 'NAPTR')], qs
+    print('libre registered at %s first; queries %s' % (first.host, qs))
+
+    t_kill = time.time()
+    first.stop()
+    # regint 4: libre refreshes after about 3.6 s
+    assert wait_until(lambda: other.has_binding('alice'), 10), (
+        bs.log()[-2000:])
+    moved = other.registers('alice')[0]
+    assert moved.time - t_kill < 6 and moved.proto == 'tcp', moved
+    print('the other address bound %.1f s after the kill'
+          % (moved.time - t_kill))
+
+
 def test_frozen_edge_fails_its_flow_by_keepalive(registrars, edges,
                                                  baresip):
     """Flow-Timer 20 from the edges: baresip sends CRLF keep-alives on
