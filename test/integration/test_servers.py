@@ -11,10 +11,16 @@ server of the set does.  Each test reads the truth at the registrars
 (bindings, request logs) and checks that a call through the registrar
 holding the binding reaches baresip.
 
+Every address is a server (g.), as libre 1.1.0 tries them: the A
+records of an SRV target, and those of a name without SRV records (at
+the URI's port, or the transport's default), one server each; two
+registrars on the same port at 127.0.0.1 and 127.0.0.2 stand for them.
+
 Short timers: check 5 s, probe timeout 2 s, regint 20, fbregint 5,
 failback hold 2, serreg_server_retry 5 (unless a test says otherwise).
 """
 
+import json
 import time
 
 import pytest
@@ -57,8 +63,8 @@ def domain_line(user, domain, transport='udp', regint=REGINT, prio=0,
 
 
 def addr(k, transport='udp'):
-    """A server as serreg names it: 'udp:127.0.0.1:PORT'."""
-    return '%s:%s:%d' % (transport, HOST, k.port)
+    """A server as serreg names it: 'udp:127.0.0.1:PORT' (k's host)."""
+    return '%s:%s:%d' % (transport, k.host, k.port)
 
 
 def ladder(registrars, baresip, dns, transport='udp', retry=RETRY,
@@ -95,20 +101,20 @@ def account(bs, aor_=ALICE):
     return accs[0]
 
 
-def servers_json(bs):
+def servers_json(bs, aor_=ALICE):
     """(pinned, [(addr, state, in_use)...]) of alice at tier0.example
-    in `serreg json`."""
-    acc = account(bs)
+    (or aor_) in `serreg json`."""
+    acc = account(bs, aor_)
     return acc.get('pinned'), [(s['addr'], s['state'], s['in_use'])
                                for s in acc.get('servers', ())]
 
 
-def servers_text(bs):
-    """The 'servers: ...' line under alice at tier0.example in the
-    `serreg` text ('' if none)."""
+def servers_text(bs, aor_=ALICE):
+    """The 'servers: ...' line under alice at tier0.example (or aor_)
+    in the `serreg` text ('' if none)."""
     lines = ANSI.sub('', bs.command('serreg')['data']).splitlines()
     for i, ln in enumerate(lines[:-1]):
-        if ln.split() and ln.split()[-1] == ALICE:
+        if ln.split() and ln.split()[-1] == aor_:
             nxt = lines[i + 1].strip()
             return nxt if nxt.startswith('servers:') else ''
     return ''
@@ -144,9 +150,9 @@ def reaches(k, bs, aor_=ALICE):
     return res
 
 
-def pinned_to(bs, k, transport='udp'):
+def pinned_to(bs, k, transport='udp', aor_=ALICE):
     return ('%s: requests through server %s (pinned)'
-            % (ALICE, addr(k, transport)) in bs.log())
+            % (aor_, addr(k, transport)) in bs.log())
 
 
 def no_move(bs, r3, t0, since):
@@ -411,3 +417,263 @@ def test_bad_server_retry_named_default_used(registrars, baresip, dns,
     assert 'default' in line[0], line
     assert bs.running and bs.status()['state'] == 'registered'
     assert account(bs).get('servers'), account(bs)
+
+
+# ---------------------------------------------------------------------
+# g. Every address is a server (libre 1.1.0): the A records of one SRV
+#    target, or of a name without SRV records, one server each
+# ---------------------------------------------------------------------
+
+PBX = 'pbx.' + DOMAIN       # an SRV target with several addresses
+
+
+def port_line(user, host, port, transport='udp', regint=REGINT, prio=0,
+              fbregint=FBREGINT):
+    """An account line for user at a name with a port (no SRV: its A
+    records at that port)."""
+    uri = 'sip:%s@%s:%d' % (user, host, port)
+    if transport != 'udp':
+        uri += ';transport=' + transport
+    return '<%s>;auth_pass=%s;regint=%d;prio=%d;fbregint=%d' % (
+        uri, rig.PASSWORD, regint, prio, fbregint)
+
+
+def servers_logged(bs, aor_=ALICE):
+    """The sets serreg logged for aor_ ('ALICE: servers X, Y (ttl ..'),
+    oldest first: the text after 'servers '."""
+    tag = '%s: servers ' % aor_
+    return [ln.split(tag, 1)[1] for ln in bs.log().splitlines()
+            if tag in ln]
+
+
+def set_of(bs, names, aor_=ALICE, timeout=10):
+    """Wait until `serreg json` lists for aor_ exactly the servers
+    `names` (in any order); their (pinned, [(addr, state, in_use)...])
+    in serreg's order.  Fails saying what serreg has instead."""
+    want = sorted(names)
+
+    def listed():
+        got = servers_json(bs, aor_)
+        return got if sorted(x[0] for x in got[1]) == want else None
+    got = wait_until(listed, timeout)
+    assert got, ('serreg json: no set of the servers %s for %s: %r; '
+                 'sets logged: %s' % (want, aor_, account(bs, aor_),
+                                      servers_logged(bs, aor_)))
+    return got
+
+
+def address_ladder(registrars, baresip, dns, transport='udp', srv=True,
+                   aaaa=False):
+    """Tier 0: alice at a name with two A records, 127.0.0.1 and
+    127.0.0.2, where two registrars listen on the same port P: srv:
+    <sip:alice@tier0.example>, an SRV set of ONE target, PBX:P; else
+    <sip:alice@tier0.example:P> (no SRV record: the A records of
+    tier0.example at P).  aaaa: the name also has an AAAA record ::1.
+    Tier 1: alice at r3 (by IP).  Started; serreg lists the two
+    addresses as a set of two servers (its order read from `serreg
+    json`, not assumed), the first in use, not pinned, and alice is
+    bound at the first only.  (first, other, r3, d, bs, t0, aor)"""
+    ra, rb = registrars(hosts=(HOST, rig.HOST2))
+    r3, = registrars(1)
+    d = dns(ttl=1)
+    name = PBX if srv else DOMAIN
+    d.a(name, HOST, rig.HOST2)
+    if aaaa:
+        d.aaaa(name, '::1')
+    if srv:
+        d.srv(DOMAIN, [(PBX, ra.port, 10, 10)], proto=transport)
+        line, aor_ = domain_line('alice', DOMAIN, transport), ALICE
+    else:
+        line = port_line('alice', DOMAIN, ra.port, transport)
+        aor_ = 'sip:alice@%s:%d' % (DOMAIN, ra.port)
+    d.apply()
+    t0 = time.time()
+    bs = baresip([line, account_line('alice', r3, prio=1,
+                                     fbregint=FBREGINT, regint=REGINT,
+                                     transport=transport)],
+                 CFG + [d.config_line, 'serreg_server_retry %d' % RETRY])
+    pinned, servers = set_of(bs, [addr(ra, transport),
+                                  addr(rb, transport)], aor_)
+    first, other = ((ra, rb) if servers[0][0] == addr(ra, transport)
+                    else (rb, ra))
+    print('serreg lists %s first; REGISTERs at the other so far: %d'
+          % (servers[0][0], len(other.registers('alice'))))
+    assert pinned is False and servers[0][2] is True, servers
+    assert wait_until(lambda: first.has_binding('alice'), 10), (
+        d.queries(), bs.log()[-3000:])
+    # bound at the first only (a REGISTER libre sent as its own order
+    # of the addresses before the set was known is given time to be
+    # taken back)
+    assert wait_until(lambda: not other.has_binding('alice'), 5), (
+        [(round(r.time - t0, 3), r.expires, r.callid, r.answer)
+         for r in other.requests('alice', 'REGISTER')],
+        bs.log()[-3000:])
+    assert r3.registers('alice') == []
+    assert account(bs, aor_)['state'] == 'registered'
+    assert {r.proto for r in first.registers('alice')} == {transport}
+    return first, other, r3, d, bs, t0, aor_
+
+
+def test_addresses_of_one_srv_target_are_servers_udp(registrars,
+                                                      baresip, dns):
+    """An SRV set of ONE target with two A records (127.0.0.1 and
+    127.0.0.2, a registrar on the same port at each) is a set of two
+    servers, udp:127.0.0.1:P and udp:127.0.0.2:P.  The address in use
+    frozen: within DETECT the account is pinned to the other address
+    and bound there, without a tier move; that binding holds for a
+    refresh interval and past Timer F (nothing of the registration
+    before the pin removes it), and a call through it reaches
+    baresip."""
+    first, other, r3, d, bs, t0, aor_ = address_ladder(
+        registrars, baresip, dns)
+    # frozen right after the first registration: no refresh of it is
+    # in flight (regint 20: the next one after 18 s)
+    t_f = time.time()
+    first.freeze()
+    assert wait_until(lambda: other.has_binding('alice'), DETECT + 5), (
+        bs.log()[-4000:])
+    t_b = bound_since(other, t_f)
+    assert t_b is not None, other.registers('alice')
+    print('frozen address: bound at the other %.2f s after the freeze'
+          % (t_b - t_f))
+    assert t_b - t_f <= DETECT, t_b - t_f
+    assert pinned_to(bs, other), bs.log()[-3000:]
+    assert '%s: server %s dead (' % (ALICE, addr(first)) in bs.log()
+    no_move(bs, r3, t0, t_f)
+    want = (True, [(addr(first), 'dead', False),
+                   (addr(other), 'alive', True)])
+    assert wait_until(lambda: servers_json(bs) == want, 5), (
+        servers_json(bs))
+    assert '%s alive (in use, pinned)' % addr(other) in servers_text(bs)
+
+    # pinned for good: the refreshes go to the other address, the
+    # binding never lapses, for a refresh interval and until no request
+    # of the registration before the pin can remove it
+    t_hold = time.time()
+    gaps = binding_gaps(other, 'alice', max(t_hold + REGINT + 2,
+                                            t_b + TIMER_F + 4))
+    assert gaps == [], (gaps, unregisters(other, t_f), bs.log()[-3000:])
+    assert other.registers('alice', t_hold), 'no refresh at the other'
+    assert {r.proto for r in other.registers('alice')} == {'udp'}
+    no_move(bs, r3, t0, t_f)
+    assert first.frozen
+    reaches(other, bs)
+
+
+def test_a_records_without_srv_are_a_set_tcp(registrars, baresip, dns):
+    """<sip:alice@tier0.example:P;transport=tcp>: a port, so no SRV;
+    the name's two A records (127.0.0.1, 127.0.0.2; a registrar on P at
+    each) are a set of two servers, tcp:127.0.0.1:P and
+    tcp:127.0.0.2:P.  The one in use killed: bound at the other within
+    3 s, pinned there, no tier move; the binding holds for a refresh
+    interval and a call through it reaches baresip."""
+    first, other, r3, d, bs, t0, aor_ = address_ladder(
+        registrars, baresip, dns, 'tcp', srv=False)
+    assert not [q for q in d.queries() if q[0] == 'SRV'], d.queries()
+    time.sleep(1)
+    t_k = time.time()
+    first.stop()
+    assert wait_until(lambda: other.has_binding('alice'), 5), (
+        [(round(r.time - t_k, 3), r.expires, r.callid, r.answer)
+         for r in other.requests('alice', 'REGISTER', t_k)],
+        bs.log()[-4000:])
+    t_b = bound_since(other, t_k)
+    assert t_b is not None, other.registers('alice')
+    print('killed address (TCP): bound at the other %.3f s after the '
+          'kill' % (t_b - t_k))
+    assert t_b - t_k < 3, t_b - t_k
+    gaps = binding_gaps(other, 'alice', time.time() + REGINT + 2)
+    assert gaps == [], (gaps, unregisters(other, t_k), bs.log()[-3000:])
+    assert {r.proto for r in other.registers('alice')} == {'tcp'}
+    assert pinned_to(bs, other, 'tcp', aor_), bs.log()[-3000:]
+    time.sleep(1)
+    no_move(bs, r3, t0, t_k)
+    pinned, servers = servers_json(bs, aor_)
+    assert pinned is True and servers[1] == (addr(other, 'tcp'),
+                                             'alive', True), servers
+    reaches(other, bs, aor_)
+
+
+@pytest.mark.parametrize('where', ['srv-targets', 'one-target', 'port'])
+def test_aaaa_ignored_without_ipv6_transport(registrars, baresip, dns,
+                                             where):
+    """baresip listens on 127.0.0.1 only (no IPv6 transport): an AAAA
+    record (::1) is no server.  srv-targets: an SRV set of two targets,
+    the first with an A and an AAAA record: the set is the two IPv4
+    servers, in SRV order.  one-target: one SRV target with two A
+    records and an AAAA: the set is the two IPv4 addresses.  port:
+    <sip:alice@tier0.example:P>, one A and one AAAA record: one
+    address, no set.  No '::1' anywhere in what serreg shows or logs
+    of the set; alice registers normally and a call reaches her."""
+    if where == 'one-target':
+        first, other, r3, d, bs, t0, aor_ = address_ladder(
+            registrars, baresip, dns, aaaa=True)
+        reg = first
+    else:
+        r1, r2 = registrars(2)
+        d = dns(ttl=1)
+        if where == 'srv-targets':
+            d.server_set(DOMAIN, [r1, r2])
+            d.aaaa('%s.%s' % (r1.name, DOMAIN), '::1')
+            line, aor_ = domain_line('alice', DOMAIN), ALICE
+        else:
+            d.a(DOMAIN, HOST).aaaa(DOMAIN, '::1')
+            line = port_line('alice', DOMAIN, r1.port)
+            aor_ = 'sip:alice@%s:%d' % (DOMAIN, r1.port)
+        d.apply()
+        bs = baresip([line], CFG + [d.config_line])
+        assert wait_until(lambda: r1.has_binding('alice'), 10), (
+            d.queries(), bs.log()[-3000:])
+        reg = r1
+        if where == 'srv-targets':
+            pinned, servers = set_of(bs, [addr(r1), addr(r2)])
+            assert [x[0] for x in servers] == [addr(r1), addr(r2)], (
+                servers)
+            assert not r2.registers('alice')
+        else:
+            time.sleep(2)           # the set resolved (TTL 1 s) again
+            acc = account(bs, aor_)
+            assert 'servers' not in acc and 'pinned' not in acc, acc
+            assert servers_text(bs, aor_) == ''
+    print('AAAA queries: %s; sets logged: %s'
+          % ([q for q in d.queries() if q[0] == 'AAAA'],
+             servers_logged(bs, aor_)))
+    assert '::1' not in json.dumps(bs.status()), bs.status()
+    assert '::1' not in ' '.join(servers_logged(bs, aor_))
+    assert '::1' not in servers_text(bs, aor_)
+    assert account(bs, aor_)['state'] == 'registered'
+    assert bs.status()['current'] == 0
+    reaches(reg, bs, aor_)
+
+
+def test_one_address_is_no_set(registrars, baresip, dns):
+    """<sip:alice@tier0.example:P>: a port, no SRV, and the name has ONE
+    A record: one server, no set (as an account by IP: no 'servers' nor
+    'pinned' in `serreg json`, no servers line in `serreg`); alice
+    registers there, stays registered over a refresh, and a call
+    reaches her."""
+    r1, = registrars(1)
+    d = dns(ttl=1)
+    d.a(DOMAIN, HOST)
+    d.apply()
+    aor_ = 'sip:alice@%s:%d' % (DOMAIN, r1.port)
+    bs = baresip([port_line('alice', DOMAIN, r1.port)],
+                 CFG + [d.config_line])
+    assert wait_until(lambda: r1.has_binding('alice'), 10), (
+        d.queries(), bs.log()[-3000:])
+    assert ('A', DOMAIN) in d.queries(), d.queries()
+    time.sleep(2)                   # past a TTL: resolved again
+    acc = account(bs, aor_)
+    assert 'servers' not in acc and 'pinned' not in acc, acc
+    assert servers_text(bs, aor_) == ''
+    assert acc['state'] == 'registered' and bs.status()['current'] == 0
+    print('sets logged: %s' % servers_logged(bs, aor_))
+    assert not [ln for ln in bs.log().splitlines()
+                if 'requests through server' in ln], bs.log()[-3000:]
+    # the refresh (regint 20: after about 18 s) is answered 200 there
+    t = time.time()
+    gaps = binding_gaps(r1, 'alice', t + REGINT + 2)
+    assert gaps == [], (gaps, bs.log()[-3000:])
+    assert [r for r in r1.registers('alice', t) if r.final == 200], (
+        r1.registers('alice'))
+    reaches(r1, bs, aor_)
