@@ -137,16 +137,20 @@ def _candidates(lo, hi, step=1):
     return ports
 
 
-def _bindable(port, kinds, hosts=(HOST,)):
+def _bindable(port, kinds, hosts=(HOST,), tcp_reuse=False):
     """True if port can be bound now on every address of hosts for
     every socket kind.
 
     No SO_REUSEADDR: with it a UDP bind could succeed next to a socket
-    that also set it, and a port in TIME_WAIT is better skipped."""
+    that also set it, and a port in TIME_WAIT is better skipped.
+    tcp_reuse: SO_REUSEADDR on the TCP socket (as kamailio binds):
+    connections in TIME_WAIT do not count, a listener still does."""
     for host in hosts:
         for kind in kinds:
             s = socket.socket(socket.AF_INET, kind)
             try:
+                if tcp_reuse and kind == socket.SOCK_STREAM:
+                    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                 s.bind((host, port))
             except OSError:
                 return False
@@ -206,6 +210,22 @@ def free_port_block(hosts=(HOST,)):
     number, whatever the addresses."""
     return _pick(_candidates(SIP_RANGE[0], SIP_RANGE[1], BLOCK), 2, _BOTH,
                  tuple(hosts))
+
+
+def lease_port(port, hosts=(HOST,)):
+    """Lease one given port (e.g. 5060, SIP's default: outside the
+    rig's ranges) if it is free for UDP and TCP on every address of
+    hosts now: True if leased (release_port() gives it back), False if
+    taken (by this rig or anything else).  TCP connections of an
+    earlier registrar on it left in TIME_WAIT do not count (kamailio
+    binds with SO_REUSEADDR)."""
+    with _port_lock:
+        if not _lease(port):
+            return False
+        if _bindable(port, _BOTH, tuple(hosts), tcp_reuse=True):
+            return True
+        os.close(_leases.pop(port))
+    return False
 
 
 def free_tcp_port(udp=False):

@@ -117,6 +117,32 @@ def test_port_allocator():
     rig.release_port(blocks[0])
 
 
+def test_lease_port_given():
+    """lease_port(P, hosts): a given port, leased only if free for UDP
+    and TCP on every address (a listener on one of them: not), once;
+    TIME_WAIT left by a closed connection does not count."""
+    p = rig.free_port_block((rig.HOST, rig.HOST2))
+    rig.release_port(p)
+    lsn = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        lsn.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        lsn.bind((rig.HOST2, p))
+        lsn.listen(1)
+        assert not rig.lease_port(p, (rig.HOST, rig.HOST2))
+        # a connection closed by the server side first: TIME_WAIT there
+        c = socket.create_connection((rig.HOST2, p), timeout=2)
+        conn, _ = lsn.accept()
+        conn.close()
+        c.close()
+    finally:
+        lsn.close()
+    try:
+        assert rig.lease_port(p, (rig.HOST, rig.HOST2))
+        assert not rig.lease_port(p, (rig.HOST, rig.HOST2))
+    finally:
+        rig.release_port(p)
+
+
 def test_kamailio_lifecycle(registrars):
     t0 = time.monotonic()
     (a,) = registrars(1)

@@ -463,17 +463,19 @@ def set_of(bs, names, aor_=ALICE, timeout=10):
 
 
 def address_ladder(registrars, baresip, dns, transport='udp', srv=True,
-                   aaaa=False):
+                   aaaa=False, port=None):
     """Tier 0: alice at a name with two A records, 127.0.0.1 and
     127.0.0.2, where two registrars listen on the same port P: srv:
     <sip:alice@tier0.example>, an SRV set of ONE target, PBX:P; else
     <sip:alice@tier0.example:P> (no SRV record: the A records of
-    tier0.example at P).  aaaa: the name also has an AAAA record ::1.
+    tier0.example at P), or, with port 5060 (the caller leased it),
+    <sip:alice@tier0.example> (no SRV record: the A records at the
+    default port).  aaaa: the name also has an AAAA record ::1.
     Tier 1: alice at r3 (by IP).  Started; serreg lists the two
     addresses as a set of two servers (its order read from `serreg
     json`, not assumed), the first in use, not pinned, and alice is
     bound at the first only.  (first, other, r3, d, bs, t0, aor)"""
-    ra, rb = registrars(hosts=(HOST, rig.HOST2))
+    ra, rb = registrars(hosts=(HOST, rig.HOST2), port=port)
     r3, = registrars(1)
     d = dns(ttl=1)
     name = PBX if srv else DOMAIN
@@ -482,6 +484,8 @@ def address_ladder(registrars, baresip, dns, transport='udp', srv=True,
         d.aaaa(name, '::1')
     if srv:
         d.srv(DOMAIN, [(PBX, ra.port, 10, 10)], proto=transport)
+        line, aor_ = domain_line('alice', DOMAIN, transport), ALICE
+    elif port == 5060:
         line, aor_ = domain_line('alice', DOMAIN, transport), ALICE
     else:
         line = port_line('alice', DOMAIN, ra.port, transport)
@@ -592,6 +596,35 @@ def test_a_records_without_srv_are_a_set_tcp(registrars, baresip, dns):
     assert pinned is True and servers[1] == (addr(other, 'tcp'),
                                              'alive', True), servers
     reaches(other, bs, aor_)
+
+
+def test_a_records_without_srv_default_port_tcp(registrars, baresip, dns,
+                                                rig_session):
+    """<sip:alice@tier0.example;transport=tcp>, a name with two A records
+    and no SRV (nor NAPTR) record: the A records at TCP's default port,
+    5060, are a set of two servers, tcp:127.0.0.1:5060 and
+    tcp:127.0.0.2:5060; the one in use killed, bound at the other
+    within 3 s, no tier move.  Skipped when 5060 is taken on either
+    address."""
+    if not rig.lease_port(5060, (HOST, rig.HOST2)):
+        pytest.skip('port 5060 is taken on 127.0.0.1 or 127.0.0.2')
+    rig_session.ports.append(5060)      # released at teardown
+    first, other, r3, d, bs, t0, aor_ = address_ladder(
+        registrars, baresip, dns, 'tcp', srv=False, port=5060)
+    assert ('SRV', '_sip._tcp.' + DOMAIN) in d.queries(), d.queries()
+    time.sleep(1)
+    t_k = time.time()
+    first.stop()
+    assert wait_until(lambda: other.has_binding('alice'), 5), (
+        bs.log()[-4000:])
+    t_b = bound_since(other, t_k)
+    assert t_b is not None and t_b - t_k < 3, (t_b, t_k)
+    print('default port, killed address (TCP): bound at the other '
+          '%.3f s after the kill' % (t_b - t_k))
+    assert pinned_to(bs, other, 'tcp'), bs.log()[-3000:]
+    time.sleep(1)
+    no_move(bs, r3, t0, t_k)
+    reaches(other, bs)
 
 
 @pytest.mark.parametrize('where', ['srv-targets', 'one-target', 'port'])
