@@ -21,6 +21,11 @@ serreg.so, driven by test/integration/rig.py.  Each scenario runs
               the gap to a binding on the second (same tier), whether
               the tier stayed in use, and the time until an INVITE
               reaches baresip again
+  addr-frozen-udp, addr-killed-tcp
+              the same with ONE SRV target whose name has two A
+              records, 127.0.0.1 and 127.0.0.2 (a registrar on the same
+              port at each): every address is a server; the one serreg
+              uses first (read from `serreg json`) frozen / killed
 
 All times are read at the registrars, never from baresip: a failover
 gap is from the fault to the 200 that a live registrar sent to a
@@ -75,6 +80,7 @@ RETRY_AFTER = 4         # Retry-After of the 503-ra scenario [s]
 NDOWN = 3               # registrars (tiers) of the all-down scenario
 DOMAIN = 'tier0.example'    # the SRV domain of the srv-* scenarios
 DNS_TTL = 1             # [s] TTL of every DNS answer (srv-*)
+PBX = 'pbx.' + DOMAIN   # the one SRV target of the addr-* scenarios
 
 STABLE = 10.0           # [s] window counted while stable
 DOWN = 32.0             # [s] all-down: fault -> first registrar back
@@ -113,9 +119,13 @@ class Run:
         self.t0 = time.time()
         self.faults = []        # timeline.Fault, for the picture
 
-    def registrars(self, n):
+    def registrars(self, n, hosts=None):
+        """n more registrars, started: every registrar so far.  hosts:
+        one per address, all on one port free on each."""
+        port = rig.free_port_block(hosts) if hosts else None
         for i in range(n):
-            k = rig.Kamailio(self.tmp, 'reg%d' % i)
+            kw = {'host': hosts[i], 'port': port} if hosts else {}
+            k = rig.Kamailio(self.tmp, 'reg%d' % len(self.regs), **kw)
             self.regs.append(k)
             k.start()
         return self.regs
@@ -471,9 +481,11 @@ def edge_fault(run, res, fault):
     res['end'] = 'ok' if ok else 'moved or unreachable'
 
 
-def srv_failover(run, res, fault, transport):
+def srv_failover(run, res, fault, transport, addresses=False):
     """DNS server sets (issue 10 item 1): tier 0 is alice at DOMAIN,
-    an SRV set {reg0 prio 10, reg1 prio 20}; tier 1 alice at reg2 (by
+    an SRV set {reg0 prio 10, reg1 prio 20} (addresses: ONE SRV target,
+    PBX, with two A records, reg0 on 127.0.0.1 and reg1 on 127.0.0.2 at
+    one port, in the order serreg lists them); tier 1 alice at reg2 (by
     IP), Cisco mode.  The first server fails: serreg should ask the
     next server of the set at once, pin the account to it and register
     there, with no move.  'gap': fault -> the 200 that made the binding
@@ -481,9 +493,15 @@ def srv_failover(run, res, fault, transport):
     removes within milliseconds does not count); 'reach': fault -> an
     INVITE through reg1 reaches baresip; the end state is wrong if the
     binding is missing at any sample of the STABLE s after."""
-    a, b, c = run.registrars(3)
     d = run.dns()
-    d.server_set(DOMAIN, [a, b], proto=transport)
+    if addresses:
+        a, b = run.registrars(2, (rig.HOST, rig.HOST2))
+        d.a(PBX, a.host, b.host)
+        d.srv(DOMAIN, [(PBX, a.port, 10, 10)], proto=transport)
+    else:
+        a, b = run.registrars(2)
+        d.server_set(DOMAIN, [a, b], proto=transport)
+    c = run.registrars(1)[2]
     d.start()
     uri = 'sip:%s@%s' % (USER, DOMAIN)
     if transport != 'udp':
@@ -493,7 +511,9 @@ def srv_failover(run, res, fault, transport):
                       rig.account_line(USER, c, prio=1, fbregint=FBREGINT,
                                        regint=REGINT, transport=transport)],
                      CONFIG + [d.config_line] + rig.CALLEE_CONFIG)
-    wait_bound_first(run)
+    if addresses:
+        a, b = first_address(run, bs, a, b, transport)
+    wait_bound_first(run, run.regs.index(a))
     stable_window(run, res)
     time.sleep(random.uniform(0, CHECK_INTERVAL))
     t_f = time.time()
@@ -527,13 +547,39 @@ def srv_failover(run, res, fault, transport):
             ', '.join('%s->%s (%s)' % (m['from'], m['to'], m['reason'])
                       for m in moves) or 'none',
             'requests through server %s:%s:%d (pinned)'
-            % (transport, rig.HOST, b.port) in bs.log(),
+            % (transport, b.host, b.port) in bs.log(),
             after['register'], after['options']))
     res['end_ok'], res['end'] = srv_end_state(bs, a, b, c)
     if lost and t_b is not None:
         res['end_ok'] = False
         res['end'] = ('binding on %s missing %.1f s after the fault; '
                       % (b.name, lost[0][0] - t_f)) + res['end']
+
+
+def first_address(run, bs, a, b, transport):
+    """(first, other) of the two addresses of PBX, in the order serreg
+    lists them in `serreg json` (libre's: its key is the hash of the
+    AoR); a serreg that lists no such set (before every address was a
+    server): first the one holding the binding.  RuntimeError if
+    neither comes within BIND_TIMEOUT."""
+    names = {'%s:%s:%d' % (transport, k.host, k.port): k for k in (a, b)}
+
+    def listed():
+        for acc in bs.status()['accounts']:
+            got = [s['addr'] for s in acc.get('servers', ())]
+            if sorted(got) == sorted(names):
+                return names[got[0]], names[got[1]]
+        return None
+    got = rig.wait_until(listed, 5.0, 0.1)
+    if got:
+        return got
+    log('  serreg lists no set of %s' % sorted(names))
+    bound = rig.wait_until(lambda: [k for k in (a, b)
+                                    if k.has_binding(USER)],
+                           BIND_TIMEOUT, 0.1)
+    if not bound:
+        raise RuntimeError('no binding on %s or %s' % (a.name, b.name))
+    return (a, b) if bound[0] is a else (b, a)
 
 
 def held_binding(reg, since, timeout):
@@ -583,6 +629,14 @@ def s_srv_killed_tcp(run, res):
     srv_failover(run, res, kill, 'tcp')
 
 
+def s_addr_frozen_udp(run, res):
+    srv_failover(run, res, freeze, 'udp', addresses=True)
+
+
+def s_addr_killed_tcp(run, res):
+    srv_failover(run, res, kill, 'tcp', addresses=True)
+
+
 def s_edge_killed(run, res):
     edge_fault(run, res, lambda e: e.stop())
 
@@ -612,6 +666,12 @@ SCENARIOS = [
      'DNS server set: the first SRV server of tier 0 frozen'),
     ('srv-killed-tcp', s_srv_killed_tcp, 'tcp', 'cisco',
      'DNS server set: the first SRV server of tier 0 killed'),
+    ('addr-frozen-udp', s_addr_frozen_udp, 'udp', 'cisco',
+     'DNS server set: the first address of tier 0\'s one SRV target '
+     'frozen'),
+    ('addr-killed-tcp', s_addr_killed_tcp, 'tcp', 'cisco',
+     'DNS server set: the first address of tier 0\'s one SRV target '
+     'killed'),
 ]
 
 
@@ -669,7 +729,9 @@ def settings_text():
         '- srv-*: tier 0 is <sip:%s@%s> (no port: NAPTR, SRV, A through '
         'baresip\'s dns_server, dnsmasq, TTL %d s), SRV set of two '
         'registrars (prio 10, 20); tier 1 one registrar by IP; '
-        'serreg_server_retry at its default' % (USER, DOMAIN, DNS_TTL),
+        'serreg_server_retry at its default; addr-*: the SRV set is '
+        'one target, %s, with two A records (127.0.0.1, 127.0.0.2, a '
+        'registrar on one port at each)' % (USER, DOMAIN, DNS_TTL, PBX),
         '- windows: stable %.0f s (after the first binding + 1 s; '
         'not in failback); '
         'all down: counted from %.0f s to %.0f s after the fault; '
@@ -763,6 +825,12 @@ def report(results, runs, argv, started, elapsed, env):
     if 'srv-killed-tcp' in results:
         target('failover gap, killed first SRV server, TCP, same tier',
                ('<= 1 s', 1.0), vals('srv-killed-tcp', 'gap'))
+    if 'addr-frozen-udp' in results:
+        target('failover gap, frozen first address of a target, UDP, '
+               'same tier', ('<= 8 s', 8.0), vals('addr-frozen-udp', 'gap'))
+    if 'addr-killed-tcp' in results:
+        target('failover gap, killed first address of a target, TCP, '
+               'same tier', ('<= 1 s', 1.0), vals('addr-killed-tcp', 'gap'))
     if '503-ra' in results:
         waits = [min(r['ra_waits']) for r in results['503-ra']
                  if not r.get('error') and r.get('ra_waits')]
