@@ -341,18 +341,22 @@ static void servers_h(void *arg)
 {
 	struct member *m = arg;
 	uint32_t keys[SR_SERVERS_MAX];
-	char list[SR_SERVERS_MAX * 40] = "";
+	char list[SR_SERVERS_MAX * 56] = "";
 	unsigned i, n = serverset_count(m->servers);
 	size_t len = 0;
 
 	n = min(n, (unsigned)SR_SERVERS_MAX);
 
 	for (i = 0; i < n; i++) {
+		int w = -1;
+
 		keys[i] = serverset_key(m->servers, i);
 		if (len < sizeof(list))
-			len += re_snprintf(list + len, sizeof(list) - len,
-					   "%s%s", i ? ", " : "",
-					   serverset_name(m->servers, i));
+			w = re_snprintf(list + len, sizeof(list) - len,
+					"%s%s", i ? ", " : "",
+					serverset_name(m->servers, i));
+		/* 8 IPv6 names fit; never past the end if not */
+		len = w < 0 ? sizeof(list) : len + (size_t)w;
 	}
 
 	info("serreg: %s: servers %s (ttl %u s)\n", ua_aor(m->ua),

@@ -48,8 +48,6 @@ enum {
 
 /** One server: an address of a target of the set */
 struct server {
-	char target[NAME_SIZE];   /**< SRV target, or the name      */
-	uint16_t port;
 	struct sa addr;
 	char name[NAME_SIZE];     /**< "udp:127.0.0.1:5070"         */
 	char route[ROUTE_SIZE];   /**< its URI as a loose route     */
@@ -109,6 +107,21 @@ static bool tp_supported(enum sip_transp tp, int af)
 
 	return uag_sip() && !sip_transp_laddr(uag_sip(), &laddr, tp,
 					      af == AF_UNSPEC ? NULL : &dst);
+}
+
+
+/* libre's transport when nothing chose one: the first baresip has,
+   in the order UDP, TCP, TLS */
+static enum sip_transp tp_first(void)
+{
+	size_t i;
+
+	for (i = ARRAY_SIZE(srv_tpv); i-- > 1;) {
+		if (tp_supported(srv_tpv[i], AF_UNSPEC))
+			break;
+	}
+
+	return srv_tpv[i];
 }
 
 
@@ -315,8 +328,6 @@ static void servers_build(struct serverset *ss)
 			struct server *s = &ss->newv[ss->nnew++];
 
 			memset(s, 0, sizeof(*s));
-			str_ncpy(s->target, t->name, sizeof(s->target));
-			s->port = t->port;
 			(void)rr_addr(&s->addr, rr, t->port);
 			ttl_take(ss, rr->ttl);
 			server_name(s, ss->tp);
@@ -345,7 +356,8 @@ static void addr_next(struct serverset *ss)
 		    tp_supported(ss->tp, AF_INET))
 			next = DNS_TYPE_A;
 		else if (ss->qtype != DNS_TYPE_AAAA &&
-			 (ss->qtype || list_isempty(&t->addrl)) &&
+			 (ss->qtype == DNS_TYPE_A ||
+			  list_isempty(&t->addrl)) &&
 			 tp_supported(ss->tp, AF_INET6))
 			next = DNS_TYPE_AAAA;
 
@@ -462,19 +474,8 @@ static void srv_h(int err, const struct dnshdr *hdr, struct list *ansl,
 		}
 	}
 
-	if (!ss->tp_given) {
-		size_t i;
-
-		for (i = ARRAY_SIZE(srv_tpv); i-- > 0;) {
-			if (tp_supported(srv_tpv[i], AF_UNSPEC))
-				break;
-		}
-		if (i >= ARRAY_SIZE(srv_tpv)) {
-			fail(ss, EPROTONOSUPPORT);
-			return;
-		}
-		ss->tp = srv_tpv[i];
-	}
+	if (!ss->tp_given)
+		ss->tp = tp_first();
 
 	name_target(ss, sip_transp_port(ss->tp, 0));
 }
@@ -631,10 +632,7 @@ int serverset_alloc(struct serverset **ssp, const struct uri *uri,
 		ss->tp_uri = true;
 	}
 	else if (ss->port) {
-		/* a port and no transport: libre's first transport */
-		ss->tp = tp_supported(SIP_TRANSP_UDP, AF_UNSPEC) ?
-			SIP_TRANSP_UDP : tp_supported(SIP_TRANSP_TCP,
-			AF_UNSPEC) ? SIP_TRANSP_TCP : SIP_TRANSP_TLS;
+		ss->tp = tp_first();
 	}
 
 	err = resolve(ss);
