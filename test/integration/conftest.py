@@ -193,8 +193,29 @@ class RigSession:
         return errors
 
 
+def pytest_generate_tests(metafunc):
+    """A test module with AUTH_MODES = ('auth', 'noauth') runs each of
+    its tests against registrars that challenge REGISTER and against
+    registrars that do not (the `rig_auth` fixture)."""
+    modes = getattr(metafunc.module, 'AUTH_MODES', None)
+    if modes and 'rig_auth' in metafunc.fixturenames:
+        metafunc.parametrize('rig_auth', list(modes), indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def rig_auth(request):
+    """The auth mode of the test's registrars ('auth': digest, the
+    default; 'noauth': every REGISTER trusted), as rig.AUTH."""
+    mode = getattr(request, 'param', 'auth')
+    if mode not in ('auth', 'noauth'):
+        raise ValueError('rig_auth: %r' % mode)
+    rig.AUTH = mode == 'auth'
+    yield mode
+    rig.AUTH = True
+
+
 @pytest.fixture
-def rig_session(tmp_path, request):
+def rig_session(tmp_path, request, rig_auth):
     """The RigSession of this test; torn down after it."""
     s = RigSession(tmp_path)
     yield s

@@ -58,6 +58,13 @@ HOST = '127.0.0.1'
 # a socket bound to HOST reaches it): registrars of one DNS name with
 # several addresses, on the same port as one on HOST
 HOST2 = '127.0.0.2'
+
+# Do registrars challenge REGISTER (digest auth)?  Many in the field do
+# not (IP-trusted trunks, SBCs, intercoms on a private network), and the
+# two behave differently (a replaced reg client's late requests are not
+# held back by a challenge).  The default of every Kamailio; conftest's
+# `auth` parameter sets it per test.
+AUTH = True
 PASSWORD = 'testpass'
 DEFAULT_REGINT = 10         # [s] short, so refreshes notice faults
 ANSI = re.compile(r'\x1b\[[0-9;]*m')
@@ -562,14 +569,18 @@ class Kamailio(_Child):
     tls: (certificate file, key file), e.g. from TestCA: also TLS on
     tls_port = port+1 with that certificate (tls.cfg in the run
     directory; kamailio's tls module, Debian's kamailio-tls-modules).
+    auth: True = REGISTER is challenged (digest, password); False = a
+    registrar that trusts every REGISTER, as IP-trusted trunks, SBCs
+    and private networks do; None = AUTH (the mode of the test).
     """
 
     def __init__(self, rundir, name='reg', port=None,
                  template=TEMPLATE, password=PASSWORD, shm_mb=32,
-                 pkg_mb=8, tls=None, host=HOST):
+                 pkg_mb=8, tls=None, host=HOST, auth=None):
         self.name = name
         self.host = host
         self.password = password
+        self.auth = AUTH if auth is None else auth
         self._own_port = port is None
         self.port = free_port_block((host,)) if port is None else port
         self.rundir = os.path.join(os.path.abspath(rundir),
@@ -601,6 +612,8 @@ class Kamailio(_Child):
             text = f.read()
         for key, val in (('TLS_DEFINE', '#!define WITH_TLS' if tls
                           else '# no TLS'),
+                         ('AUTH_DEFINE', '#!define WITH_AUTH'
+                          if self.auth else '# no digest auth'),
                          ('TLSPORT', str(self.tls_port or '')),
                          ('HOST', self.host), ('PORT', str(self.port)),
                          ('RUNDIR', self.rundir), ('CTLSOCK', self.sock),
