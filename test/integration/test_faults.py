@@ -560,3 +560,49 @@ def test_quit_soon_after_failover_from_silent_registrar(registrars,
     assert bs.proc.returncode == 0, bs.log()[-3000:]
     assert 'un-REGISTERs unanswered' in bs.log()
     print('quit with an unanswered un-REGISTER: %.2f s' % took)
+
+
+def test_r53_register_503_retry_after_honoured(registrars, baresip):
+    """R53 on the wire: tier 0 answers its REGISTER 503 with Retry-After:
+    30 (it sheds load) when serreg has just chosen it.  baresip 1.0.0
+    gives modules only "503 Service Unavailable", so serreg reads the
+    Retry-After from its own query to that registrar (a REGISTER with no
+    Contact).  The account is taken off baresip's retry and registers
+    again 30-60 s later; meanwhile there is no failover: tier 1 sees no
+    REGISTER, tier 0 stays the one being registered."""
+    a, b = registrars(2)
+    a.set_reply(503, retry_after=30, options=False)
+    t0 = time.time()
+    bs = baresip([account_line('alice', a, prio=0),
+                  account_line('alice', b, prio=1)], CFG)
+
+    assert wait_until(lambda: [r for r in a.registers('alice', t0)
+                               if r.answer == 503], 10), a.requests()
+    first = a.registers('alice', t0)[0]
+    assert first.answer == 503
+
+    # the overload ends; serreg still waits for the Retry-After
+    time.sleep(5)
+    st = bs.status()
+    assert st['current'] == 0 and st['state'] == 'trying', st
+    assert b.registers('alice', t0) == []
+    a.set_reply(None)
+    assert wait_until(lambda: a.has_binding('alice'), 60 + 10), \
+        a.registers('alice', t0)
+
+    regs = a.registers('alice', t0)
+    later = [r for r in regs if r is not first]
+    assert later, regs
+    wait = later[0].time - first.answer_time
+    print('REGISTER again %.1f s after the 503 (Retry-After 30)' % wait)
+    assert 30 - 0.5 <= wait <= 60 + 3, regs
+    # no failover meanwhile, and none after
+    assert b.registers('alice', t0) == []
+    assert moves(bs, t0) == [], moves(bs, t0)
+    assert bs.status()['current'] == 0
+    # serreg's query for the Retry-After: a REGISTER without Contact,
+    # answered 503 (+ Retry-After) too; it asks for no binding
+    queries = [r for r in a.requests('alice', 'REGISTER', t0)
+               if not r.contact]
+    assert queries and queries[0].answer == 503, queries
+    assert first.answer_time <= queries[0].time < later[0].time
