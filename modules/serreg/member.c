@@ -54,6 +54,8 @@ struct member {
 	struct ua *ua;
 	struct sr_account *sra;    /**< the engine's view                */
 	struct probe *probe;       /**< request in flight, if any        */
+	struct probe *query;       /**< Retry-After query in flight (R53) */
+	struct sr_answer qans;     /**< ... the REGISTER's failure       */
 	struct watch *watch;       /**< its connection, if watched       */
 	struct serverset *servers; /**< its registrar's servers, if a set */
 	struct sip_msg *msg;       /**< its last answer (for a watch)    */
@@ -115,6 +117,7 @@ static void destructor(void *arg)
 	hash_unlink(&m->he);
 	queue_clear(m);
 	mem_deref(m->probe);
+	mem_deref(m->query);
 	mem_deref(m->watch);
 	mem_deref(m->servers);
 	mem_deref(m->msg);
@@ -226,6 +229,7 @@ void member_register(struct member *m)
 	if (account_regint(a))
 		return;
 
+	m->query = mem_deref(m->query);
 	(void)account_set_regint(a, m->regint);
 
 	ua_register_or_report(m);
@@ -473,10 +477,82 @@ bool member_flows(struct member *m, const struct sr_answer *ans)
 }
 
 
+/* The answer to the Retry-After query: its Retry-After is that of the
+   REGISTER's 503 if the registrar still sheds load */
+static void query_answer_h(const struct sr_answer *qans, void *arg)
+{
+	struct member *m = arg;
+	struct sr_answer ans = m->qans;
+
+	if (!ans.err && ans.scode == 503 && !qans->err && qans->scode == 503)
+		ans.retry_after = qans->retry_after;
+
+	m->query = mem_deref(m->query);   /* qans lives in it */
+
+	sr_account_reg_failed(m->sra, &ans, serreg_now());
+	exec_drain();
+}
+
+
+/**
+ * baresip's REGISTER of a member failed (its REGISTER_FAIL): the engine
+ * hears it, once every flow of an outbound account has an answer and
+ * none is registered.
+ *
+ * baresip 1.0.0 gives modules the text "503 Service Unavailable", never
+ * the Retry-After of the answer.  A 503 to the REGISTER of an account
+ * being registered is where the engine honours one (R53), so serreg
+ * first asks the same registrar, through the same proxy, with a
+ * REGISTER without Contact: a query of the bindings that changes none
+ * (RFC 3261 10.2.3).  A registrar still shedding load answers it 503
+ * too; its Retry-After is reported as the REGISTER's, after at most
+ * serreg_probe_timeout.  Any other answer reports the 503 as it was.
+ * (Not for outbound accounts: each flow has its own edge.)
+ *
+ * @param m   Member
+ * @param ans The failure, decoded from the event's text
+ */
+void member_reg_failed(struct member *m, const struct sr_answer *ans)
+{
+	int err;
+
+	if (!member_flows(m, ans) || ua_isregistered(m->ua))
+		return;
+
+	if (m->query) {
+		m->qans = *ans;
+		return;
+	}
+
+	if (ans->err || ans->scode != 503 || ans->retry_after ||
+	    m->outbound[1] ||
+	    sr_account_state(m->sra) != SR_ACC_REGISTERING)
+		goto report;
+
+	m->qans = *ans;
+	err = probe_send(&m->query, m->ua, NULL, "REGISTER", PROBE_QUERY,
+			 serreg_settings()->probe_timeout, query_answer_h, m);
+	if (!err)
+		return;
+
+ report:
+	sr_account_reg_failed(m->sra, ans, serreg_now());
+}
+
+
+/** baresip's REGISTER of a member succeeded (its REGISTER_OK): a query
+ *  for a failure before is moot */
+void member_registered(struct member *m)
+{
+	m->query = mem_deref(m->query);
+}
+
+
 /** Take it off its registrar: no binding, no refresh, no re-registration
  *  on a net change */
 void member_unregister(struct member *m)
 {
+	m->query = mem_deref(m->query);
 	member_unwatch(m);
 	ua_unregister(m->ua);
 	(void)account_set_regint(ua_account(m->ua), 0);
@@ -802,6 +878,7 @@ void member_remove(struct member *m)
 	tmr_cancel(&m->tmr);
 	tmr_cancel(&m->fail_tmr);
 	m->probe   = mem_deref(m->probe);
+	m->query   = mem_deref(m->query);
 	m->watch   = mem_deref(m->watch);
 	m->servers = mem_deref(m->servers);
 

@@ -4,7 +4,9 @@
  * A probe is one REGISTER with "Contact: ...;expires=0" and "Expires: 0"
  * for a standby account, answered by digest auth when challenged.  The
  * same client sends the liveness check of a registered account: OPTIONS
- * to its registrar (R20).  It is
+ * to its registrar (R20), and the REGISTER without Contact that asks a
+ * registrar which refused a REGISTER with 503 for its Retry-After
+ * (R53).  It is
  * built on libre's dialog request API, not on sipreg, for three reasons
  * (all verified on Debian's libre 1.1.0):
  *
@@ -185,7 +187,7 @@ static int send_handler(enum sip_transp tp, const struct sa *src,
 	struct probe *pr = arg;
 	(void)dst;
 
-	if (strcmp(pr->met, "REGISTER"))
+	if (strcmp(pr->met, "REGISTER") || pr->expires == PROBE_QUERY)
 		return 0;
 
 	return mbuf_printf(mb, "Contact: <sip:%s@%J%s>;expires=%u\r\n",
@@ -242,7 +244,9 @@ static void resp_handler(int err, const struct sip_msg *msg, void *arg)
 
 static int request(struct probe *pr)
 {
-	if (strcmp(pr->met, "REGISTER"))
+	/* OPTIONS, or a REGISTER without Contact: a query of the bindings
+	   (RFC 3261 10.2.3), which changes none */
+	if (strcmp(pr->met, "REGISTER") || pr->expires == PROBE_QUERY)
 		return sip_drequestf(&pr->req, uag_sip(), true, pr->met,
 				     pr->dlg, 0, pr->auth, send_handler,
 				     resp_handler, pr,
@@ -271,7 +275,8 @@ static int auth_handler(char **username, char **password,
  * @param route   The server to send it to (a loose route), NULL: the
  *                account's outbound proxy, or as DNS orders its servers
  * @param met     "REGISTER" or "OPTIONS" (a check)
- * @param expires REGISTER: 0 for a probe, else the binding's expiry [s]
+ * @param expires REGISTER: 0 for a probe, else the binding's expiry [s];
+ *                PROBE_QUERY: no Contact, no Expires (a query)
  * @param timeout Deadline for an answer [s]
  * @param resph   Outcome handler, called once (never after freeing)
  * @param arg     Handler argument

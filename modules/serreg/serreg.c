@@ -167,6 +167,7 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 			break;
 
 		answer_decode(&ans, prm);
+		member_registered(m);
 		sr_account_registered(member_sra(m),
 				      ans.scode ? ans.scode : 200,
 				      serreg_now());
@@ -177,13 +178,10 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 		if (!m)
 			break;
 
+		/* (another reg client (flow) of the UA still registered:
+		   the account is; one not answered yet may be) */
 		answer_decode(&ans, prm);
-
-		/* another reg client (flow) of the UA is still registered:
-		   the account is; one not answered yet may be */
-		if (member_flows(m, &ans) && !ua_isregistered(ua))
-			sr_account_reg_failed(member_sra(m), &ans,
-					      serreg_now());
+		member_reg_failed(m, &ans);
 		break;
 
 	case UA_EVENT_UNREGISTERING:

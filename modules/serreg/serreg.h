@@ -74,6 +74,8 @@ void member_server_changed(struct member *m, const struct sr_action *act);
 const char *member_server_name(const struct member *m, unsigned i);
 void member_no_outbound(struct member *m);
 bool member_flows(struct member *m, const struct sr_answer *ans);
+void member_reg_failed(struct member *m, const struct sr_answer *ans);
+void member_registered(struct member *m);
 void member_unregister(struct member *m);
 void member_hold(struct member *m);
 void member_request(struct member *m, enum sr_request req, int server);
@@ -120,6 +122,10 @@ struct probe;
 
 /** The probe's outcome; called once, never after the probe is freed */
 typedef void (probe_h)(const struct sr_answer *ans, void *arg);
+
+/** expires of a REGISTER without Contact: it queries the bindings and
+ *  changes none (RFC 3261 10.2.3) */
+#define PROBE_QUERY UINT32_MAX
 
 int probe_send(struct probe **prp, struct ua *ua, const char *route,
 	       const char *met, uint32_t expires, uint32_t timeout,
