@@ -685,3 +685,52 @@ def test_one_address_is_no_set(registrars, baresip, dns):
     assert [r for r in r1.registers('alice', t) if r.final == 200], (
         r1.registers('alice'))
     reaches(r1, bs, aor_)
+
+
+def test_synchronous_register_error_reported_once(registrars, baresip,
+                                                   dns):
+    """A REGISTER that cannot be sent is one failure, reported once.
+
+    Tier 1 is alice at tier0.example, an SRV set whose first server is
+    255.255.255.255 (a UDP send there fails at once, EACCES: no
+    SO_BROADCAST) and whose second is a live registrar.  When tier 0
+    fails, serreg routes tier 1 through its first server and calls
+    ua_register(), which fails synchronously: baresip raises
+    REGISTER_FAIL itself and returns the error.  The engine must hear
+    that failure once: the first server is dead with the real error
+    (not the "Input/output error" of the event's text), the second is
+    asked once (one server check, not a hunt restarted by a second
+    report), then alice registers there."""
+    r0, r2, r3 = registrars(3)
+    d = dns(ttl=1)
+    d.a('bcast.' + DOMAIN, '255.255.255.255')
+    d.a('live.' + DOMAIN, HOST)
+    d.srv(DOMAIN, [('bcast.' + DOMAIN, r2.port, 10, 10),
+                   ('live.' + DOMAIN, r2.port, 20, 10)])
+    d.apply()
+    bad = 'udp:255.255.255.255:%d' % r2.port
+    bs = baresip([account_line('alice', r0, prio=0),
+                  domain_line('alice', DOMAIN, prio=1, fbregint=0),
+                  account_line('alice', r3, prio=2)],
+                 CFG + [d.config_line])
+    assert wait_until(lambda: r0.has_binding('alice'), 10)
+    assert wait_until(lambda: '%s: servers %s' % (ALICE, bad) in bs.log(),
+                      5), bs.log()[-3000:]
+
+    t0 = time.time()
+    r0.set_reply(503)
+    assert bs.wait_move(1, 30, t0), bs.log()[-3000:]
+    assert wait_until(lambda: r2.has_binding('alice'), 10), \
+        bs.log()[-3000:]
+    time.sleep(1)
+
+    reg = [r for r in r2.registers('alice', t0)][0]
+    checks = r2.requests('alice', 'OPTIONS', t0)
+    before = [r for r in checks if r.time < reg.time]
+    assert len(before) == 1, (before, bs.log()[-3000:])
+    log = bs.log()
+    assert '%s: server %s dead (Permission denied)' % (ALICE, bad) in log, \
+        log[-3000:]
+    assert 'dead (Input/output error)' not in log, log[-3000:]
+    assert bs.status()['current'] == 1
+    assert r3.registers('alice', t0) == []
