@@ -63,6 +63,8 @@ struct member {
 	struct tmr fail_tmr;       /**< reports what could not be sent   */
 	struct sr_answer fail;     /**< ... and its error                */
 	bool fail_reg;             /**< ... a REGISTER, not a request    */
+	bool in_register;          /**< inside serreg's ua_register()    */
+	bool sync_failed;          /**< ... which raised REGISTER_FAIL   */
 	uint32_t regint;           /**< configured regint, kept while parked */
 	char *outbound[OUTBOUND_MAX];  /**< its outbound proxies as configured
 					    (a ROUTE swaps the first)   */
@@ -204,13 +206,27 @@ static void timer_h(void *arg)
  * The engine's actions for one member
  */
 
-/* ua_register(); an error is the outcome of that REGISTER */
+/*
+ * ua_register(); an error is the outcome of that REGISTER.  baresip
+ * 1.0.0 raises REGISTER_FAIL ("%m") itself before it returns a send
+ * error: that event is left to this report (member_reg_failed()), so
+ * that the engine hears the failure once, from the main loop, with the
+ * error itself rather than its text.
+ */
 static void ua_register_or_report(struct member *m)
 {
-	int err = ua_register(m->ua);
+	int err;
+
+	m->in_register = true;
+	m->sync_failed = false;
+	err = ua_register(m->ua);
+	m->in_register = false;
+
+	if (!err && !m->sync_failed)
+		return;
 
 	if (!err)
-		return;
+		err = EIO;
 
 	warning("serreg: %s: register failed (%m)\n", ua_aor(m->ua), err);
 	fail_later(m, err, true);
@@ -515,6 +531,13 @@ static void query_answer_h(const struct sr_answer *qans, void *arg)
 void member_reg_failed(struct member *m, const struct sr_answer *ans)
 {
 	int err;
+
+	/* a send error inside serreg's own ua_register(): reported when
+	   it returns */
+	if (m->in_register) {
+		m->sync_failed = true;
+		return;
+	}
 
 	if (!member_flows(m, ans) || ua_isregistered(m->ua))
 		return;
