@@ -155,3 +155,37 @@ def test_outbound_frozen_edge_with_check_is_no_failure(registrars, edges,
     assert bs.status()['state'] == 'registered'
     dials_out_through(bs, reg, e2)
     e1.thaw()
+
+
+def test_outbound_flow_answered_202_counts_as_registered(registrars, edges,
+                                                         baresip):
+    """Edge 1 answers the REGISTER of flow 1 with 202 Accepted, a 2xx
+    like 200 (RFC 3261 10.3: success).  baresip 1.0.0 prints only an
+    exact 200 as "OK " in its status; serreg must still count flow 1 as
+    registered: no recovery of it (no second REGISTER through edge 1
+    before its refresh), no move, flow 2 bound at the registrar."""
+    reg, = registrars(1, template=rig.OUTBOUND_TEMPLATE)
+    backup, = registrars(1)
+    e1, e2 = edges(reg, 2)
+    e1.set_register_ok(202)
+    t0 = time.time()
+    bs = baresip([rig.outbound_account('alice', reg, (e1, e2),
+                                       regint=600, extra='prio=0'),
+                  account_line('alice', backup, prio=1, regint=600)],
+                 CFG, uuid=True)
+    assert wait_until(lambda: regids(reg) == [2], 10), bs.log()[-3000:]
+    assert wait_until(lambda: [r for r in e1.registers('alice', t0)
+                               if r.answer == 202], 5), e1.requests()
+    assert wait_until(lambda: bs.status()['state'] == 'registered', 5)
+
+    # flow recoveries are 10 s apart at least (SR_RECOVER_GAP): 25 s
+    # see two if flow 1 counted as failed
+    time.sleep(25)
+    assert len(e1.registers('alice', t0)) == 1, e1.registers('alice', t0)
+    assert 'registering again on a new connection' not in bs.log(), \
+        bs.log()[-3000:]
+    assert bs.moves(t0) == [m for m in bs.moves(t0)
+                            if m['reason'] == 'start'], bs.moves(t0)
+    assert regids(reg) == [2]
+    assert not backup.has_binding('alice')
+    assert bs.status()['state'] == 'registered'
