@@ -90,6 +90,7 @@ void ua_unregister(struct ua *ua);
 bool ua_isregistered(const struct ua *ua);
 int  ua_update_account(struct ua *ua);
 int  ua_print_status(struct re_printf *pf, const struct ua *ua);
+int  ua_debug(struct re_printf *pf, const struct ua *ua);
 const char *ua_aor(const struct ua *ua);
 const char *ua_local_cuser(const struct ua *ua);
 struct account *ua_account(const struct ua *ua);

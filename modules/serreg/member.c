@@ -21,6 +21,7 @@
  * Copyright (C) 2026 The serreg developers
  */
 
+#include <stdlib.h>
 #include <string.h>
 #include <re.h>
 #include "baresip.h"
@@ -439,32 +440,55 @@ void member_no_outbound(struct member *m)
 }
 
 
-/* Which reg clients of the UA are registered, and which have an answer:
-   baresip 1.0.0 shows it only as text, one status per client in reg-id
-   order ("OK " in green, "ERR" in red, "zzz" in yellow: none yet) */
+/*
+ * Which reg clients of the UA are registered, and which have an answer.
+ * baresip 1.0.0 keeps each client's last status code to itself; its
+ * public ua_debug() (debug_cmd's "ua_debug") prints it, one block per
+ * client in reg-id order:
+ *
+ *   Register client:
+ *    id:     1
+ *    scode:  202 (...)
+ *
+ * 0 is no answer yet, a 2xx registered (RFC 3261 10.3: libre's sipreg
+ * and ua_isregistered() count any 2xx), anything else failed (999: a
+ * transport error).  ua_print_status() cannot tell: it shows "OK " only
+ * for exactly 200, "ERR" for a 202 as for a 503.
+ */
 static unsigned flows_ok(const struct ua *ua, unsigned *nflows,
 			 unsigned *answered)
 {
-	static const char ok[] = "\x1b[32m", none[] = "\x1b[33m";
-	char buf[1024];
+	static const char block[] = "Register client:", key[] = " scode:";
+	char *buf = NULL;
 	const char *p;
 	unsigned mask = 0, n = 0;
 
 	*nflows = *answered = 0;
 
-	if (re_snprintf(buf, sizeof(buf), "%H", ua_print_status, ua) < 0)
+	if (re_sdprintf(&buf, "%H", ua_debug, ua))
 		return 0;
 
-	for (p = strstr(buf, "\x1b[3"); p && n < 32;
-	     p = strstr(p + 1, "\x1b[3")) {
-		if (!strncmp(p, ok, sizeof(ok) - 1))
-			mask |= 1u << n;
-		if (strncmp(p, none, sizeof(none) - 1))
+	for (p = strstr(buf, block); p && n < 32; ++n) {
+		const char *next, *s;
+		unsigned long scode = 0;
+
+		p += sizeof(block) - 1;
+		next = strstr(p, block);
+		s = strstr(p, key);
+
+		if (s && (!next || s < next))
+			scode = strtoul(s + sizeof(key) - 1, NULL, 10);
+
+		if (scode)
 			*answered |= 1u << n;
-		++n;
+		if (scode >= 200 && scode <= 299)
+			mask |= 1u << n;
+
+		p = next;
 	}
 
 	*nflows = n;
+	mem_deref(buf);
 
 	return mask;
 }
