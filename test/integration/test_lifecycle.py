@@ -1,6 +1,8 @@
 """Runtime and lifecycle (R30-R33) and bad input, with real baresip.
 """
 
+import os
+import shutil
 import time
 
 from rig import account_line, aor, wait_until
@@ -122,3 +124,30 @@ def test_bad_account_params_named_and_left_alone(registrars, baresip):
     st = bs.status()
     assert st['current'] == 0 and len(st['accounts']) == 2
     assert not b.has_binding('alice')
+
+
+def test_init_failure_leaves_no_event_handler(registrars, baresip):
+    """A second copy of the module (serreg2.so, its own code and data)
+    fails its init: the "serreg" command is taken (cmd_register()
+    EALREADY), after its UA event handler was registered.  That handler
+    must not outlive the copy, which is unloaded (dlclose) at once: the
+    next UA event would call into unmapped code.  baresip runs on with
+    the first serreg, which handles the events once; no crash, quit
+    works (the teardown checks both)."""
+    a, b = registrars(2)
+    bs = baresip([account_line('alice', a, prio=0),
+                  account_line('alice', b, prio=1)],
+                 FAST + ['module serreg2.so'], start=False)
+    shutil.copy(bs.module, os.path.join(bs.moddir, 'serreg2.so'))
+    bs.start(hold=[a, b])
+    assert wait_until(lambda: a.has_binding('alice'), 5), bs.log()
+    log = bs.log()
+    assert 'module serreg2.so:' in log, log
+    assert log.count('serreg: serial fallback registration loaded') == 1
+
+    t0 = time.time()
+    a.set_reply(503)
+    mv = bs.wait_move(1, REFRESH, t0)
+    assert mv and len(mv) == 1, bs.moves(t0)
+    assert wait_until(lambda: b.has_binding('alice'), 5)
+    assert bs.returncode is None
