@@ -324,9 +324,13 @@ static int module_init(void)
 	if (err)
 		return err;
 
+	/* libre calls close() after a failed init too, which unregisters
+	   the handler; init undoes its own steps all the same */
 	err = cmd_register(baresip_commands(), cmdv, ARRAY_SIZE(cmdv));
-	if (err)
+	if (err) {
+		uag_event_unregister(ua_event_handler);
 		return err;
+	}
 
 	serreg.adopt = !list_isempty(uag_list());
 	tmr_start(&serreg.start_tmr, 0, start_h, NULL);
