@@ -73,7 +73,29 @@ struct verify {
 
 static struct {
 	struct list entryl;
+	int exidx;                 /**< SSL_CTX ex_data index of ours  */
+	bool have_exidx;
 } verify;
+
+
+/*
+ * The SSL_CTX ex_data index that carries the ventry to verify_cb().
+ * Index 0 is OpenSSL's "app data" slot, free to any user of the
+ * context: ours comes from SSL_CTX_get_ex_new_index(), once.
+ */
+static int ctx_exidx(void)
+{
+	if (!verify.have_exidx) {
+		verify.exidx = SSL_CTX_get_ex_new_index(0, NULL, NULL, NULL,
+							NULL);
+		if (verify.exidx < 0)
+			return -1;
+
+		verify.have_exidx = true;
+	}
+
+	return verify.exidx;
+}
 
 
 static bool is_cert_verdict(int err)
@@ -252,10 +274,10 @@ static int verify_cb(int ok, X509_STORE_CTX *store)
 				      SSL_get_ex_data_X509_STORE_CTX_idx());
 	struct ventry *e;
 
-	if (ok || !ssl)
+	if (ok || !ssl || !verify.have_exidx)
 		return ok;
 
-	e = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), 0);
+	e = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), verify.exidx);
 	if (e && !e->x509)
 		e->x509 = X509_STORE_CTX_get_error(store);
 
@@ -306,8 +328,12 @@ static int start(struct ventry *e, uint32_t timeout)
 	if (err)
 		goto out;
 
+	if (ctx_exidx() < 0 || !SSL_CTX_set_ex_data(ctx, verify.exidx, e)) {
+		err = ENOMEM;
+		goto out;
+	}
+
 	/* tls_set_verify_server() keeps this callback (it passes none) */
-	SSL_CTX_set_ex_data(ctx, 0, e);
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
 
 	err = tcp_connect(&e->tcp, &e->peer, estab_h, recv_h, close_h, e);
@@ -494,4 +520,10 @@ int serreg_verify_host(char **hostp, const struct account *acc)
 void serreg_verify_close(void)
 {
 	list_flush(&verify.entryl);
+
+	if (verify.have_exidx)
+		(void)CRYPTO_free_ex_index(CRYPTO_EX_INDEX_SSL_CTX,
+					   verify.exidx);
+
+	verify.have_exidx = false;
 }
