@@ -103,9 +103,8 @@ static void move_report(const struct move *mv)
 	info("serreg: %stier %s -> %s (%s%s%s)\n", where, tier[0], tier[1],
 	     sr_reason_name(act->reason), why[0] ? ": " : "", why);
 
-	/* baresip 1.0.0 has no module event: UA_EVENT_MAX reaches ctrl_tcp
-	   clients as type "?", class "other" */
-	ua_event(uag_current(), UA_EVENT_MAX, NULL,
+	/* to ctrl_tcp clients as type "?", class "other" (serreg.h) */
+	ua_event(uag_current(), SERREG_UA_EVENT, NULL,
 		 "serreg move from=%s to=%s reason=%s answer=\"%s\" "
 		 "ladder=%s", tier[0], tier[1], sr_reason_token(act->reason),
 		 why, ladder_name(mv->ladder));

@@ -309,7 +309,7 @@ void member_pin(struct member *m, int server)
 		info("serreg: %s: requests as DNS orders its servers\n",
 		     ua_aor(m->ua));
 
-	ua_event(m->ua, UA_EVENT_MAX, NULL, "serreg pin aor=%s server=%s",
+	ua_event(m->ua, SERREG_UA_EVENT, NULL, "serreg pin aor=%s server=%s",
 		 ua_aor(m->ua), route ? name : "none");
 
 	(void)account_set_outbound(ua_account(m->ua), route ? route :
@@ -342,7 +342,7 @@ void member_server_changed(struct member *m, const struct sr_action *act)
 
 	use = sr_account_server(sra);
 
-	ua_event(m->ua, UA_EVENT_MAX, NULL,
+	ua_event(m->ua, SERREG_UA_EVENT, NULL,
 		 "serreg server aor=%s server=%s state=%s pinned=%s",
 		 ua_aor(m->ua), name, sr_srv_state_name(st),
 		 sr_account_pinned(sra) && use >= 0 ?

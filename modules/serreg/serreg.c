@@ -201,6 +201,8 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 		break;
 
 	default:
+		/* SERREG_UA_EVENT (ours, maybe raised inside an engine
+		   action) included: nothing for the engine */
 		return;
 	}
 

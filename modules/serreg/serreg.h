@@ -99,6 +99,25 @@ void exec_forget(struct member *m);
 void exec_close(void);
 
 
+/**
+ * The UA event that carries serreg's own events ("serreg move ...",
+ * "serreg server ...", "serreg pin ...") to ctrl_tcp clients.
+ *
+ * baresip 1.0.0 has no module event (module_event(), UA_EVENT_MODULE
+ * and UA_EVENT_CUSTOM came in 1.1.0), and ctrl_tcp pushes nothing but
+ * UA events: ua_event() is the only channel.  UA_EVENT_MAX, the end of
+ * the enum, is a value the core never raises, and 1.0.0 takes it as an
+ * unknown event: uag_event_str() gives "?" and the event encoder class
+ * "other", so ctrl_tcp sends {"type":"?","class":"other",...} (platform
+ * doc section 6; test_status.py checks it with menu.so and ctrl_tcp.so
+ * loaded).  serreg's own handler returns at its switch's default
+ * without calling the engine, so raising it from inside an engine
+ * action (PIN, SERVER) re-enters nothing.  A NULL ua is fine: ctrl_tcp
+ * leaves out "accountaor", as for EXIT.
+ */
+#define SERREG_UA_EVENT UA_EVENT_MAX
+
+
 /*
  * serreg.c: what the other files need of the module
  */

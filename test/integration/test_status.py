@@ -125,3 +125,32 @@ def test_bad_setting_named_with_range(registrars, baresip, key, value,
     line = [x for x in bs.log().splitlines() if key in x]
     assert line and '"%s"' % value in line[0] and rng in line[0], line
     assert 'using default' in line[0]
+
+
+def test_serreg_events_reach_ctrl_tcp_as_unknown_type(registrars, baresip):
+    """serreg's own events ride on UA_EVENT_MAX (baresip 1.0.0 has no
+    module event): ctrl_tcp sends them as type "?", class "other", each
+    move once, with the AoR of the current UA; menu.so and ctrl_tcp.so
+    (loaded by the rig) take them without effect, and serreg's own
+    handler ignores them (the move raised inside the engine's action
+    re-enters nothing): baresip keeps working and answers commands."""
+    a, b = registrars(2)
+    bs = baresip([account_line('alice', a, prio=0),
+                  account_line('alice', b, prio=1)], FAST)
+    assert wait_until(lambda: bound([a, b]) == [0], 5)
+    t0 = time.time()
+    a.set_reply(503)
+    assert bs.wait_move(1, REFRESH, t0)
+    assert wait_until(lambda: b.has_binding('alice'), 5)
+
+    ours = [e for e in bs.events(since=t0)
+            if e.get('param', '').startswith('serreg ')]
+    assert ours, bs.events(since=t0)
+    for e in ours:
+        assert e['type'] == '?' and e['class'] == 'other', e
+        assert e.get('accountaor', '').startswith('sip:alice@'), e
+    check_events(bs)
+    assert len(bs.moves(t0)) == 1, bs.moves(t0)
+    assert bs.command('reginfo')['ok']
+    assert bs.status()['current'] == 1
+    assert bs.returncode is None
