@@ -516,8 +516,8 @@ void member_request(struct member *m, enum sr_request req, int server)
 		return;
 
 	if (req == SR_REQ_REPAIR)
-		info("serreg: %s: repairing the binding (an un-REGISTER of "
-		     "its last departure may have removed it)\n",
+		info("serreg: %s: repairing the binding (a late request of "
+		     "a reg client it had before may have removed it)\n",
 		     ua_aor(m->ua));
 
 	if (server >= 0) {

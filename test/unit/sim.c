@@ -212,6 +212,41 @@ static void unregister(struct sim *s, struct sim_acc *a, int idx)
 }
 
 
+/*
+ * baresip replaces the reg client (ua_register): libre cannot stop the
+ * old one.  Its REGISTER in flight is still answered, and a 2xx (or the
+ * binding it had) is followed by its un-REGISTER, with the Contact of
+ * the new registration: it arrives after the new REGISTER's answer at
+ * the first live server its route names, and removes the binding there.
+ */
+static void replace(struct sim *s, struct sim_acc *a, int idx)
+{
+	struct sim_event *ev;
+	int server = -1;
+
+	if (!a->registering && !a->bound)
+		return;
+
+	if (has_set(a)) {
+		server = a->pin >= 0 ? a->pin : 0;
+		if (!a->srv_code[server])
+			return;
+	}
+	else if (!a->code) {
+		return;
+	}
+
+	ev = schedule(s, idx, false, 2 * SIM_RTT + SIM_RTT / 2, false,
+		      false);
+	if (!ev)
+		return;
+
+	ev->late   = true;
+	ev->gen    = 0;
+	ev->server = server;
+}
+
+
 static void action_h(const struct sr_action *act, void *arg)
 {
 	struct sim *s = arg;
@@ -247,6 +282,7 @@ static void action_h(const struct sr_action *act, void *arg)
 
 	case SR_ACT_NO_OUTBOUND:
 		++a->nno_outbound;
+		replace(s, a, idx);
 		++s->gen[idx];
 		a->registering = true;
 		reg_send(s, a, idx);
@@ -254,6 +290,7 @@ static void action_h(const struct sr_action *act, void *arg)
 
 	case SR_ACT_RECOVER:
 		++a->nrecover;
+		replace(s, a, idx);
 		++s->gen[idx];
 		a->registering = true;
 		reg_send(s, a, idx);
@@ -496,6 +533,14 @@ static void deliver(struct sim *s, struct sim_event *ev)
 		return;
 	}
 
+	if (ev->late) {
+		if (a->used && a->bound && a->bound_srv == ev->server) {
+			++a->nlate_unbind;
+			a->bound = false;
+		}
+		return;
+	}
+
 	if (!a->used || ev->gen != s->gen[ev->idx])
 		return;
 
@@ -522,8 +567,10 @@ static void deliver(struct sim *s, struct sim_event *ev)
 			return;
 
 		a->probing = false;
-		if (ev->repair && ok)
+		if (ev->repair && ok) {
 			a->bound = true;
+			a->bound_srv = ev->server;
+		}
 		sr_account_answer(a->sra, &ans, s->now);
 	}
 	else {

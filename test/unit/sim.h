@@ -86,6 +86,8 @@ struct sim_event {
 	bool options;           /**< an OPTIONS answer (check or probe) */
 	bool repair;            /**< a repair REGISTER's answer        */
 	bool unreg;             /**< an un-REGISTER retransmission     */
+	bool late;              /**< the un-REGISTER a replaced reg
+				     client sends after its answer     */
 	uint64_t rto;           /**< its retransmission interval       */
 	unsigned gen;           /**< cancelled if it changed          */
 	int server;             /**< server of a set it went to, -1   */

@@ -2060,3 +2060,80 @@ SIM_TEST(test_engine_set_first_resolution_names_the_route, HOLD,
 
 	return 0;
 }
+
+
+/*
+ * Reg-client generations (issue 17): a reg client replaced while its
+ * REGISTER is in flight, or bound, sends its un-REGISTER after the new
+ * registration (registrars that do not challenge: nothing holds it
+ * back).  The binding it removes is repaired once its late requests
+ * are over, within a second when the server answers.
+ */
+SIM_TEST(test_engine_gen_set_known_while_first_register_in_flight, HOLD,
+	 BACKOFF_MAX)
+{
+	int a = sim_add(s, 0, 10);
+	uint64_t t;
+
+	sim_set_check(s, 5);
+	sim_start(s);
+
+	/* the set arrives before the first REGISTER is answered */
+	TEST_ASSERT(s->accv[a].registering);
+	sim_servers(s, a, 2, 100);
+	TEST_EQ(0, s->accv[a].pin);
+	TEST_EQ(1, s->accv[a].nrecover);
+
+	/* the old client's un-REGISTER removed the new binding ... */
+	TEST_ASSERT(sim_run_until(s, 1000, bound_at, a * 16 + 0));
+	t = s->now;
+	sim_run(s, 200);
+	TEST_EQ(1, s->accv[a].nlate_unbind);
+	TEST_ASSERT(!s->accv[a].bound);
+
+	/* ... and the repair restores it within about a second */
+	TEST_ASSERT(sim_run_until(s, 1500, bound_at, a * 16 + 0));
+	TEST_ASSERT(s->now - t <= 1500);
+	TEST_EQ(1, s->accv[a].nrepair);
+
+	/* it holds: two refresh-free minutes, no second repair */
+	sim_run(s, 2 * MIN);
+	TEST_ASSERT(s->accv[a].bound);
+	TEST_EQ(1, s->accv[a].nrepair);
+	TEST_EQ(1, s->accv[a].nlate_unbind);
+
+	return 0;
+}
+
+
+/* a flow recovery of a bound account at the same server: the old
+   client's un-REGISTER arrives after the new binding; repaired */
+static bool is_bound(const struct sim *s, int idx)
+{
+	return s->accv[idx].bound;
+}
+
+
+SIM_TEST(test_engine_gen_recover_bound_repaired, HOLD, BACKOFF_MAX)
+{
+	int a = sim_add(s, 0, 10);
+
+	s->accv[a].flow = SR_FLOW_STREAM;
+	sim_set_check(s, 5);
+	sim_start(s);
+	TEST_ASSERT(sim_run_until(s, 1000, is_registered, a));
+	sim_run(s, 6000);
+	TEST_ASSERT(s->accv[a].watched);
+
+	/* the registrar dropped the connection: registered again */
+	sr_account_flow_closed(s->accv[a].sra, ECONNRESET, s->now);
+	TEST_EQ(1, s->accv[a].nrecover);
+	sim_run(s, 200);
+	TEST_EQ(1, s->accv[a].nlate_unbind);
+
+	TEST_ASSERT(sim_run_until(s, 2000, is_bound, a));
+	TEST_EQ(1, s->accv[a].nrepair);
+
+	return 0;
+}
+
