@@ -38,12 +38,12 @@ enum {
 	 * [ms] a non-INVITE request over UDP is retransmitted T1, 2 T1,
 	 * 4 T1 .. T2 apart (RFC 3261 17.1.2.2, libre's ctrans.c): once the
 	 * registrar answers again, a late un-REGISTER to it is answered at
-	 * its next retransmission (SIP_T1, SIP_T2 from libre's re_sip.h);
-	 * the margin covers the way back
+	 * its next retransmission (cfg.t1, cfg.t2: the glue's SIP_T1,
+	 * SIP_T2 from libre's re_sip.h); the margin covers the way back
 	 */
 	UNREG_MARGIN = 500,
 	/** [ms] a late request's answer after Timer F, and its DNS */
-	LATE_MARGIN  = (SR_UNREG_LINGER - 32) * 1000,
+	LATE_MARGIN  = 2000,
 };
 
 
@@ -449,9 +449,14 @@ static bool has_set(const struct sr_account *acc)
 enum {
 	LATE_REGISTRAR = -1,  /**< its registrar (no set)               */
 	LATE_MIXED     = -2,  /**< late requests of several routes      */
-	/** [ms] a non-INVITE transaction's lifetime (64 T1) */
-	TIMER_F        = 64 * SIP_T1,
 };
+
+
+/* [ms] a non-INVITE transaction's lifetime: Timer F, 64 T1 */
+static uint64_t timer_f(const struct sr_engine *eng)
+{
+	return 64ULL * eng->cfg.t1;
+}
 
 
 /* the first server a request through `route` goes to */
@@ -538,7 +543,7 @@ static void gen_retire(struct sr_account *acc, uint64_t now)
 	ntry = acc->gen_route < 0 && has_set(acc) ? acc->nsrv : 1;
 
 	late_add(acc, acc->gen_route, now,
-		 now + 2ULL * TIMER_F * ntry + LATE_MARGIN, now);
+		 now + 2 * timer_f(acc->eng) * ntry + LATE_MARGIN, now);
 }
 
 
@@ -550,7 +555,7 @@ static void gen_hold(struct sr_account *acc, uint64_t now)
 	unsigned ntry = route < 0 && has_set(acc) ? acc->nsrv : 1;
 
 	acc->gen_live = false;
-	late_add(acc, route, now, now + (uint64_t)TIMER_F * ntry +
+	late_add(acc, route, now, now + timer_f(acc->eng) * ntry +
 		 LATE_MARGIN, now);
 }
 
@@ -558,13 +563,14 @@ static void gen_hold(struct sr_account *acc, uint64_t now)
 /* When libre sends the account's last late request again after `now` */
 static uint64_t unreg_next_send(const struct sr_account *acc, uint64_t now)
 {
-	uint64_t t = acc->unreg_start, rto = SIP_T1;
+	const struct sr_config *cfg = &acc->eng->cfg;
+	uint64_t t = acc->unreg_start, rto = cfg->t1;
 	unsigned i;
 
 	/* bounded: Timer F is 64 T1, at most 11 sends */
 	for (i = 0; t <= now && i < 64; i++) {
 		t += rto;
-		rto = min(rto * 2, (uint64_t)SIP_T2);
+		rto = min(rto * 2, (uint64_t)cfg->t2);
 	}
 
 	return t;
@@ -2003,6 +2009,9 @@ void sr_engine_set_config(struct sr_engine *eng, const struct sr_config *cfg)
 	eng->cfg.backoff_max   = max(eng->cfg.backoff_max, 1U);
 	if (!eng->cfg.server_retry)
 		eng->cfg.server_retry = SR_SERVER_RETRY;
+	if (!eng->cfg.t1)
+		eng->cfg.t1 = SR_T1;
+	eng->cfg.t2 = eng->cfg.t2 ? max(eng->cfg.t2, eng->cfg.t1) : SR_T2;
 }
 
 
@@ -2406,7 +2415,7 @@ void sr_account_answer(struct sr_account *acc, const struct sr_answer *ans,
 		uint64_t sent = now - min(now, eng->cfg.probe_timeout *
 					  1000ULL);
 
-		late_add(acc, acc->srv_req, sent, sent + TIMER_F +
+		late_add(acc, acc->srv_req, sent, sent + timer_f(eng) +
 			 LATE_MARGIN, now);
 	}
 

@@ -36,10 +36,17 @@ struct sr_config {
 	uint32_t server_retry;   /**< a failed server of a set is skipped
 				      this long (or its Retry-After),
 				      0 = SR_SERVER_RETRY                  */
+	/* the SIP stack's transaction timing [ms] (RFC 3261 17.1.2.2:
+	   retransmissions T1 doubling up to T2, Timer F = 64 T1): how
+	   long a request libre cannot stop goes on; 0 = RFC 3261's */
+	uint32_t t1;             /**< RTT estimate, 0 = SR_T1            */
+	uint32_t t2;             /**< longest retransmit interval, 0 = SR_T2 */
 };
 
 enum {
 	SR_BACKOFF_BASE = 30,    /**< [s] first wait, failed round (R4) */
+	SR_T1 = 500,             /**< [ms] RFC 3261's T1                */
+	SR_T2 = 4000,            /**< [ms] RFC 3261's T2                */
 
 	/**
 	 * [s] how long an un-REGISTER sent to a registrar that stopped
