@@ -2438,9 +2438,15 @@ void sr_account_answer(struct sr_account *acc, const struct sr_answer *ans,
 		break;
 
 	case SR_REQ_REPAIR:
-		if (active && acc->state == SR_ACC_REGISTERED &&
-		    !answer_2xx(ans))
-			acc_failed(acc, ans, now);
+		/* a REGISTER to the server in use: failed, it fails as a
+		   check does (a set: the next server is asked first) */
+		if (!active || acc->state != SR_ACC_REGISTERED ||
+		    answer_2xx(ans))
+			break;
+		if (srv_of_req(acc) &&
+		    acc_server_failed(acc, (unsigned)acc->srv_req, ans, now))
+			break;
+		acc_failed(acc, ans, now);
 		break;
 
 	case SR_REQ_SERVER:

@@ -2137,3 +2137,28 @@ SIM_TEST(test_engine_gen_recover_bound_repaired, HOLD, BACKOFF_MAX)
 	return 0;
 }
 
+
+
+/* the server in use goes silent before the repair is due: the repair
+   fails as a check does, the set is searched, no tier move */
+SIM_TEST(test_engine_gen_repair_to_dead_server_searches_set, HOLD,
+	 BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 10);
+	int a1 = sim_add(s, 1, 10);
+
+	sim_set_check(s, 5);
+	sim_start(s);
+	sim_servers(s, a0, 2, 100);
+	TEST_ASSERT(sim_run_until(s, 1000, bound_at, a0 * 16 + 0));
+
+	sim_set_server(s, a0, 0, 0);
+	TEST_ASSERT(sim_run_until(s, 10000, bound_at, a0 * 16 + 1));
+	TEST_EQ(1, s->accv[a0].nrepair);
+	TEST_EQ(1, s->accv[a0].pin);
+	TEST_ASSERT(is_current(s, 0));
+	TEST_EQ(0, s->nmoves - 1);
+	TEST_EQ(0, s->accv[a1].nregister);
+
+	return 0;
+}
