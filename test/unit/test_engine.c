@@ -2147,7 +2147,8 @@ SIM_TEST(test_engine_gen_repair_to_dead_server_searches_set, HOLD,
 	int a0 = sim_add(s, 0, 10);
 	int a1 = sim_add(s, 1, 10);
 
-	sim_set_check(s, 5);
+	/* (no check before the repair's deadline) */
+	sim_set_check(s, 30);
 	sim_start(s);
 	sim_servers(s, a0, 2, 100);
 	TEST_ASSERT(sim_run_until(s, 1000, bound_at, a0 * 16 + 0));
