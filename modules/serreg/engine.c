@@ -357,17 +357,23 @@ static bool tier_is_dead(const struct sr_tier *t)
 }
 
 
+static bool late_reaches(const struct sr_account *acc, int srv,
+			 uint64_t now);
+static int srv_best(const struct sr_account *acc);
+
+
 /*
  * Ready for a failback: alive for failback_hold probes in a row, and no
- * un-REGISTER of its last departure can still reach its registrar (it
- * would remove the binding of the return: see acc_park)
+ * late request of a reg client it had (the un-REGISTER of its last
+ * departure) can still reach the server it would register at (it would
+ * remove the binding of the return: see acc_park)
  */
 static void acc_update_ready(struct sr_account *acc, uint64_t now)
 {
 	const struct sr_engine *eng = acc->eng;
 	bool ready = acc->state == SR_ACC_ALIVE &&
 		acc->good >= eng->cfg.failback_hold &&
-		now >= acc->unreg_until &&
+		!late_reaches(acc, srv_best(acc), now) &&
 		(!eng->cfg.failback_spread || acc->spread_done);
 
 	if (ready == acc->ready)
@@ -2437,6 +2443,21 @@ void sr_account_answer(struct sr_account *acc, const struct sr_answer *ans,
 			acc_gated(acc, ans, now);
 		break;
 
+	case SR_REQ_QUERY:
+		/* the server answers: repair the binding unless it says
+		   it holds it (a registrar that does not list bindings
+		   gets the REGISTER) */
+		if (!active || acc->state != SR_ACC_REGISTERED)
+			break;
+		if (!ans->err) {
+			acc_answer_set(acc, ans, true, now);
+			if (ans->binding != SR_BINDING_HELD)
+				acc_request(acc, SR_REQ_REPAIR);
+			break;
+		}
+		/* no answer: fails as a repair does */
+		/* fall through */
+
 	case SR_REQ_REPAIR:
 		/* a REGISTER to the server in use: failed, it fails as a
 		   check does (a set: the next server is asked first) */
@@ -2663,8 +2684,9 @@ void sr_account_timer(struct sr_account *acc, uint64_t now)
 		acc_schedule_check(acc, now);
 	}
 	else if (acc->repair && now >= acc->unreg_until) {
+		/* the late requests are over: is the binding there? */
 		acc->repair = false;
-		acc_request(acc, SR_REQ_REPAIR);
+		acc_request(acc, SR_REQ_QUERY);
 		acc_schedule_check(acc, now);
 	}
 	else if (eng->cfg.check_interval) {
@@ -3068,6 +3090,7 @@ const char *sr_request_name(enum sr_request req)
 		[SR_REQ_FLOW]        = "flow request",
 		[SR_REQ_GATE]        = "TLS check",
 		[SR_REQ_REPAIR]      = "repair",
+		[SR_REQ_QUERY]       = "query",
 		[SR_REQ_SERVER]      = "server check",
 	};
 

@@ -136,6 +136,7 @@ static void request(struct sim *s, struct sim_acc *a, int idx,
 		if (ev) {
 			ev->server = server;
 			ev->repair = req == SR_REQ_REPAIR;
+			ev->query  = req == SR_REQ_QUERY;
 		}
 		if (req == SR_REQ_PROBE || req == SR_REQ_PROBE_CHECK)
 			++a->nprobe;
@@ -143,6 +144,8 @@ static void request(struct sim *s, struct sim_acc *a, int idx,
 			++a->ncheck;
 		else if (req == SR_REQ_REPAIR)
 			++a->nrepair;
+		else if (req == SR_REQ_QUERY)
+			++a->nquery;
 		return;
 	}
 
@@ -183,6 +186,14 @@ static void request(struct sim *s, struct sim_acc *a, int idx,
 			ev->repair = true;
 		break;
 
+	case SR_REQ_QUERY:
+		++a->nquery;
+		ev = schedule(s, idx, true, answer_delay(a, SIM_TIMEOUT),
+			      false, false);
+		if (ev)
+			ev->query = true;
+		break;
+
 	default:
 		break;
 	}
@@ -214,17 +225,20 @@ static void unregister(struct sim *s, struct sim_acc *a, int idx)
 
 /*
  * baresip replaces the reg client (ua_register): libre cannot stop the
- * old one.  Its REGISTER in flight is still answered, and a 2xx (or the
- * binding it had) is followed by its un-REGISTER, with the Contact of
- * the new registration: it arrives after the new REGISTER's answer at
- * the first live server its route names, and removes the binding there.
+ * old one.  Its REGISTER in flight is still answered, and a 2xx is
+ * followed by its un-REGISTER, with the Contact of the new registration:
+ * it arrives after the new REGISTER's answer at the first live server
+ * its route names, and removes the binding there.  So does the
+ * un-REGISTER of a bound client whose route is resolved by DNS (the new
+ * one's is a server's address, sent at once); a bound client with the
+ * same route sends it before the new REGISTER, in order.
  */
 static void replace(struct sim *s, struct sim_acc *a, int idx)
 {
 	struct sim_event *ev;
 	int server = -1;
 
-	if (!a->registering && !a->bound)
+	if (!a->registering && !(a->bound && has_set(a) && a->built < 0))
 		return;
 
 	if (has_set(a)) {
@@ -259,6 +273,7 @@ static void action_h(const struct sr_action *act, void *arg)
 
 	case SR_ACT_REGISTER:
 		++a->nregister;
+		a->built = a->pin;
 		++s->gen[idx];
 		a->registering = true;
 		reg_send(s, a, idx);
@@ -283,6 +298,7 @@ static void action_h(const struct sr_action *act, void *arg)
 	case SR_ACT_NO_OUTBOUND:
 		++a->nno_outbound;
 		replace(s, a, idx);
+		a->built = a->pin;
 		++s->gen[idx];
 		a->registering = true;
 		reg_send(s, a, idx);
@@ -291,6 +307,7 @@ static void action_h(const struct sr_action *act, void *arg)
 	case SR_ACT_RECOVER:
 		++a->nrecover;
 		replace(s, a, idx);
+		a->built = a->pin;
 		++s->gen[idx];
 		a->registering = true;
 		reg_send(s, a, idx);
@@ -413,6 +430,7 @@ int sim_add_flags(struct sim *s, uint32_t prio, uint32_t fbregint,
 		a->code = 200;
 		a->flow = SR_FLOW_DGRAM;
 		a->pin = -1;
+		a->built = -1;
 		a->bound_srv = -1;
 
 		if (sr_account_add(s->eng, &a->sra, a, prio, fbregint,
@@ -567,6 +585,9 @@ static void deliver(struct sim *s, struct sim_event *ev)
 			return;
 
 		a->probing = false;
+		if (ev->query && ok)
+			ans.binding = a->bound && a->bound_srv == ev->server ?
+				SR_BINDING_HELD : SR_BINDING_MISSING;
 		if (ev->repair && ok) {
 			a->bound = true;
 			a->bound_srv = ev->server;
