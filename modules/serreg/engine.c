@@ -2272,8 +2272,15 @@ void sr_account_registering(struct sr_account *acc, uint64_t now)
 			acc->gen_ours = false;
 		}
 		else {
-			/* baresip replaced its reg client on its own */
+			/* baresip replaces its reg clients on its own (a net
+			   change): built now, with the first proxy as the
+			   first flow's route (ROUTE runs at once) */
 			gen_retire(acc, now);
+			acc->route_held = false;
+			if (acc->route) {
+				acc->route = 0;
+				emit_flow(acc->eng, acc, 0);
+			}
 			gen_build(acc, false);
 		}
 		return;

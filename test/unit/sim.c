@@ -87,6 +87,12 @@ static void reg_send(struct sim *s, struct sim_acc *a, int idx)
 	int server = -1;
 	unsigned i;
 
+	/* baresip raises REGISTERING as it builds the reg client (after
+	   the action, outside the engine's call) */
+	ev = schedule(s, idx, false, 0, false, false);
+	if (ev)
+		ev->registering = true;
+
 	if (!has_set(a)) {
 		schedule(s, idx, false, answer_delay(a, SIM_REG_TMO), false,
 			 false);
@@ -548,6 +554,12 @@ static void deliver(struct sim *s, struct sim_event *ev)
 
 	if (ev->unreg) {
 		deliver_unreg(s, ev);
+		return;
+	}
+
+	if (ev->registering) {
+		if (a->used && ev->gen == s->gen[ev->idx])
+			sr_account_registering(a->sra, s->now);
 		return;
 	}
 

@@ -88,6 +88,8 @@ struct sim_event {
 	bool options;           /**< an OPTIONS answer (check or probe) */
 	bool repair;            /**< a repair REGISTER's answer        */
 	bool query;             /**< a binding query's answer          */
+	bool registering;       /**< baresip's REGISTERING of a reg
+				     client it builds for an action     */
 	bool unreg;             /**< an un-REGISTER retransmission     */
 	bool late;              /**< the un-REGISTER a replaced reg
 				     client sends after its answer     */

@@ -2166,3 +2166,37 @@ SIM_TEST(test_engine_gen_repair_to_dead_server_searches_set, HOLD,
 
 	return 0;
 }
+
+
+/* baresip re-registers an outbound account on its own (a net change)
+   while new calls go through the second edge: the first proxy is the
+   first flow's route again before baresip builds the reg clients (in
+   its REGISTERING), so the two flows do not share one edge */
+SIM_TEST(test_engine_gen_net_change_restores_route, HOLD, BACKOFF_MAX)
+{
+	int a = sim_add_flags(s, 0, 0, SR_ACC_F_OUTBOUND);
+	struct sr_account *sra;
+	unsigned nroute;
+
+	sim_set_check(s, 5);
+	sim_start(s);
+	sim_run(s, 1000);
+	sra = s->accv[a].sra;
+	sr_account_flows(sra, 0x2, 0x0, NULL, s->now);
+	TEST_EQ(1, s->accv[a].route);
+	nroute = s->accv[a].nroute;
+
+	/* baresip's own REGISTERING: not one of serreg's actions */
+	sr_account_registering(sra, s->now);
+	TEST_EQ(nroute + 1, s->accv[a].nroute);
+	TEST_EQ(0, s->accv[a].route);
+	TEST_EQ(0, s->accv[a].nhold);
+
+	/* serreg's own RECOVER raises one too: nothing more */
+	nroute = s->accv[a].nroute;
+	sr_account_flow_closed(sra, ECONNRESET, s->now);
+	sr_account_registering(sra, s->now);
+	TEST_EQ(nroute, s->accv[a].nroute);
+
+	return 0;
+}
