@@ -38,10 +38,12 @@ enum {
 	 * [ms] a non-INVITE request over UDP is retransmitted T1, 2 T1,
 	 * 4 T1 .. T2 apart (RFC 3261 17.1.2.2, libre's ctrans.c): once the
 	 * registrar answers again, a late un-REGISTER to it is answered at
-	 * its next retransmission (SIP_T1, SIP_T2 from libre's re_sip.h);
-	 * the margin covers the way back
+	 * its next retransmission (cfg.t1, cfg.t2: the glue's SIP_T1,
+	 * SIP_T2 from libre's re_sip.h); the margin covers the way back
 	 */
 	UNREG_MARGIN = 500,
+	/** [ms] a late request's answer after Timer F, and its DNS */
+	LATE_MARGIN  = 2000,
 };
 
 
@@ -106,11 +108,23 @@ struct sr_account {
 	bool ra_held;             /**< a 503 + Retry-After to its REGISTER
 				       was honoured in this choice (R53) */
 	bool ra_wait;             /**< its timer registers it again     */
-	uint64_t unreg_start;     /**< its last un-REGISTER was sent [ms] */
-	uint64_t unreg_until;     /**< ... and may arrive until then
-				       (see acc_park)                    */
-	int unreg_srv;            /**< ... to this server of its set, -1:
-				       to its registrar                  */
+	/* its reg client in baresip, as the engine knows it (a
+	   generation): see gen_build() and gen_retire() */
+	bool gen_live;            /**< a reg client exists               */
+	bool gen_busy;            /**< ... a REGISTER of it is in flight */
+	bool gen_bound;           /**< ... it had a 2xx                  */
+	bool gen_ours;            /**< ... built by an action of ours whose
+				       REGISTERING was not seen yet      */
+	int gen_route;            /**< ... its route: a server of its set,
+				       -1 = as DNS orders them           */
+	/* the late requests of its retired reg clients and probes */
+	uint64_t unreg_start;     /**< the last one began [ms]          */
+	uint64_t unreg_until;     /**< ... they may arrive until then   */
+	int unreg_srv;            /**< ... first at this server of its set
+				       (LATE_REGISTRAR: its registrar,
+				       LATE_MIXED: several)              */
+	bool unreg_any;           /**< ... then at any server of its set
+				       (as DNS orders them)              */
 	struct sr_server *srv;    /**< its registrar's set: SR_SERVERS_MAX,
 				       allocated with the first set      */
 	unsigned nsrv;            /**< servers in srv: a set if > 1     */
@@ -343,17 +357,23 @@ static bool tier_is_dead(const struct sr_tier *t)
 }
 
 
+static bool late_reaches(const struct sr_account *acc, int srv,
+			 uint64_t now);
+static int srv_best(const struct sr_account *acc);
+
+
 /*
  * Ready for a failback: alive for failback_hold probes in a row, and no
- * un-REGISTER of its last departure can still reach its registrar (it
- * would remove the binding of the return: see acc_park)
+ * late request of a reg client it had (the un-REGISTER of its last
+ * departure) can still reach the server it would register at (it would
+ * remove the binding of the return: see acc_park)
  */
 static void acc_update_ready(struct sr_account *acc, uint64_t now)
 {
 	const struct sr_engine *eng = acc->eng;
 	bool ready = acc->state == SR_ACC_ALIVE &&
 		acc->good >= eng->cfg.failback_hold &&
-		now >= acc->unreg_until &&
+		!late_reaches(acc, srv_best(acc), now) &&
 		(!eng->cfg.failback_spread || acc->spread_done);
 
 	if (ready == acc->ready)
@@ -401,40 +421,6 @@ static void acc_set_state(struct sr_account *acc, enum sr_acc_state st)
 }
 
 
-/* When libre sends the account's last un-REGISTER again after `now` */
-static uint64_t unreg_next_send(const struct sr_account *acc, uint64_t now)
-{
-	uint64_t t = acc->unreg_start, rto = SIP_T1;
-	unsigned i;
-
-	/* bounded: Timer F is 64 T1, at most 11 sends */
-	for (i = 0; t <= now && i < 64; i++) {
-		t += rto;
-		rto = min(rto * 2, (uint64_t)SIP_T2);
-	}
-
-	return t;
-}
-
-
-/** Record an answer: what serreg shows, what a park follows */
-static void acc_answer_set(struct sr_account *acc,
-			   const struct sr_answer *ans, bool ok, uint64_t now)
-{
-	acc->last      = *ans;
-	acc->last_ok   = ok;
-	acc->last_time = now;
-
-	/* the registrar answers: a late un-REGISTER to it is answered at
-	   its next retransmission (a set: if that server answers) */
-	if (!ans->err && acc->unreg_until > now &&
-	    (acc->unreg_srv < 0 || acc->unreg_srv == acc->srv_req))
-		acc->unreg_until = min(acc->unreg_until,
-				       unreg_next_send(acc, now) +
-				       UNREG_MARGIN);
-}
-
-
 /* the server its requests go to: the pinned one, else the first */
 static unsigned srv_use(const struct sr_account *acc)
 {
@@ -445,6 +431,178 @@ static unsigned srv_use(const struct sr_account *acc)
 static bool has_set(const struct sr_account *acc)
 {
 	return acc->nsrv > 1;
+}
+
+
+/*
+ * Reg-client generations.  libre 1.1.0 cannot stop a request: a reg
+ * client that baresip replaces (ua_register), takes down
+ * (ua_unregister) or that HOLD made send an expires=0 REGISTER goes on
+ * with what it has in flight, and when its REGISTER gets a 2xx after it
+ * was replaced, it sends the un-REGISTER of that binding, with the same
+ * Contact as the account's new registration.  Without a digest challenge
+ * to slow it, that un-REGISTER reaches the registrar right after the new
+ * binding and removes it.  The engine therefore keeps a fact per
+ * account: the reg client it has (its route, whether a REGISTER of it is
+ * in flight, whether it was bound), and when one is retired, how long
+ * its late requests can arrive (Timer F for each transaction, at each
+ * server it may try in turn) and where.  A registration made where they
+ * can arrive is repaired (SR_REQ_REPAIR) once they are over; the window
+ * ends early when the server they go to first answers, since a live
+ * server answers them at their next retransmission.
+ */
+
+enum {
+	LATE_REGISTRAR = -1,  /**< its registrar (no set)               */
+	LATE_MIXED     = -2,  /**< late requests of several routes      */
+};
+
+
+/* [ms] a non-INVITE transaction's lifetime: Timer F, 64 T1 */
+static uint64_t timer_f(const struct sr_engine *eng)
+{
+	return 64ULL * eng->cfg.t1;
+}
+
+
+/* the first server a request through `route` goes to */
+static int route_first(const struct sr_account *acc, int route)
+{
+	if (!has_set(acc))
+		return LATE_REGISTRAR;
+
+	return route >= 0 ? route : 0;
+}
+
+
+/* late requests through `route`, begun at `start`, may arrive until
+   `until` */
+static void late_add(struct sr_account *acc, int route, uint64_t start,
+		     uint64_t until, uint64_t now)
+{
+	int first = route_first(acc, route);
+	bool any  = route < 0 && has_set(acc);
+
+	if (acc->unreg_until > now) {
+		if (acc->unreg_srv != first)
+			first = LATE_MIXED;
+		any |= acc->unreg_any;
+	}
+
+	acc->unreg_srv   = first;
+	acc->unreg_any   = any;
+	acc->unreg_start = max(acc->unreg_start, start);
+	acc->unreg_until = max(acc->unreg_until, until);
+}
+
+
+/* can late requests still reach server `srv` (or its registrar)? */
+static bool late_reaches(const struct sr_account *acc, int srv,
+			 uint64_t now)
+{
+	if (now >= acc->unreg_until)
+		return false;
+
+	return acc->unreg_any || acc->unreg_srv == LATE_MIXED ||
+		acc->unreg_srv == route_first(acc, srv);
+}
+
+
+/** Baresip builds the account a new reg client through its route now
+ *  (its REGISTER is in flight) */
+static void gen_build(struct sr_account *acc, bool ours)
+{
+	acc->gen_live  = true;
+	acc->gen_busy  = true;
+	acc->gen_bound = false;
+	acc->gen_ours  = ours;
+	acc->gen_route = has_set(acc) ? acc->pin : -1;
+}
+
+
+/**
+ * The account's reg client is replaced or taken down: what it may still
+ * send (its REGISTER in flight, a refresh, then the un-REGISTER of its
+ * binding: two transactions of Timer F at most, at each server it tries
+ * in turn) are late requests.
+ */
+static void gen_retire(struct sr_account *acc, uint64_t now)
+{
+	unsigned ntry;
+
+	if (!acc->gen_live)
+		return;
+
+	acc->gen_live = false;
+
+	/* nothing in flight and no binding: it sends nothing more */
+	if (!acc->gen_busy && !acc->gen_bound)
+		return;
+
+	/* its one server refused or reset its connection: nothing it
+	   sends reaches that server later */
+	if ((acc->gen_route >= 0 || !has_set(acc)) &&
+	    acc->flow == SR_FLOW_STREAM && !acc->last_ok &&
+	    (acc->last.err == ECONNREFUSED || acc->last.err == ECONNRESET))
+		return;
+
+	ntry = acc->gen_route < 0 && has_set(acc) ? acc->nsrv : 1;
+
+	late_add(acc, acc->gen_route, now,
+		 now + 2 * timer_f(acc->eng) * ntry + LATE_MARGIN, now);
+}
+
+
+/** HOLD: the reg client baresip builds now sends one REGISTER with
+ *  expires=0, and nothing after its answer */
+static void gen_hold(struct sr_account *acc, uint64_t now)
+{
+	int route = has_set(acc) ? acc->pin : -1;
+	unsigned ntry = route < 0 && has_set(acc) ? acc->nsrv : 1;
+
+	acc->gen_live = false;
+	late_add(acc, route, now, now + timer_f(acc->eng) * ntry +
+		 LATE_MARGIN, now);
+}
+
+
+/* When libre sends the account's last late request again after `now` */
+static uint64_t unreg_next_send(const struct sr_account *acc, uint64_t now)
+{
+	const struct sr_config *cfg = &acc->eng->cfg;
+	uint64_t t = acc->unreg_start, rto = cfg->t1;
+	unsigned i;
+
+	/* bounded: Timer F is 64 T1, at most 11 sends */
+	for (i = 0; t <= now && i < 64; i++) {
+		t += rto;
+		rto = min(rto * 2, (uint64_t)cfg->t2);
+	}
+
+	return t;
+}
+
+
+/* Server `srv` (-1: its registrar) answered: the late requests that
+   go there first are answered at their next retransmission */
+static void late_answered(struct sr_account *acc, int srv, uint64_t now)
+{
+	if (acc->unreg_until <= now ||
+	    acc->unreg_srv != route_first(acc, srv))
+		return;
+
+	acc->unreg_until = min(acc->unreg_until,
+			       unreg_next_send(acc, now) + UNREG_MARGIN);
+}
+
+
+/** Record an answer: what serreg shows, what a park follows */
+static void acc_answer_set(struct sr_account *acc,
+			   const struct sr_answer *ans, bool ok, uint64_t now)
+{
+	acc->last      = *ans;
+	acc->last_ok   = ok;
+	acc->last_time = now;
 }
 
 
@@ -590,6 +748,7 @@ static void acc_activate(struct sr_account *acc)
 
 	acc_set_state(acc, SR_ACC_REGISTERING);
 	acc->asked = true;
+	gen_build(acc, true);
 	emit(eng, SR_ACT_REGISTER, acc, 0);
 }
 
@@ -603,9 +762,10 @@ static void acc_activate(struct sr_account *acc)
  * libre 1.1.0 cannot end a registration without an un-REGISTER.  To a
  * registrar that stopped answering, over UDP, it is retransmitted until
  * Timer F: if the registrar comes back meanwhile, it can remove the
- * binding of the account's return.  Until it is over (unreg_until) the
- * account is not ready for a failback, and a registration made in that
- * time is repaired once it is over.
+ * binding of the account's return.  Until its reg client's late
+ * requests are over (unreg_until, see gen_retire) the account is not
+ * ready for a failback, and a registration made in that time is
+ * repaired once they are over.
  */
 static void acc_park(struct sr_account *acc, bool failed, uint64_t now)
 {
@@ -621,18 +781,13 @@ static void acc_park(struct sr_account *acc, bool failed, uint64_t now)
 	acc->flows_ok   = 0;
 	acc->flow_fails = 0;
 	acc->route_held = false;
+	gen_retire(acc, now);
 	emit(eng, SR_ACT_UNREGISTER, acc, 0);
 
 	/* new calls through the first proxy again, as configured */
 	if (acc->route) {
 		acc->route = 0;
 		emit_flow(eng, acc, 0);
-	}
-
-	if (failed && acc->last.err && acc->flow != SR_FLOW_STREAM) {
-		acc->unreg_start = now;
-		acc->unreg_until = now + SR_UNREG_LINGER * 1000ULL;
-		acc->unreg_srv   = -1;
 	}
 
 	alive = acc->last_ok && acc->state != SR_ACC_FAILED;
@@ -1140,6 +1295,7 @@ static bool overload_hold(struct sr_account *acc,
 	acc->ra_held = true;
 	acc->ra_wait = true;
 	acc->asked   = false;
+	gen_retire(acc, now);
 	emit(eng, SR_ACT_UNREGISTER, acc, 0);
 	emit(eng, SR_ACT_TIMER, acc, ra + jitter(eng, ra, 0));
 
@@ -1344,6 +1500,7 @@ static void acc_gated(struct sr_account *acc, const struct sr_answer *ans,
 	acc_answer_set(acc, ans, true, now);
 	acc_set_state(acc, SR_ACC_REGISTERING);
 	acc->asked = true;
+	gen_build(acc, true);
 	emit(acc->eng, SR_ACT_REGISTER, acc, 0);
 }
 
@@ -1432,6 +1589,8 @@ static void acc_recover(struct sr_account *acc, uint64_t now)
 		emit_flow(acc->eng, acc, 0);
 	}
 
+	gen_retire(acc, now);
+	gen_build(acc, true);
 	emit(acc->eng, SR_ACT_RECOVER, acc, 0);
 }
 
@@ -1710,16 +1869,8 @@ static void acc_server_answered(struct sr_account *acc,
 		}
 
 		if (acc->pin != (int)i) {
-			/* over UDP, the un-REGISTER of its old reg client
-			   goes on to the dead server until Timer F: a
-			   binding made there meanwhile is repaired */
-			if (acc->flow != SR_FLOW_STREAM) {
-				acc->unreg_start = now;
-				acc->unreg_until = now +
-					SR_UNREG_LINGER * 1000ULL;
-				acc->unreg_srv   = (int)srv_use(acc);
-			}
-
+			/* (the late requests of its old reg client go to
+			   the dead server: gen_retire) */
 			acc_pin(acc, (int)i);
 			acc_recover(acc, now);
 		}
@@ -1864,6 +2015,9 @@ void sr_engine_set_config(struct sr_engine *eng, const struct sr_config *cfg)
 	eng->cfg.backoff_max   = max(eng->cfg.backoff_max, 1U);
 	if (!eng->cfg.server_retry)
 		eng->cfg.server_retry = SR_SERVER_RETRY;
+	if (!eng->cfg.t1)
+		eng->cfg.t1 = SR_T1;
+	eng->cfg.t2 = eng->cfg.t2 ? max(eng->cfg.t2, eng->cfg.t1) : SR_T2;
 }
 
 
@@ -1899,8 +2053,13 @@ void sr_engine_start(struct sr_engine *eng, uint64_t now)
 			struct sr_account *acc = ale->data;
 
 			/* adopted after a late load: it may hold a binding */
-			if (acc->flags & SR_ACC_F_LIVE)
+			if (acc->flags & SR_ACC_F_LIVE) {
+				acc->gen_live  = true;
+				acc->gen_bound = true;
+				acc->gen_route = -1;
+				gen_retire(acc, now);
 				emit(eng, SR_ACT_UNREGISTER, acc, 0);
+			}
 
 			acc_schedule_probe(acc, jitter(eng,
 						       FIRST_PROBE_SPREAD, 0));
@@ -1990,7 +2149,8 @@ int sr_account_add(struct sr_engine *eng, struct sr_account **accp,
 	acc->state    = SR_ACC_UNKNOWN;
 	acc->pin      = -1;
 	acc->srv_req  = -1;
-	acc->unreg_srv = -1;
+	acc->unreg_srv = LATE_REGISTRAR;
+	acc->gen_route = -1;
 
 	list_append(&t->accl, &acc->le, acc);
 	++t->n;
@@ -2102,16 +2262,32 @@ void sr_account_remove(struct sr_account *acc, uint64_t now)
  */
 void sr_account_registering(struct sr_account *acc, uint64_t now)
 {
-	(void)now;
-
 	if (!acc)
 		return;
 
 	/* chosen and past its gate: baresip registers it (start, a net
 	   change, serreg's own REGISTER) */
-	if (tier_is_active(acc->eng, acc->tier) && acc->asked)
+	if (tier_is_active(acc->eng, acc->tier) && acc->asked) {
+		if (acc->gen_ours) {
+			acc->gen_ours = false;
+		}
+		else {
+			/* baresip replaces its reg clients on its own (a net
+			   change): built now, with the first proxy as the
+			   first flow's route (ROUTE runs at once) */
+			gen_retire(acc, now);
+			acc->route_held = false;
+			if (acc->route) {
+				acc->route = 0;
+				emit_flow(acc->eng, acc, 0);
+			}
+			gen_build(acc, false);
+		}
 		return;
+	}
 
+	gen_retire(acc, now);
+	gen_hold(acc, now);
 	emit(acc->eng, SR_ACT_HOLD, acc, 0);
 }
 
@@ -2139,14 +2315,17 @@ void sr_account_registered(struct sr_account *acc, uint16_t scode,
 	memset(&ans, 0, sizeof(ans));
 	ans.scode = scode;
 	acc_answer_set(acc, &ans, true, now);
+	acc->gen_busy  = false;
+	acc->gen_bound = true;
+	late_answered(acc, acc->gen_route, now);
 
 	if (acc->state != SR_ACC_REGISTERED) {
 		acc_set_state(acc, SR_ACC_REGISTERED);
 		acc->check_failed = false;
 
-		/* a late un-REGISTER of its last departure may still
-		   remove this binding: repair it when that is over */
-		acc->repair = now < acc->unreg_until;
+		/* a late request of a reg client it had before may still
+		   remove this binding: repair it when they are over */
+		acc->repair = late_reaches(acc, acc->gen_route, now);
 		acc_schedule_check(acc, now);
 
 		if (acc->tier != eng->cur)
@@ -2179,6 +2358,9 @@ void sr_account_reg_failed(struct sr_account *acc,
 		return;
 
 	event_begin(acc->eng, "register failed", now);
+	acc->gen_busy = false;
+	if (!ans->err)
+		late_answered(acc, acc->gen_route, now);
 
 	/* RFC 5626 11.6: no first hop supports outbound, register
 	   without it (once) instead of failing */
@@ -2187,6 +2369,8 @@ void sr_account_reg_failed(struct sr_account *acc,
 		acc->no_outbound = true;
 		acc_answer_set(acc, ans, false, now);
 		acc_set_state(acc, SR_ACC_REGISTERING);
+		gen_retire(acc, now);
+		gen_build(acc, true);
 		emit(acc->eng, SR_ACT_NO_OUTBOUND, acc, 0);
 	}
 	else if (overload_hold(acc, ans, now)) {
@@ -2235,6 +2419,19 @@ void sr_account_answer(struct sr_account *acc, const struct sr_answer *ans,
 	if (ans->flow != SR_FLOW_UNKNOWN)
 		acc->flow = ans->flow;
 
+	if (!ans->err)
+		late_answered(acc, acc->srv_req, now);
+
+	/* a probe given up at its deadline is still retransmitted by
+	   libre until Timer F: an expires=0 with the account's Contact */
+	if (req == SR_REQ_PROBE && ans->err == ETIMEDOUT) {
+		uint64_t sent = now - min(now, eng->cfg.probe_timeout *
+					  1000ULL);
+
+		late_add(acc, acc->srv_req, sent, sent + timer_f(eng) +
+			 LATE_MARGIN, now);
+	}
+
 	switch (req) {
 
 	case SR_REQ_PROBE:
@@ -2253,10 +2450,31 @@ void sr_account_answer(struct sr_account *acc, const struct sr_answer *ans,
 			acc_gated(acc, ans, now);
 		break;
 
+	case SR_REQ_QUERY:
+		/* the server answers: repair the binding unless it says
+		   it holds it (a registrar that does not list bindings
+		   gets the REGISTER) */
+		if (!active || acc->state != SR_ACC_REGISTERED)
+			break;
+		if (!ans->err) {
+			acc_answer_set(acc, ans, true, now);
+			if (ans->binding != SR_BINDING_HELD)
+				acc_request(acc, SR_REQ_REPAIR);
+			break;
+		}
+		/* no answer: fails as a repair does */
+		/* fall through */
+
 	case SR_REQ_REPAIR:
-		if (active && acc->state == SR_ACC_REGISTERED &&
-		    !answer_2xx(ans))
-			acc_failed(acc, ans, now);
+		/* a REGISTER to the server in use: failed, it fails as a
+		   check does (a set: the next server is asked first) */
+		if (!active || acc->state != SR_ACC_REGISTERED ||
+		    answer_2xx(ans))
+			break;
+		if (srv_of_req(acc) &&
+		    acc_server_failed(acc, (unsigned)acc->srv_req, ans, now))
+			break;
+		acc_failed(acc, ans, now);
 		break;
 
 	case SR_REQ_SERVER:
@@ -2449,6 +2667,7 @@ void sr_account_timer(struct sr_account *acc, uint64_t now)
 		/* the Retry-After of its REGISTER is over (R53) */
 		acc->ra_wait = false;
 		acc->asked   = true;
+		gen_build(acc, true);
 		emit(eng, SR_ACT_REGISTER, acc, 0);
 	}
 	else if (acc->state == SR_ACC_REGISTERING && acc->recovering &&
@@ -2472,8 +2691,9 @@ void sr_account_timer(struct sr_account *acc, uint64_t now)
 		acc_schedule_check(acc, now);
 	}
 	else if (acc->repair && now >= acc->unreg_until) {
+		/* the late requests are over: is the binding there? */
 		acc->repair = false;
-		acc_request(acc, SR_REQ_REPAIR);
+		acc_request(acc, SR_REQ_QUERY);
 		acc_schedule_check(acc, now);
 	}
 	else if (eng->cfg.check_interval) {
@@ -2505,7 +2725,7 @@ void sr_account_servers(struct sr_account *acc, unsigned n,
 {
 	struct sr_server srv[SR_SERVERS_MAX];
 	struct sr_engine *eng;
-	int pin = -1, req = -1, old;
+	int pin = -1, req = -1, groute = -1, late = LATE_MIXED, old;
 	bool had_set, active;
 	unsigned i, j;
 
@@ -2538,6 +2758,10 @@ void sr_account_servers(struct sr_account *acc, unsigned n,
 				pin = (int)i;
 			if ((int)j == acc->srv_req)
 				req = (int)i;
+			if ((int)j == acc->gen_route)
+				groute = (int)i;
+			if ((int)j == acc->unreg_srv)
+				late = (int)i;
 			break;
 		}
 	}
@@ -2546,20 +2770,34 @@ void sr_account_servers(struct sr_account *acc, unsigned n,
 	had_set = has_set(acc);
 	if (acc->srv)
 		memcpy(acc->srv, srv, sizeof(srv));
+	/* late requests of its registrar, before the set was known, go
+	   as DNS orders its servers */
+	if (acc->unreg_srv == LATE_REGISTRAR)
+		acc->unreg_any = true;
+	if (acc->unreg_srv == LATE_REGISTRAR || acc->unreg_srv == LATE_MIXED)
+		late = acc->unreg_srv;
+
 	acc->nsrv      = n;
 	acc->srv_req   = req;
 	acc->srv_tried = 0;
 	acc->pin       = pin;
+	acc->gen_route = groute;
+	acc->unreg_srv = has_set(acc) ? (late == LATE_REGISTRAR ? 0 : late) :
+		LATE_REGISTRAR;
 
 	active = tier_is_active(eng, acc->tier) && acc->asked &&
 		(acc->state == SR_ACC_REGISTERED ||
 		 acc->state == SR_ACC_REGISTERING);
 
 	if (!has_set(acc)) {
-		/* one server, or none: as DNS orders them */
-		if (old >= 0)
-			emit_server(acc, SR_ACT_PIN, SR_REQ_NONE, -1, NULL);
+		/* one server, or none: as DNS orders them; its reg client
+		   still goes through the server it was pinned to */
 		acc->pin = -1;
+		if (old >= 0) {
+			emit_server(acc, SR_ACT_PIN, SR_REQ_NONE, -1, NULL);
+			if (active)
+				acc_recover(acc, now);
+		}
 	}
 	else if (old >= 0 && pin < 0) {
 		/* its server left the set: the best of the new one */
@@ -2859,6 +3097,7 @@ const char *sr_request_name(enum sr_request req)
 		[SR_REQ_FLOW]        = "flow request",
 		[SR_REQ_GATE]        = "TLS check",
 		[SR_REQ_REPAIR]      = "repair",
+		[SR_REQ_QUERY]       = "query",
 		[SR_REQ_SERVER]      = "server check",
 	};
 

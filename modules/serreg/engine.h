@@ -36,10 +36,17 @@ struct sr_config {
 	uint32_t server_retry;   /**< a failed server of a set is skipped
 				      this long (or its Retry-After),
 				      0 = SR_SERVER_RETRY                  */
+	/* the SIP stack's transaction timing [ms] (RFC 3261 17.1.2.2:
+	   retransmissions T1 doubling up to T2, Timer F = 64 T1): how
+	   long a request libre cannot stop goes on; 0 = RFC 3261's */
+	uint32_t t1;             /**< RTT estimate, 0 = SR_T1            */
+	uint32_t t2;             /**< longest retransmit interval, 0 = SR_T2 */
 };
 
 enum {
 	SR_BACKOFF_BASE = 30,    /**< [s] first wait, failed round (R4) */
+	SR_T1 = 500,             /**< [ms] RFC 3261's T1                */
+	SR_T2 = 4000,            /**< [ms] RFC 3261's T2                */
 
 	/**
 	 * [s] how long an un-REGISTER sent to a registrar that stopped
@@ -133,11 +140,20 @@ enum sr_flow {
 
 
 /** An answer from a registrar: err (errno) or a SIP status code */
+/** A binding query's verdict: does the registrar hold the account's
+ *  Contact (the Contact headers of its 2xx, RFC 3261 10.3 step 8) */
+enum sr_binding {
+	SR_BINDING_UNKNOWN = 0,  /**< no 2xx to a query              */
+	SR_BINDING_HELD,         /**< the Contact is listed          */
+	SR_BINDING_MISSING,      /**< it is not                      */
+};
+
 struct sr_answer {
 	int err;               /**< transport error or ETIMEDOUT, else 0 */
 	uint16_t scode;        /**< SIP status code when err is 0        */
 	uint32_t retry_after;  /**< [s] from a Retry-After header, 0 = none */
 	enum sr_flow flow;     /**< transport of the answer, if any      */
+	enum sr_binding binding; /**< SR_REQ_QUERY: the verdict         */
 };
 
 
@@ -156,6 +172,9 @@ enum sr_request {
 	SR_REQ_SERVER,        /**< OPTIONS to one server of the account's
 				   set: a live one after a failure, or a
 				   better one while pinned              */
+	SR_REQ_QUERY,         /**< REGISTER without Contact (RFC 3261
+				   10.2.3): does the server in use hold
+				   the binding?  Before a repair        */
 
 	SR_REQ_COUNT
 };

@@ -618,18 +618,21 @@ void member_hold(struct member *m)
  *  set (-1: as baresip routes); its outcome goes back */
 void member_request(struct member *m, enum sr_request req, int server)
 {
+	enum { EXP_0, EXP_REGINT, EXP_QUERY };
 	static const struct {
 		const char *met;
-		bool binding;    /* REGISTER with the account's regint */
+		int expires;     /* REGISTER: 0, its regint, no Contact */
 	} reqv[SR_REQ_COUNT] = {
-		[SR_REQ_PROBE]       = {"REGISTER", false},
-		[SR_REQ_PROBE_CHECK] = {"OPTIONS",  false},
-		[SR_REQ_CHECK]       = {"OPTIONS",  false},
-		[SR_REQ_FLOW]        = {"OPTIONS",  false},
-		[SR_REQ_GATE]        = {"OPTIONS",  false},
-		[SR_REQ_REPAIR]      = {"REGISTER", true},
-		[SR_REQ_SERVER]      = {"OPTIONS",  false},
+		[SR_REQ_PROBE]       = {"REGISTER", EXP_0},
+		[SR_REQ_PROBE_CHECK] = {"OPTIONS",  EXP_0},
+		[SR_REQ_CHECK]       = {"OPTIONS",  EXP_0},
+		[SR_REQ_FLOW]        = {"OPTIONS",  EXP_0},
+		[SR_REQ_GATE]        = {"OPTIONS",  EXP_0},
+		[SR_REQ_REPAIR]      = {"REGISTER", EXP_REGINT},
+		[SR_REQ_SERVER]      = {"OPTIONS",  EXP_0},
+		[SR_REQ_QUERY]       = {"REGISTER", EXP_QUERY},
 	};
+	uint32_t expires;
 	const char *route = NULL;
 	int err;
 
@@ -639,9 +642,9 @@ void member_request(struct member *m, enum sr_request req, int server)
 		return;
 
 	if (req == SR_REQ_REPAIR)
-		info("serreg: %s: repairing the binding (an un-REGISTER of "
-		     "its last departure may have removed it)\n",
-		     ua_aor(m->ua));
+		info("serreg: %s: its registrar lost the binding (a late "
+		     "request of its reg client before), registering it "
+		     "again\n", ua_aor(m->ua));
 
 	if (server >= 0) {
 		route = serverset_route(m->servers, (unsigned)server);
@@ -655,8 +658,10 @@ void member_request(struct member *m, enum sr_request req, int server)
 	      server >= 0 ? serverset_name(m->servers, (unsigned)server) :
 	      "its registrar");
 
-	err = probe_send(&m->probe, m->ua, route, reqv[req].met,
-			 reqv[req].binding ? m->regint : 0,
+	expires = reqv[req].expires == EXP_REGINT ? m->regint :
+		reqv[req].expires == EXP_QUERY ? PROBE_QUERY : 0;
+
+	err = probe_send(&m->probe, m->ua, route, reqv[req].met, expires,
 			 serreg_settings()->probe_timeout, probe_answer_h, m);
 	if (err) {
 		warning("serreg: %s: %s not sent (%m)\n", ua_aor(m->ua),

@@ -4,9 +4,7 @@
  * A probe is one REGISTER with "Contact: ...;expires=0" and "Expires: 0"
  * for a standby account, answered by digest auth when challenged.  The
  * same client sends the liveness check of a registered account: OPTIONS
- * to its registrar (R20), and the REGISTER without Contact that asks a
- * registrar which refused a REGISTER with 503 for its Retry-After
- * (R53).  It is
+ * to its registrar (R20).  It is
  * built on libre's dialog request API, not on sipreg, for three reasons
  * (all verified on Debian's libre 1.1.0):
  *
@@ -16,6 +14,12 @@
  * - sipreg never reports a 4xx to an expires=0 REGISTER, and stops for
  *   good after it (R9): here every final answer is reported with its code;
  * - the probe keeps its own deadline, serreg_probe_timeout (R22).
+ *
+ * A binding query (PROBE_QUERY) is a REGISTER without Contact: the
+ * registrar's 2xx lists the bindings it holds (RFC 3261 10.2.3), and the
+ * answer says whether the UA's Contact is among them.  Sent late, it
+ * changes nothing at the registrar.  It also asks a registrar that
+ * refused a REGISTER with 503 for its Retry-After (R53, member.c).
  *
  * An answer that came over TLS is trusted only once the registrar's
  * certificate is verified (verify.c): libre's SIP transport does not
@@ -113,6 +117,43 @@ static uint32_t retry_after(const struct pl *val)
 	return (uint32_t)v;
 }
 
+static bool contact_handler(const struct sip_hdr *hdr,
+			    const struct sip_msg *msg, void *arg)
+{
+	const struct probe *pr = arg;
+	struct sip_addr addr;
+	struct pl expires;
+	(void)msg;
+
+	if (sip_addr_decode(&addr, &hdr->val))
+		return false;
+
+	if (pl_strcmp(&addr.uri.user, pr->cuser))
+		return false;
+
+	/* ";expires=0" in a 2xx is a binding being removed */
+	if (!msg_param_decode(&addr.params, "expires", &expires) &&
+	    !pl_u32(&expires))
+		return false;
+
+	return true;
+}
+
+
+/* A query's verdict from its 2xx: is the UA's Contact bound? */
+static enum sr_binding binding_of(const struct probe *pr,
+				  const struct sip_msg *msg)
+{
+	if (pr->expires != PROBE_QUERY || msg->scode < 200 ||
+	    msg->scode >= 300)
+		return SR_BINDING_UNKNOWN;
+
+	return sip_msg_hdr_apply(msg, true, SIP_HDR_CONTACT, contact_handler,
+				 (void *)pr) ? SR_BINDING_HELD :
+		SR_BINDING_MISSING;
+}
+
+
 static void answer_set(struct probe *pr, int err, const struct sip_msg *msg)
 {
 	const struct sip_hdr *hdr;
@@ -124,7 +165,8 @@ static void answer_set(struct probe *pr, int err, const struct sip_msg *msg)
 		return;
 	}
 
-	pr->ans.scode = msg->scode;
+	pr->ans.scode   = msg->scode;
+	pr->ans.binding = binding_of(pr, msg);
 
 	hdr = sip_msg_hdr(msg, SIP_HDR_RETRY_AFTER);
 	if (hdr)
@@ -244,8 +286,6 @@ static void resp_handler(int err, const struct sip_msg *msg, void *arg)
 
 static int request(struct probe *pr)
 {
-	/* OPTIONS, or a REGISTER without Contact: a query of the bindings
-	   (RFC 3261 10.2.3), which changes none */
 	if (strcmp(pr->met, "REGISTER") || pr->expires == PROBE_QUERY)
 		return sip_drequestf(&pr->req, uag_sip(), true, pr->met,
 				     pr->dlg, 0, pr->auth, send_handler,
@@ -275,8 +315,8 @@ static int auth_handler(char **username, char **password,
  * @param route   The server to send it to (a loose route), NULL: the
  *                account's outbound proxy, or as DNS orders its servers
  * @param met     "REGISTER" or "OPTIONS" (a check)
- * @param expires REGISTER: 0 for a probe, else the binding's expiry [s];
- *                PROBE_QUERY: no Contact, no Expires (a query)
+ * @param expires REGISTER: 0 for a probe, PROBE_QUERY for a binding
+ *                query, else the binding's expiry [s]
  * @param timeout Deadline for an answer [s]
  * @param resph   Outcome handler, called once (never after freeing)
  * @param arg     Handler argument

@@ -139,12 +139,12 @@ uint64_t serreg_now(void);
 
 struct probe;
 
+/** probe_send()'s expires for a binding query: a REGISTER without
+ *  Contact, whose 2xx lists the bindings (RFC 3261 10.2.3) */
+#define PROBE_QUERY UINT32_MAX
+
 /** The probe's outcome; called once, never after the probe is freed */
 typedef void (probe_h)(const struct sr_answer *ans, void *arg);
-
-/** expires of a REGISTER without Contact: it queries the bindings and
- *  changes none (RFC 3261 10.2.3) */
-#define PROBE_QUERY UINT32_MAX
 
 int probe_send(struct probe **prp, struct ua *ua, const char *route,
 	       const char *met, uint32_t expires, uint32_t timeout,

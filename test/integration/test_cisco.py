@@ -8,6 +8,9 @@ import time
 from rig import account_line, aor, wait_until
 from test_serial import FAST, REFRESH, bound, tier_account, tier_state
 
+# every test against registrars that challenge REGISTER and that do not
+AUTH_MODES = ('auth', 'noauth')
+
 
 def test_r6_probes_at_fbregint_jittered(registrars, baresip):
     a, b = registrars(2)

@@ -18,6 +18,9 @@ import pytest
 
 from rig import PASSWORD, account_line, aor, wait_until
 
+# every test against registrars that challenge REGISTER and that do not
+AUTH_MODES = ('auth', 'noauth')
+
 CFG = ['serreg_check_interval 1', 'serreg_probe_timeout 1',
        'serreg_failback_hold 1', 'serreg_backoff_max 4']
 NO_ANSWER = 'Connection timed out'

@@ -14,6 +14,9 @@ import time
 from rig import account_line, aor, wait_until
 from test_serial import FAST, REFRESH
 
+# every test against registrars that challenge REGISTER and that do not
+AUTH_MODES = ('auth', 'noauth')
+
 FB = 2          # [s] fbregint of every account: failback is probed
 
 

@@ -13,6 +13,9 @@ from rig import (HOST, TEMPLATE, account_line, free_port, release_port,
                  wait_until)
 from test_serial import bound
 
+# every test against registrars that challenge REGISTER and that do not
+AUTH_MODES = ('auth', 'noauth')
+
 SLOW_REFRESH = 600
 
 

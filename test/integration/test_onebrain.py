@@ -22,6 +22,9 @@ from rig import (TestCA, account_line, aor, binding_gaps, call,
 from test_serial import REFRESH
 from test_tls import tier_account_of, tls_aor, tls_line
 
+# every test against registrars that challenge REGISTER and that do not
+AUTH_MODES = ('auth', 'noauth')
+
 TIMER_F = 32        # [s] a UDP non-INVITE transaction's lifetime (64*T1)
 REPAIR = 3          # [s] for a repair REGISTER after such a transaction
 

@@ -11,6 +11,9 @@ import time
 import rig
 from rig import account_line, wait_until
 
+# every test against registrars that challenge REGISTER and that do not
+AUTH_MODES = ('auth', 'noauth')
+
 CFG = ['serreg_probe_timeout 2'] + rig.CALLEE_CONFIG
 
 

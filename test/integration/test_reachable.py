@@ -14,6 +14,9 @@ import rig
 from rig import account_line, wait_until
 from test_liveness import callee  # noqa: F401  (fixture)
 
+# every test against registrars that challenge REGISTER and that do not
+AUTH_MODES = ('auth', 'noauth')
+
 CFG = ['serreg_probe_timeout 2', 'serreg_failback_hold 1',
        'serreg_check_interval 2'] + rig.CALLEE_CONFIG
 

@@ -9,6 +9,9 @@ import time
 
 from rig import account_line, aor, wait_until
 
+# every test against registrars that challenge REGISTER and that do not
+AUTH_MODES = ('auth', 'noauth')
+
 FAST = ['serreg_probe_timeout 2', 'serreg_failback_hold 1',
         'serreg_backoff_max 4']
 REFRESH = 15     # a refresh (9 s) plus margin

@@ -46,6 +46,8 @@ DETECT = CHECK + TIMEOUT + 3
 # as DNS orders the servers) can reach the pinned server until then
 TIMER_F = 32
 
+AUTH_MODES = ('auth', 'noauth')
+
 CFG = ['serreg_check_interval %d' % CHECK,
        'serreg_probe_timeout %d' % TIMEOUT,
        'serreg_failback_hold %d' % HOLD,

@@ -87,6 +87,12 @@ static void reg_send(struct sim *s, struct sim_acc *a, int idx)
 	int server = -1;
 	unsigned i;
 
+	/* baresip raises REGISTERING as it builds the reg client (after
+	   the action, outside the engine's call) */
+	ev = schedule(s, idx, false, 0, false, false);
+	if (ev)
+		ev->registering = true;
+
 	if (!has_set(a)) {
 		schedule(s, idx, false, answer_delay(a, SIM_REG_TMO), false,
 			 false);
@@ -136,6 +142,7 @@ static void request(struct sim *s, struct sim_acc *a, int idx,
 		if (ev) {
 			ev->server = server;
 			ev->repair = req == SR_REQ_REPAIR;
+			ev->query  = req == SR_REQ_QUERY;
 		}
 		if (req == SR_REQ_PROBE || req == SR_REQ_PROBE_CHECK)
 			++a->nprobe;
@@ -143,6 +150,8 @@ static void request(struct sim *s, struct sim_acc *a, int idx,
 			++a->ncheck;
 		else if (req == SR_REQ_REPAIR)
 			++a->nrepair;
+		else if (req == SR_REQ_QUERY)
+			++a->nquery;
 		return;
 	}
 
@@ -183,6 +192,14 @@ static void request(struct sim *s, struct sim_acc *a, int idx,
 			ev->repair = true;
 		break;
 
+	case SR_REQ_QUERY:
+		++a->nquery;
+		ev = schedule(s, idx, true, answer_delay(a, SIM_TIMEOUT),
+			      false, false);
+		if (ev)
+			ev->query = true;
+		break;
+
 	default:
 		break;
 	}
@@ -212,6 +229,44 @@ static void unregister(struct sim *s, struct sim_acc *a, int idx)
 }
 
 
+/*
+ * baresip replaces the reg client (ua_register): libre cannot stop the
+ * old one.  Its REGISTER in flight is still answered, and a 2xx is
+ * followed by its un-REGISTER, with the Contact of the new registration:
+ * it arrives after the new REGISTER's answer at the first live server
+ * its route names, and removes the binding there.  So does the
+ * un-REGISTER of a bound client whose route is resolved by DNS (the new
+ * one's is a server's address, sent at once); a bound client with the
+ * same route sends it before the new REGISTER, in order.
+ */
+static void replace(struct sim *s, struct sim_acc *a, int idx)
+{
+	struct sim_event *ev;
+	int server = -1;
+
+	if (!a->registering && !(a->bound && has_set(a) && a->built < 0))
+		return;
+
+	if (has_set(a)) {
+		server = a->pin >= 0 ? a->pin : 0;
+		if (!a->srv_code[server])
+			return;
+	}
+	else if (!a->code) {
+		return;
+	}
+
+	ev = schedule(s, idx, false, 2 * SIM_RTT + SIM_RTT / 2, false,
+		      false);
+	if (!ev)
+		return;
+
+	ev->late   = true;
+	ev->gen    = 0;
+	ev->server = server;
+}
+
+
 static void action_h(const struct sr_action *act, void *arg)
 {
 	struct sim *s = arg;
@@ -224,6 +279,7 @@ static void action_h(const struct sr_action *act, void *arg)
 
 	case SR_ACT_REGISTER:
 		++a->nregister;
+		a->built = a->pin;
 		++s->gen[idx];
 		a->registering = true;
 		reg_send(s, a, idx);
@@ -247,6 +303,8 @@ static void action_h(const struct sr_action *act, void *arg)
 
 	case SR_ACT_NO_OUTBOUND:
 		++a->nno_outbound;
+		replace(s, a, idx);
+		a->built = a->pin;
 		++s->gen[idx];
 		a->registering = true;
 		reg_send(s, a, idx);
@@ -254,6 +312,8 @@ static void action_h(const struct sr_action *act, void *arg)
 
 	case SR_ACT_RECOVER:
 		++a->nrecover;
+		replace(s, a, idx);
+		a->built = a->pin;
 		++s->gen[idx];
 		a->registering = true;
 		reg_send(s, a, idx);
@@ -376,6 +436,7 @@ int sim_add_flags(struct sim *s, uint32_t prio, uint32_t fbregint,
 		a->code = 200;
 		a->flow = SR_FLOW_DGRAM;
 		a->pin = -1;
+		a->built = -1;
 		a->bound_srv = -1;
 
 		if (sr_account_add(s->eng, &a->sra, a, prio, fbregint,
@@ -496,6 +557,20 @@ static void deliver(struct sim *s, struct sim_event *ev)
 		return;
 	}
 
+	if (ev->registering) {
+		if (a->used && ev->gen == s->gen[ev->idx])
+			sr_account_registering(a->sra, s->now);
+		return;
+	}
+
+	if (ev->late) {
+		if (a->used && a->bound && a->bound_srv == ev->server) {
+			++a->nlate_unbind;
+			a->bound = false;
+		}
+		return;
+	}
+
 	if (!a->used || ev->gen != s->gen[ev->idx])
 		return;
 
@@ -522,8 +597,13 @@ static void deliver(struct sim *s, struct sim_event *ev)
 			return;
 
 		a->probing = false;
-		if (ev->repair && ok)
+		if (ev->query && ok)
+			ans.binding = a->bound && a->bound_srv == ev->server ?
+				SR_BINDING_HELD : SR_BINDING_MISSING;
+		if (ev->repair && ok) {
 			a->bound = true;
+			a->bound_srv = ev->server;
+		}
 		sr_account_answer(a->sra, &ans, s->now);
 	}
 	else {

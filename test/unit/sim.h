@@ -45,6 +45,7 @@ struct sim_acc {
 	unsigned nsrv;
 	uint16_t srv_code[SR_SERVERS_MAX];
 	int pin;                /**< last PIN, -1 none                 */
+	int built;              /**< PIN its reg client was built with */
 	unsigned npin;          /**< PIN actions                       */
 	int bound_srv;          /**< server holding the binding        */
 	unsigned nsrvreq[SR_SERVERS_MAX]; /**< requests to each server */
@@ -59,6 +60,7 @@ struct sim_acc {
 	unsigned nflow;         /**< flow requests (OPTIONS) sent      */
 	unsigned ngate;         /**< TLS gates (OPTIONS) sent          */
 	unsigned nrepair;       /**< repair REGISTERs sent             */
+	unsigned nquery;        /**< binding queries sent              */
 	unsigned nhold;         /**< HOLD actions                      */
 	unsigned nrecover;      /**< flow recoveries (RECOVER)         */
 	unsigned nroute;        /**< ROUTE actions ...                 */
@@ -85,7 +87,12 @@ struct sim_event {
 	bool check;             /**< a check's answer                  */
 	bool options;           /**< an OPTIONS answer (check or probe) */
 	bool repair;            /**< a repair REGISTER's answer        */
+	bool query;             /**< a binding query's answer          */
+	bool registering;       /**< baresip's REGISTERING of a reg
+				     client it builds for an action     */
 	bool unreg;             /**< an un-REGISTER retransmission     */
+	bool late;              /**< the un-REGISTER a replaced reg
+				     client sends after its answer     */
 	uint64_t rto;           /**< its retransmission interval       */
 	unsigned gen;           /**< cancelled if it changed          */
 	int server;             /**< server of a set it went to, -1   */

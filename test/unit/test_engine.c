@@ -2060,3 +2060,143 @@ SIM_TEST(test_engine_set_first_resolution_names_the_route, HOLD,
 
 	return 0;
 }
+
+
+/*
+ * Reg-client generations (issue 17): a reg client replaced while its
+ * REGISTER is in flight, or bound, sends its un-REGISTER after the new
+ * registration (registrars that do not challenge: nothing holds it
+ * back).  The binding it removes is repaired once its late requests
+ * are over, within a second when the server answers.
+ */
+SIM_TEST(test_engine_gen_set_known_while_first_register_in_flight, HOLD,
+	 BACKOFF_MAX)
+{
+	int a = sim_add(s, 0, 10);
+	uint64_t t;
+
+	sim_set_check(s, 5);
+	sim_start(s);
+
+	/* the set arrives before the first REGISTER is answered */
+	TEST_ASSERT(s->accv[a].registering);
+	sim_servers(s, a, 2, 100);
+	TEST_EQ(0, s->accv[a].pin);
+	TEST_EQ(1, s->accv[a].nrecover);
+
+	/* the old client's un-REGISTER removed the new binding ... */
+	TEST_ASSERT(sim_run_until(s, 1000, bound_at, a * 16 + 0));
+	t = s->now;
+	sim_run(s, 200);
+	TEST_EQ(1, s->accv[a].nlate_unbind);
+	TEST_ASSERT(!s->accv[a].bound);
+
+	/* ... and the repair restores it within about a second */
+	TEST_ASSERT(sim_run_until(s, 1500, bound_at, a * 16 + 0));
+	TEST_ASSERT(s->now - t <= 1500);
+	TEST_EQ(1, s->accv[a].nquery);
+	TEST_EQ(1, s->accv[a].nrepair);
+
+	/* it holds: two refresh-free minutes, no second repair */
+	sim_run(s, 2 * MIN);
+	TEST_ASSERT(s->accv[a].bound);
+	TEST_EQ(1, s->accv[a].nrepair);
+	TEST_EQ(1, s->accv[a].nlate_unbind);
+
+	return 0;
+}
+
+
+static bool is_bound(const struct sim *s, int idx)
+{
+	return s->accv[idx].bound;
+}
+
+
+/* a flow recovery of a bound account at the same server: the old
+   client's un-REGISTER goes first, on the same route; the window's
+   query finds the binding held, and no repair REGISTER goes out */
+SIM_TEST(test_engine_gen_recover_bound_queried, HOLD, BACKOFF_MAX)
+{
+	int a = sim_add(s, 0, 10);
+
+	s->accv[a].flow = SR_FLOW_STREAM;
+	sim_set_check(s, 5);
+	sim_start(s);
+	TEST_ASSERT(sim_run_until(s, 1000, is_registered, a));
+	sim_run(s, 6000);
+	TEST_ASSERT(s->accv[a].watched);
+
+	/* the registrar dropped the connection: registered again */
+	sr_account_flow_closed(s->accv[a].sra, ECONNRESET, s->now);
+	TEST_EQ(1, s->accv[a].nrecover);
+	sim_run(s, 3000);
+	TEST_EQ(0, s->accv[a].nlate_unbind);
+	TEST_EQ(1, s->accv[a].nquery);
+	TEST_EQ(0, s->accv[a].nrepair);
+	TEST_ASSERT(s->accv[a].bound);
+
+	return 0;
+}
+
+
+
+/* the server in use goes silent before the repair is due: the query
+   fails as a check does, the set is searched, no tier move */
+SIM_TEST(test_engine_gen_repair_to_dead_server_searches_set, HOLD,
+	 BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, 10);
+	int a1 = sim_add(s, 1, 10);
+
+	/* (no check before the repair's deadline) */
+	sim_set_check(s, 30);
+	sim_start(s);
+	sim_servers(s, a0, 2, 100);
+	TEST_ASSERT(sim_run_until(s, 1000, bound_at, a0 * 16 + 0));
+
+	sim_set_server(s, a0, 0, 0);
+	TEST_ASSERT(sim_run_until(s, 10000, bound_at, a0 * 16 + 1));
+	TEST_EQ(1, s->accv[a0].nquery);
+	TEST_EQ(0, s->accv[a0].nrepair);
+	TEST_EQ(1, s->accv[a0].pin);
+	TEST_ASSERT(is_current(s, 0));
+	TEST_EQ(0, s->nmoves - 1);
+	TEST_EQ(0, s->accv[a1].nregister);
+
+	return 0;
+}
+
+
+/* baresip re-registers an outbound account on its own (a net change)
+   while new calls go through the second edge: the first proxy is the
+   first flow's route again before baresip builds the reg clients (in
+   its REGISTERING), so the two flows do not share one edge */
+SIM_TEST(test_engine_gen_net_change_restores_route, HOLD, BACKOFF_MAX)
+{
+	int a = sim_add_flags(s, 0, 0, SR_ACC_F_OUTBOUND);
+	struct sr_account *sra;
+	unsigned nroute;
+
+	sim_set_check(s, 5);
+	sim_start(s);
+	sim_run(s, 1000);
+	sra = s->accv[a].sra;
+	sr_account_flows(sra, 0x2, 0x0, NULL, s->now);
+	TEST_EQ(1, s->accv[a].route);
+	nroute = s->accv[a].nroute;
+
+	/* baresip's own REGISTERING: not one of serreg's actions */
+	sr_account_registering(sra, s->now);
+	TEST_EQ(nroute + 1, s->accv[a].nroute);
+	TEST_EQ(0, s->accv[a].route);
+	TEST_EQ(0, s->accv[a].nhold);
+
+	/* serreg's own RECOVER raises one too: nothing more */
+	nroute = s->accv[a].nroute;
+	sr_account_flow_closed(sra, ECONNRESET, s->now);
+	sr_account_registering(sra, s->now);
+	TEST_EQ(nroute, s->accv[a].nroute);
+
+	return 0;
+}
