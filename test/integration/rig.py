@@ -1901,10 +1901,11 @@ class EdgeProxy(Kamailio):
         self._shv('noob', 1 if on else 0)
 
     def set_register_ok(self, code=202):
-        """Answer every REGISTER here with code (a 2xx other than 200,
-        e.g. 202 Accepted) instead of relaying it: the UA's flow
-        through this edge is registered, the registrar gets no binding
-        for it.  set_register_ok(None) relays them again."""
+        """Answer every REGISTER with a Contact here with code (a 2xx
+        other than 200, e.g. 202 Accepted) instead of relaying it: the
+        UA's flow through this edge is registered, the registrar gets
+        no binding for it.  A binding query (no Contact) is still
+        relayed.  set_register_ok(None) relays them all again."""
         if code and not 200 <= int(code) <= 299:
             raise ValueError('set_register_ok: %r is no 2xx' % code)
         self._shv('okcode', int(code or 0))
