@@ -131,6 +131,7 @@ enum rkind {
 	RK_PROBE,          /* REGISTER expires=0                        */
 	RK_OPTIONS,        /* check, flow, probe of a failed check      */
 	RK_REPAIR,         /* repair REGISTER                           */
+	RK_QUERY,          /* binding query: REGISTER without Contact   */
 };
 
 /** Work in the heap */
@@ -581,6 +582,10 @@ static void action_h(const struct sr_action *act, void *arg)
 			a->prk = RK_REPAIR;
 			break;
 
+		case SR_REQ_QUERY:
+			a->prk = RK_QUERY;
+			break;
+
 		default:
 			a->prk = RK_OPTIONS;
 			break;
@@ -724,6 +729,9 @@ static void serreg_work(struct world *w, const struct work *x)
 			acc_bind(w, a, false);
 
 		answer_of(&ans, x, stream(w));
+		if (x->rk == RK_QUERY && x->scode == 200)
+			ans.binding = binding_live(w, a) ? SR_BINDING_HELD :
+				SR_BINDING_MISSING;
 		sr_account_answer(a->sra, &ans, w->now);
 		break;
 
