@@ -2451,18 +2451,18 @@ void sr_account_answer(struct sr_account *acc, const struct sr_answer *ans,
 		break;
 
 	case SR_REQ_QUERY:
-		/* the server answers: repair the binding unless it says
-		   it holds it (a registrar that does not list bindings
-		   gets the REGISTER) */
+		/* the server answers as a check would: repair the binding
+		   unless it says it holds it (a registrar that does not
+		   list bindings gets the REGISTER) */
 		if (!active || acc->state != SR_ACC_REGISTERED)
 			break;
-		if (!ans->err) {
+		if (check_passed(ans)) {
 			acc_answer_set(acc, ans, true, now);
 			if (ans->binding != SR_BINDING_HELD)
 				acc_request(acc, SR_REQ_REPAIR);
 			break;
 		}
-		/* no answer: fails as a repair does */
+		/* no answer, 408, 503: a failed check */
 		/* fall through */
 
 	case SR_REQ_REPAIR:

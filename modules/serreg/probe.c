@@ -27,6 +27,17 @@
  * verification is reported as a failed answer, err = SERREG_ETLS + the
  * reason.  The deadline covers the verification too.
  *
+ * Over UDP a probe is its own transaction.  libre 1.1.0 cannot stop a
+ * client transaction: freed at the probe's deadline, it goes on
+ * retransmitting (T1 doubling up to T2) until Timer F, 32 s, and the
+ * given-up probes and checks of a whole fleet meet a registrar the
+ * moment it returns (issue 20), or remove a binding made meanwhile
+ * (issue 17).  So over UDP the probe is sent statelessly and
+ * retransmitted here, on libre's schedule, until its deadline and never
+ * after; its answer comes through one response listener, by Call-ID.
+ * Over TCP and TLS libre sends once and reports a refused or reset
+ * connection at once: those keep libre's transaction.
+ *
  * Copyright (C) 2026 The serreg developers
  */
 
@@ -37,7 +48,32 @@
 #include "serreg.h"
 
 
+enum {
+	TOMB_SIZE = 256,          /**< finished own probes remembered */
+	TOMB_TIME = 8000,         /**< [ms] ... for their late answers */
+};
+
+/** Probes sent over UDP as their own transaction (see above) */
+static struct {
+	struct sip_lsnr *lsnr;    /**< answers to them             */
+	struct hash *ht;          /**< struct probe, by Call-ID    */
+	/* Call-IDs of finished ones: an answer to a retransmission that
+	   comes after is theirs, not an unhandled response */
+	struct {
+		uint32_t key;
+		uint64_t until;
+	} tombv[TOMB_SIZE];
+	unsigned tomb;            /**< next slot                   */
+} own;
+
 struct probe {
+	struct le he;             /**< in own.ht while own         */
+	uint32_t key;             /**< ... by its Call-ID's hash   */
+	struct tmr rtx;           /**< own: next retransmission    */
+	uint32_t rto;             /**< own: ... its interval [ms]  */
+	uint32_t cseq_first;      /**< own: CSeq of its first send */
+	uint32_t cseq_last;       /**< ... and of its last one     */
+	bool own;                 /**< sent statelessly (UDP)      */
 	struct sip_dialog *dlg;
 	struct sip_auth *auth;
 	struct sip_request *req;
@@ -64,6 +100,14 @@ static void destructor(void *arg)
 	struct probe *pr = arg;
 
 	tmr_cancel(&pr->tmr);
+	tmr_cancel(&pr->rtx);
+
+	if (pr->he.list) {
+		own.tombv[own.tomb].key   = pr->key;
+		own.tombv[own.tomb].until = tmr_jiffies() + TOMB_TIME;
+		own.tomb = (own.tomb + 1) % TOMB_SIZE;
+		hash_unlink(&pr->he);
+	}
 
 	/* a request in flight is cancelled and calls nobody back */
 	mem_deref(pr->req);
@@ -90,6 +134,9 @@ static void tmr_handler(void *arg)
 		pr->req = mem_deref(pr->req);
 		pr->ver = mem_deref(pr->ver);
 	}
+
+	/* own: no retransmission after the deadline */
+	tmr_cancel(&pr->rtx);
 
 	pr->done = true;
 	pr->resph(&pr->ans, pr->arg);
@@ -237,6 +284,30 @@ static int send_handler(enum sip_transp tp, const struct sa *src,
 			   pr->expires);
 }
 
+/* 423 to a REGISTER asking a binding: its expiry becomes Min-Expires */
+static bool min_expires(struct probe *pr, int err, const struct sip_msg *msg)
+{
+	const struct sip_hdr *hdr;
+	uint32_t min;
+
+	if (err || !msg || msg->scode != 423 || !pr->expires ||
+	    pr->expires == PROBE_QUERY || sip_request_loops(&pr->ls, 423))
+		return false;
+
+	hdr = sip_msg_hdr(msg, SIP_HDR_MIN_EXPIRES);
+	if (!hdr)
+		return false;
+
+	min = pl_u32(&hdr->val);
+	if (min <= pr->expires)
+		return false;
+
+	pr->expires = min;
+
+	return true;
+}
+
+
 static void resp_handler(int err, const struct sip_msg *msg, void *arg)
 {
 	struct probe *pr = arg;
@@ -250,6 +321,11 @@ static void resp_handler(int err, const struct sip_msg *msg, void *arg)
 
 	/* over TLS: nothing is trusted or sent before verification */
 	tls = !err && msg && msg->tp == SIP_TRANSP_TLS && !pr->verified;
+
+	/* a repair's binding shorter than the registrar's Min-Expires:
+	   again with that, as libre's sipreg does (RFC 3261 10.2.8) */
+	if (!tls && min_expires(pr, err, msg) && !request(pr))
+		return;
 
 	/* EAUTH: the credentials were refused already */
 	if (!err && msg && (msg->scode == 401 || msg->scode == 407) &&
@@ -284,22 +360,208 @@ static void resp_handler(int err, const struct sip_msg *msg, void *arg)
 	report(pr);
 }
 
-static int request(struct probe *pr)
+static int send_request(struct probe *pr)
 {
 	if (strcmp(pr->met, "REGISTER") || pr->expires == PROBE_QUERY)
-		return sip_drequestf(&pr->req, uag_sip(), true, pr->met,
+		return sip_drequestf(&pr->req, uag_sip(), !pr->own, pr->met,
 				     pr->dlg, 0, pr->auth, send_handler,
 				     resp_handler, pr,
 				     "Content-Length: 0\r\n"
 				     "\r\n");
 
-	return sip_drequestf(&pr->req, uag_sip(), true, pr->met, pr->dlg,
+	return sip_drequestf(&pr->req, uag_sip(), !pr->own, pr->met, pr->dlg,
 			     0, pr->auth, send_handler, resp_handler, pr,
 			     "Expires: %u\r\n"
 			     "Content-Length: 0\r\n"
 			     "\r\n",
 			     pr->expires);
 }
+
+/* Send it; an own one's CSeq numbers are kept (see own_find) */
+static int send_cseq(struct probe *pr, bool first)
+{
+	uint32_t cseq = sip_dialog_lseq(pr->dlg);
+	int err = send_request(pr);
+
+	if (err || !pr->own)
+		return err;
+
+	if (first)
+		pr->cseq_first = cseq;
+	pr->cseq_last = cseq;
+
+	return 0;
+}
+
+
+/* own: the next retransmission, on libre's schedule (RFC 3261
+   17.1.2.2); the deadline ends them */
+static void rtx_handler(void *arg)
+{
+	struct probe *pr = arg;
+
+	if (pr->answered || pr->done)
+		return;
+
+	pr->rto = min(pr->rto * 2, (uint32_t)SIP_T2);
+	tmr_start(&pr->rtx, pr->rto, rtx_handler, pr);
+
+	/* (its name still resolving: that send is still to come) */
+	if (pr->req)
+		return;
+
+	(void)send_cseq(pr, false);
+}
+
+
+/* Send the request; an own one is retransmitted from T1 on */
+static int request(struct probe *pr)
+{
+	int err;
+
+	pr->req = mem_deref(pr->req);
+
+	err = send_cseq(pr, true);
+	if (err || !pr->own)
+		return err;
+
+	pr->rto = SIP_T1;
+	tmr_start(&pr->rtx, pr->rto, rtx_handler, pr);
+
+	return 0;
+}
+
+
+static bool callid_cmp_h(struct le *le, void *arg)
+{
+	const struct probe *pr = le->data;
+	const struct sip_msg *msg = arg;
+
+	return !pl_strcmp(&msg->callid, sip_dialog_callid(pr->dlg));
+}
+
+
+static bool cseq_cmp_h(struct le *le, void *arg)
+{
+	const struct probe *pr = le->data;
+	const struct sip_msg *msg = arg;
+
+	return msg->cseq.num - pr->cseq_first <=
+		pr->cseq_last - pr->cseq_first &&
+		!pl_strcmp(&msg->cseq.met, pr->met);
+}
+
+
+/*
+ * The own probe an answer is for: by its Call-ID, or, as RFC 3261
+ * 17.1.3 matches by the branch and the CSeq method only, by the CSeq
+ * numbers it sent (an answer with a Call-ID changed on the way: every
+ * own probe is looked at, for such answers only)
+ */
+static struct probe *own_find(const struct sip_msg *msg, uint32_t key)
+{
+	struct le *le;
+
+	le = hash_lookup(own.ht, key, callid_cmp_h, (void *)msg);
+	if (!le)
+		le = hash_apply(own.ht, cseq_cmp_h, (void *)msg);
+
+	return list_ledata(le);
+}
+
+
+/* An answer that no transaction of libre's took: an own probe's? */
+static bool own_resp_handler(const struct sip_msg *msg, void *arg)
+{
+	uint32_t key = hash_joaat_pl(&msg->callid);
+	uint64_t now = tmr_jiffies();
+	struct probe *pr;
+	unsigned i;
+	(void)arg;
+
+	pr = own_find(msg, key);
+	if (!pr) {
+		for (i = 0; i < TOMB_SIZE; i++) {
+			if (own.tombv[i].key == key &&
+			    own.tombv[i].until > now)
+				return true;
+		}
+
+		return false;
+	}
+
+	if (pl_strcmp(&msg->cseq.met, pr->met))
+		return true;
+
+	/* RFC 3261 17.1.2.2: after a provisional answer, every T2 */
+	if (msg->scode < 200) {
+		pr->rto = SIP_T2;
+		if (!pr->answered && !pr->done)
+			tmr_start(&pr->rtx, pr->rto, rtx_handler, pr);
+		return true;
+	}
+
+	tmr_cancel(&pr->rtx);
+	resp_handler(0, msg, pr);
+
+	return true;
+}
+
+
+/* Is the next hop of a probe UDP?  (A name without port and transport
+   is resolved by NAPTR, which may choose another: libre's transaction
+   then.) */
+static bool hop_is_udp(const char *route, const struct account *acc)
+{
+	struct uri uri;
+	struct pl pl, tp;
+
+	if (route)
+		pl_set_str(&pl, route);
+
+	if (route && uri_decode(&uri, &pl))
+		return false;
+
+	if (!route)
+		uri = *account_luri(acc);
+
+	if (!pl_strcasecmp(&uri.scheme, "sips"))
+		return false;
+
+	if (!msg_param_decode(&uri.params, "transport", &tp))
+		return !pl_strcasecmp(&tp, "udp");
+
+	return uri.port || uri.af;
+}
+
+
+static int own_init(void)
+{
+	int err;
+
+	if (own.lsnr)
+		return 0;
+
+	err = hash_alloc(&own.ht, 256);
+	if (err)
+		return err;
+
+	err = sip_listen(&own.lsnr, uag_sip(), false, own_resp_handler,
+			 NULL);
+	if (err)
+		own.ht = mem_deref(own.ht);
+
+	return err;
+}
+
+
+/** The module closes: no probe is left */
+void probe_close(void)
+{
+	own.lsnr = mem_deref(own.lsnr);
+	own.ht   = mem_deref(own.ht);
+}
+
 
 static int auth_handler(char **username, char **password,
 			const char *realm, void *arg)
@@ -376,6 +638,13 @@ int probe_send(struct probe **prp, struct ua *ua, const char *route,
 	(void)serreg_verify_host(&pr->host, acc);
 	pr->timeout = timeout;
 	pr->expires = expires;
+
+	/* over UDP: its own transaction, ended at its deadline */
+	if (hop_is_udp(routev[0], acc) && !own_init()) {
+		pr->own = true;
+		pr->key = hash_joaat_str(sip_dialog_callid(pr->dlg));
+		hash_append(own.ht, pr->key, &pr->he, pr);
+	}
 
 	/* not sent (no route, no transport...): that is its outcome */
 	err = request(pr);

@@ -360,6 +360,7 @@ static int module_close(void)
 	/* no UA exists any more: free without asking the engine */
 	exec_close();
 	member_table_close();
+	probe_close();
 	ladder_close();
 	serreg_verify_close();
 	memset(&serreg, 0, sizeof(serreg));

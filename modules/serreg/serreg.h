@@ -149,6 +149,7 @@ typedef void (probe_h)(const struct sr_answer *ans, void *arg);
 int probe_send(struct probe **prp, struct ua *ua, const char *route,
 	       const char *met, uint32_t expires, uint32_t timeout,
 	       probe_h *resph, void *arg);
+void probe_close(void);
 const struct sip_msg *probe_msg(const struct probe *pr);
 
 

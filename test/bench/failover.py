@@ -43,6 +43,7 @@ bindings, fault, moves, probes; python3-matplotlib).
 
     /usr/bin/python3 test/bench/failover.py [--runs N | --quick]
         [--scenario NAME ...] [--out FILE] [--png-dir DIR] [--keep]
+        [--noauth]
     make bench-failover [BENCH_ARGS='--runs 3 --out /tmp/b.md']
 """
 
@@ -721,6 +722,8 @@ def settings_text():
                            BACKOFF_MAX, BACKOFF_BASE),
         '- accounts: regint=%d on every account; fbregint=%d on every '
         'account in Cisco mode, none in serial mode' % (REGINT, FBREGINT),
+        '- registrars %s' % ('challenge REGISTER (digest auth)' if rig.AUTH
+                             else 'do not challenge REGISTER (no auth)'),
         '- transport per scenario as in the table; one user, one account '
         'per registrar, tier = prio = registrar index',
         '- faults at a random phase: 0-%d s after the stable window '
@@ -920,7 +923,11 @@ def main(argv):
                     'scenario to DIR/failover-NAME.png (matplotlib)')
     ap.add_argument('--keep', action='store_true',
                     help='keep the run directories (logs)')
+    ap.add_argument('--noauth', action='store_true',
+                    help='registrars that do not challenge REGISTER '
+                    '(default: digest auth)')
     args = ap.parse_args(argv[1:])
+    rig.AUTH = not args.noauth
     runs = 1 if args.quick else args.runs
     if not 1 <= runs <= 100:
         ap.error('--runs must be in 1..100')
@@ -929,7 +936,9 @@ def main(argv):
     chosen = [s for s in SCENARIOS
               if not args.scenario or s[0] in args.scenario]
 
-    log('serreg failover benchmark, %d run(s) per scenario' % runs)
+    log('serreg failover benchmark, %d run(s) per scenario, registrars '
+        '%s' % (runs, 'with digest auth' if rig.AUTH else
+                'without digest auth'))
     log(settings_text())
     env = versions()            # at the start: the code that runs
     base = tempfile.mkdtemp(prefix='serreg-bench-')

@@ -19,8 +19,15 @@
  *    comes back its location table is empty;
  *  - baresip: the engine's REGISTER, refreshes at 90 % of regint, libre's
  *    own retry of a failed REGISTER (failwait(): 30-60 s, doubling, up to
- *    1800 s), un-REGISTERs; serreg's own requests (probe, check, repair)
- *    with the probe timeout.
+ *    1800 s), un-REGISTERs; serreg's own requests (probe, check, repair,
+ *    query) with the probe timeout;
+ *  - the SIP transactions (issue 20, -x): over UDP every request is
+ *    retransmitted, T1 doubling to T2, until Timer F (libre: 32 s,
+ *    whatever serreg's deadline; the engine still gets ETIMEDOUT at its
+ *    own) or, with -x own, serreg's requests only until its probe
+ *    timeout; a copy that reaches a registrar that is up arrives there
+ *    and is answered, so a registrar that returns receives the copies
+ *    still alive; over TCP one send.  -x none: one send (as before).
  *
  * The fleet starts over START_SPREAD and is steady (refresh phases
  * uniform over 0.9 regint) when the fault comes at T_FAULT.  Measured per
@@ -31,6 +38,7 @@
  * Usage: fleet [-n N] [-s scenario] [-m serreg|upstream|both]
  *              [-c capacity] [-k check] [-t probe timeout]
  *              [-f fbregint] [-r regint] [-S failback spread]
+ *              [-R return] [-x none|libre|own] [-z|--seed seed]
  *              [-o csv dir] [--smoke]
  *
  * Copyright (C) 2026 The serreg developers
@@ -54,7 +62,7 @@ enum {
 	REG_B         = 1,
 	NACC          = 2,        /* accounts per phone: tier 0, tier 1   */
 	RTT           = 20,       /* [ms] answer of a live registrar      */
-	REG_TMO       = 32000,    /* [ms] REGISTER timeout (Timer F)      */
+	REG_TMO       = 64 * SR_T1, /* [ms] REGISTER timeout (Timer F)    */
 	QUEUE_MAX     = 2000,     /* [ms] longest wait in a queue         */
 	OVERLOAD_RA   = 10,       /* [s] Retry-After of a load 503        */
 	DOWN_RA       = 30,       /* [s] Retry-After of a 503 registrar   */
@@ -79,6 +87,9 @@ enum {
 	DEF_BACKOFF_MAX = 300,
 	DEF_SPREAD    = 60,       /* [s] serreg_failback_spread (R52)   */
 	MA_WINDOW     = 10,       /* [s] moving average of the bound check */
+	BURST         = 10,       /* [s] the return burst is measured in */
+	BURST4        = 4,        /* [s] ... and summed over             */
+	TXN_NONE      = UINT32_MAX,
 };
 
 static const double pct[NPCT] = {0.50, 0.99, 1.00};
@@ -124,6 +135,21 @@ enum model {
 static const char *const model_names[M_COUNT] = {"serreg", "upstream"};
 
 
+/** How long a request goes on over UDP (RFC 3261 17.1.2: copies at 0,
+    T1, 3 T1, ... the interval doubling up to T2) */
+enum xmodel {
+	X_NONE = 0,  /* one send, no copies (the simulator before issue 20) */
+	X_LIBRE,     /* libre's transaction: until Timer F, 64 T1, whatever
+			serreg's deadline (serreg 1.0.0)                   */
+	X_OWN,       /* serreg's own requests: until its probe timeout,
+			nothing after; baresip's REGISTERs as X_LIBRE      */
+
+	X_COUNT
+};
+
+static const char *const xmodel_names[X_COUNT] = {"none", "libre", "own"};
+
+
 /** What a request in flight is */
 enum rkind {
 	RK_REGISTER = 0,   /* baresip's REGISTER (engine or refresh)    */
@@ -131,6 +157,7 @@ enum rkind {
 	RK_PROBE,          /* REGISTER expires=0                        */
 	RK_OPTIONS,        /* check, flow, probe of a failed check      */
 	RK_REPAIR,         /* repair REGISTER                           */
+	RK_QUERY,          /* binding query: REGISTER without Contact   */
 };
 
 /** Work in the heap */
@@ -142,6 +169,9 @@ enum wkind {
 	W_RETRY,           /* libre's retry after a failed REGISTER     */
 	W_FLOW_CLOSED,     /* the watched connection closed             */
 	W_START,           /* the phone boots                           */
+	W_LATE,            /* a copy of a lost request meets a registrar
+			      that is up again                          */
+	W_TXN_END,         /* a lost request's life ends (Timer F)     */
 };
 
 struct work {
@@ -154,6 +184,22 @@ struct work {
 	uint16_t scode;        /**< 0: err                               */
 	uint16_t err;
 	uint16_t ra;
+	uint32_t txn;          /**< W_LATE, W_TXN_END: the transaction  */
+};
+
+/** A request over UDP sent to a registrar that was down: libre (or
+    serreg) retransmits it until the end of its life */
+struct txn {
+	uint64_t t0;             /**< [ms] first send                   */
+	uint64_t dl;             /**< [ms] the engine's deadline        */
+	uint64_t tend;           /**< [ms] no copy from here on         */
+	uint32_t idx;            /**< account                           */
+	uint32_t gen;            /**< of the request                    */
+	uint32_t serial;         /**< of this use of the slot           */
+	uint32_t prev, next;     /**< in its registrar's list, free list */
+	uint8_t rk;
+	uint8_t reg;
+	bool lost;               /**< in its registrar's list           */
 };
 
 /** Upstream model: account states */
@@ -176,6 +222,7 @@ struct facc {
 	bool refreshed;          /**< first refresh done (phase drawn)  */
 	uint32_t bepoch;
 	uint32_t tgen, pgen, rgen;
+	uint32_t pdone, rdone;   /**< the gen whose answer was given    */
 	uint32_t failc;          /**< libre's failure count             */
 	enum ustate us;          /**< upstream model                    */
 	enum rkind prk;          /**< engine request kind in flight     */
@@ -196,6 +243,8 @@ struct registrar {
 	uint32_t *arr;           /**< arrivals per second               */
 	uint32_t *regarr;        /**< ... of them REGISTERs (any expires) */
 	uint64_t nshed;          /**< load 503s                         */
+	uint32_t lost;           /**< first of its lost transactions    */
+	uint64_t nlate;          /**< copies that arrived after a return */
 };
 
 struct cfg {
@@ -209,6 +258,8 @@ struct cfg {
 	uint32_t hold;
 	uint32_t backoff_max;
 	uint32_t spread;
+	uint32_t ret;            /**< [s] return after the fault, 0: auto */
+	enum xmodel xm;
 	uint32_t seed;
 	const char *csvdir;
 };
@@ -225,6 +276,11 @@ struct world {
 
 	struct bheap heap;        /**< struct work, by (due, seq)        */
 	uint64_t seq;
+
+	struct txn *txnv;         /**< transactions of lost requests     */
+	uint32_t ntxn;            /**< slots                             */
+	uint32_t txnfree;         /**< first free slot                   */
+	uint32_t txnserial;
 
 	/* per second */
 	size_t nsec;
@@ -253,6 +309,10 @@ struct result {
 	double bound;            /**< the backoff formula's bound [/s]   */
 	uint64_t nshed;
 	uint64_t events;
+	uint64_t nlate;          /**< copies that met a returned registrar */
+	uint32_t bpk, bregpk;    /**< return burst: peak /s at the returned
+				      registrar in its first BURST s     */
+	uint32_t b4, breg4;      /**< ... requests in its first 4 s      */
 	double wall;
 };
 
@@ -370,6 +430,9 @@ static void acc_bind(struct world *w, struct facc *a, bool bound)
 }
 
 
+static void txn_revive(struct world *w, unsigned r);
+
+
 /* A registrar changed: every binding is looked at again, O(N) */
 static void reg_set(struct world *w, unsigned r, enum rmode mode)
 {
@@ -382,6 +445,9 @@ static void reg_set(struct world *w, unsigned r, enum rmode mode)
 	}
 
 	reg->mode = mode;
+
+	if (mode == R_UP)
+		txn_revive(w, r);
 
 	for (i = 0; i < (size_t)w->cfg->n * NACC; i++) {
 		struct facc *a = &w->accv[i];
@@ -430,14 +496,267 @@ static void count(uint32_t *bins, size_t nsec, uint64_t now)
 }
 
 
+static bool stream(const struct world *w)
+{
+	return w->sc == SC_RESET;
+}
+
+
+/*
+ * Transactions (issue 20).  Over UDP a request is a client transaction
+ * that sends copies at 0, T1, 3 T1, 7 T1, ... (the interval doubling
+ * up to T2) until an answer comes or its life ends: with libre, Timer
+ * F (64 T1 = 32 s) whatever serreg's deadline; with serreg's own
+ * retransmissions (-x own), its probe timeout.  Over TCP one send.  A
+ * registrar that is up answers the first copy that reaches it: copies
+ * sent before the answer is back arrive too (counted; no service).  A
+ * request sent to a registrar that is down is kept in the registrar's
+ * list until its life ends; when the registrar comes back, the next
+ * copy of each one still alive arrives (W_LATE) and is answered.
+ */
+
+/** [ms] how long a request of kind rk sends copies, 0: one send */
+static uint64_t txn_life(const struct world *w, enum rkind rk)
+{
+	if (w->cfg->xm == X_NONE || stream(w))
+		return 0;
+
+	if (w->cfg->xm == X_OWN && w->cfg->model == M_SERREG &&
+	    rk != RK_REGISTER && rk != RK_UNREG)
+		return (uint64_t)w->cfg->timeout * MS;
+
+	return 64ULL * SR_T1;
+}
+
+
+/** [ms] the first copy of a request sent first at t0 that goes out at
+    or after t */
+static uint64_t txn_copy(uint64_t t0, uint64_t t)
+{
+	uint64_t c = t0, ivl = SR_T1;
+
+	while (c < t) {
+		c += ivl;
+		ivl = min(2 * ivl, (uint64_t)SR_T2);
+	}
+
+	return c;
+}
+
+
+static void count_arrival(struct world *w, struct registrar *r,
+			  enum rkind rk, uint64_t t)
+{
+	count(r->arr, w->nsec, t);
+	if (rk_is_register(rk))
+		count(r->regarr, w->nsec, t);
+}
+
+
+/* A copy of a request (first sent at t0; engine deadline dl; copies
+   until tend) arrives now at registrar r, which is up: queued, then
+   answered; the answer goes to the engine unless its deadline is
+   past.  Returns false if the deadline passes first (the caller gives
+   the engine ETIMEDOUT). */
+static bool serve(struct world *w, uint32_t idx, enum rkind rk,
+		  uint32_t gen, uint64_t t0, uint64_t dl, uint64_t tend)
+{
+	struct registrar *r = &w->regv[w->accv[idx].reg];
+	uint64_t svc = 1000000ULL / w->cfg->cap, nowus = w->now * MS;
+	uint64_t at, c;
+	struct work ans;
+
+	memset(&ans, 0, sizeof(ans));
+	ans.rk = (uint8_t)rk;
+
+	count_arrival(w, r, rk, w->now);
+
+	if (r->busy_until < nowus)
+		r->busy_until = nowus;
+
+	if (r->busy_until - nowus > (uint64_t)QUEUE_MAX * MS) {
+		++r->nshed;
+		ans.scode = 503;
+		ans.ra = OVERLOAD_RA;
+		at = w->now + RTT;
+	}
+	else {
+		r->busy_until += svc;
+		ans.scode = 200;
+		at = r->busy_until / MS + RTT;
+	}
+
+	/* the copies sent before the answer is back */
+	for (c = txn_copy(t0, w->now + 1); c < at && c < tend;
+	     c = txn_copy(t0, c + 1))
+		count_arrival(w, r, rk, c);
+
+	if (at > dl)
+		return false;
+
+	push(w, at - w->now, W_ANSWER, idx, gen, &ans);
+
+	return true;
+}
+
+
+static void txn_link(struct world *w, uint32_t t)
+{
+	struct txn *x = &w->txnv[t];
+	struct registrar *r = &w->regv[x->reg];
+
+	x->lost = true;
+	x->prev = TXN_NONE;
+	x->next = r->lost;
+	if (r->lost != TXN_NONE)
+		w->txnv[r->lost].prev = t;
+	r->lost = t;
+}
+
+
+static void txn_unlink(struct world *w, uint32_t t)
+{
+	struct txn *x = &w->txnv[t];
+
+	if (!x->lost)
+		return;
+
+	if (x->prev != TXN_NONE)
+		w->txnv[x->prev].next = x->next;
+	else
+		w->regv[x->reg].lost = x->next;
+
+	if (x->next != TXN_NONE)
+		w->txnv[x->next].prev = x->prev;
+
+	x->lost = false;
+}
+
+
+static void txn_free(struct world *w, uint32_t t)
+{
+	txn_unlink(w, t);
+	w->txnv[t].serial = 0;
+	w->txnv[t].next = w->txnfree;
+	w->txnfree = t;
+}
+
+
+/* A request of account idx went to a registrar that is down: kept
+   until its life ends */
+static void txn_lost(struct world *w, uint32_t idx, enum rkind rk,
+		     uint32_t gen, uint64_t dl, uint64_t life)
+{
+	struct work end;
+	struct txn *x;
+	uint32_t t;
+
+	if (w->txnfree == TXN_NONE) {
+		uint32_t n = w->ntxn ? 2 * w->ntxn : 1024, i;
+		struct txn *v = realloc(w->txnv, n * sizeof(*v));
+
+		if (!v) {
+			fprintf(stderr, "fleet: out of memory\n");
+			exit(1);
+		}
+
+		for (i = w->ntxn; i < n; i++) {
+			v[i].serial = 0;
+			v[i].next = i + 1 < n ? i + 1 : TXN_NONE;
+		}
+
+		w->txnv = v;
+		w->txnfree = w->ntxn;
+		w->ntxn = n;
+	}
+
+	t = w->txnfree;
+	x = &w->txnv[t];
+	w->txnfree = x->next;
+
+	x->t0 = w->now;
+	x->dl = dl;
+	x->tend = w->now + life;
+	x->idx = idx;
+	x->gen = gen;
+	x->serial = ++w->txnserial ? w->txnserial : ++w->txnserial;
+	x->rk = (uint8_t)rk;
+	x->reg = w->accv[idx].reg;
+	x->lost = false;
+	txn_link(w, t);
+
+	memset(&end, 0, sizeof(end));
+	end.txn = t;
+	push(w, life, W_TXN_END, idx, x->serial, &end);
+}
+
+
+/* Registrar r is up again: the next copy of each request still alive
+   reaches it */
+static void txn_revive(struct world *w, unsigned r)
+{
+	uint32_t t = w->regv[r].lost;
+
+	while (t != TXN_NONE) {
+		struct txn *x = &w->txnv[t];
+		uint32_t next = x->next;
+		uint64_t c = txn_copy(x->t0, w->now);
+		struct work late;
+
+		txn_unlink(w, t);
+		if (c < x->tend) {
+			memset(&late, 0, sizeof(late));
+			late.txn = t;
+			push(w, c - w->now, W_LATE, x->idx, x->serial, &late);
+		}
+		else {
+			txn_free(w, t);
+		}
+
+		t = next;
+	}
+}
+
+
+/* Work of the transactions; false if x is other work */
+static bool txn_work(struct world *w, const struct work *x)
+{
+	struct txn *t;
+
+	if (x->kind != W_LATE && x->kind != W_TXN_END)
+		return false;
+
+	t = &w->txnv[x->txn];
+	if (t->serial != x->gen)
+		return true;          /* answered, or its life ended */
+
+	if (x->kind == W_TXN_END) {
+		txn_free(w, x->txn);
+		return true;
+	}
+
+	/* down again before this copy went out: lost as well */
+	if (w->regv[t->reg].mode != R_UP) {
+		txn_link(w, x->txn);
+		return true;
+	}
+
+	++w->regv[t->reg].nlate;
+	(void)serve(w, t->idx, (enum rkind)t->rk, t->gen, t->t0, t->dl,
+		    t->tend);
+	txn_free(w, x->txn);
+
+	return true;
+}
+
+
 /* Send a request of account idx: its answer comes back as W_ANSWER */
 static void send_req(struct world *w, uint32_t idx, enum rkind rk,
 		     uint32_t gen)
 {
 	struct facc *a = &w->accv[idx];
 	struct registrar *r = &w->regv[a->reg];
-	uint64_t tmo = rk_timeout(w, rk);
-	uint64_t svc = 1000000ULL / w->cfg->cap, nowus = w->now * MS;
+	uint64_t tmo = rk_timeout(w, rk), life = txn_life(w, rk);
 	struct work ans;
 
 	memset(&ans, 0, sizeof(ans));
@@ -451,6 +770,8 @@ static void send_req(struct world *w, uint32_t idx, enum rkind rk,
 	case R_SILENT:
 		ans.err = ETIMEDOUT;
 		push(w, tmo, W_ANSWER, idx, gen, &ans);
+		if (life)
+			txn_lost(w, idx, rk, gen, w->now + tmo, life);
 		return;
 
 	case R_RESET:
@@ -459,9 +780,7 @@ static void send_req(struct world *w, uint32_t idx, enum rkind rk,
 		return;
 
 	case R_503:
-		count(r->arr, w->nsec, w->now);
-		if (rk_is_register(rk))
-			count(r->regarr, w->nsec, w->now);
+		count_arrival(w, r, rk, w->now);
 		ans.scode = 503;
 		ans.ra = DOWN_RA;
 		push(w, RTT, W_ANSWER, idx, gen, &ans);
@@ -471,31 +790,10 @@ static void send_req(struct world *w, uint32_t idx, enum rkind rk,
 		break;
 	}
 
-	count(r->arr, w->nsec, w->now);
-	if (rk_is_register(rk))
-		count(r->regarr, w->nsec, w->now);
-
-	if (r->busy_until < nowus)
-		r->busy_until = nowus;
-
-	if (r->busy_until - nowus > (uint64_t)QUEUE_MAX * MS) {
-		++r->nshed;
-		ans.scode = 503;
-		ans.ra = OVERLOAD_RA;
-		push(w, RTT, W_ANSWER, idx, gen, &ans);
-		return;
-	}
-
-	r->busy_until += svc;
-
-	if (r->busy_until / MS - w->now + RTT > tmo) {
+	if (!serve(w, idx, rk, gen, w->now, w->now + tmo, w->now + life)) {
 		ans.err = ETIMEDOUT;
 		push(w, tmo, W_ANSWER, idx, gen, &ans);
-		return;
 	}
-
-	ans.scode = 200;
-	push(w, r->busy_until / MS - w->now + RTT, W_ANSWER, idx, gen, &ans);
 }
 
 
@@ -542,7 +840,10 @@ static void baresip_unregister(struct world *w, uint32_t idx)
 	++a->rgen;
 	a->failc = 0;
 
-	if (a->sipreg && w->regv[a->reg].mode == R_UP)
+	/* libre sends it whatever the registrar's state: a transaction
+	   (the simulator before issue 20 sent it only to one up) */
+	if (a->sipreg && (w->cfg->xm != X_NONE ||
+			  w->regv[a->reg].mode == R_UP))
 		send_req(w, idx, RK_UNREG, a->rgen);
 
 	a->sipreg = false;
@@ -579,6 +880,10 @@ static void action_h(const struct sr_action *act, void *arg)
 
 		case SR_REQ_REPAIR:
 			a->prk = RK_REPAIR;
+			break;
+
+		case SR_REQ_QUERY:
+			a->prk = RK_QUERY;
 			break;
 
 		default:
@@ -663,12 +968,6 @@ static void answer_of(struct sr_answer *ans, const struct work *x,
 }
 
 
-static bool stream(const struct world *w)
-{
-	return w->sc == SC_RESET;
-}
-
-
 /* serreg: baresip's REGISTER (or refresh) was answered */
 static void serreg_reg_answer(struct world *w, const struct work *x)
 {
@@ -691,6 +990,23 @@ static void serreg_reg_answer(struct world *w, const struct work *x)
 }
 
 
+/* The first answer of the request in use (a late answer and the
+   deadline may both come); marks it given */
+static bool answer_fresh(struct facc *a, const struct work *x)
+{
+	bool reg = x->rk == RK_REGISTER;
+	uint32_t cur = reg ? a->rgen : a->pgen;
+	uint32_t *done = reg ? &a->rdone : &a->pdone;
+
+	if (x->gen != cur || *done == cur)
+		return false;
+
+	*done = cur;
+
+	return true;
+}
+
+
 static void serreg_work(struct world *w, const struct work *x)
 {
 	struct facc *a = &w->accv[x->idx];
@@ -710,12 +1026,12 @@ static void serreg_work(struct world *w, const struct work *x)
 
 	case W_ANSWER:
 		if (x->rk == RK_REGISTER) {
-			if (x->gen == a->rgen)
+			if (answer_fresh(a, x))
 				serreg_reg_answer(w, x);
 			break;
 		}
 
-		if (x->rk == RK_UNREG || x->gen != a->pgen)
+		if (x->rk == RK_UNREG || !answer_fresh(a, x))
 			break;
 
 		if (x->rk == RK_REPAIR && x->scode == 200)
@@ -724,6 +1040,9 @@ static void serreg_work(struct world *w, const struct work *x)
 			acc_bind(w, a, false);
 
 		answer_of(&ans, x, stream(w));
+		if (x->rk == RK_QUERY && x->scode == 200)
+			ans.binding = binding_live(w, a) ? SR_BINDING_HELD :
+				SR_BINDING_MISSING;
 		sr_account_answer(a->sra, &ans, w->now);
 		break;
 
@@ -857,9 +1176,11 @@ static void upstream_work(struct world *w, const struct work *x)
 		break;
 
 	case W_ANSWER:
-		if (x->rk == RK_REGISTER && x->gen == a->rgen)
+		if (x->rk == RK_UNREG || !answer_fresh(a, x))
+			break;
+		if (x->rk == RK_REGISTER)
 			up_reg_answer(w, x);
-		else if (x->rk == RK_PROBE && x->gen == a->pgen)
+		else if (x->rk == RK_PROBE)
 			up_probe_answer(w, x);
 		break;
 
@@ -920,6 +1241,9 @@ static int world_init(struct world *w, const struct cfg *cfg,
 	w->cfg = cfg;
 	w->sc = sc;
 	w->wseed = cfg->seed ? cfg->seed : 0x9e3779b9;
+	w->txnfree = TXN_NONE;
+	for (r = 0; r < NREG; r++)
+		w->regv[r].lost = TXN_NONE;
 
 	/* the slowest detection is upstream's: a refresh, then Timer F */
 	slow = (uint64_t)cfg->regint * REFRESH_PM + REG_TMO +
@@ -929,7 +1253,8 @@ static int world_init(struct world *w, const struct cfg *cfg,
 
 	case SC_RETURN:
 	case SC_ALLDOWN:
-		w->t_second = T_FAULT + slow;
+		w->t_second = T_FAULT + (cfg->ret ? (uint64_t)cfg->ret * MS :
+					 slow);
 		w->end = w->t_second + 4ULL * cfg->fbregint * MS +
 			(uint64_t)cfg->spread * MS + MARGIN;
 		break;
@@ -1015,6 +1340,7 @@ static void world_close(struct world *w)
 	free(w->accv);
 	free(pctxv);
 	pctxv = NULL;
+	free(w->txnv);
 	bheap_close(&w->heap);
 	free(w->reach);
 	free(w->onp);
@@ -1048,6 +1374,9 @@ static int run_until(struct world *w, uint64_t until)
 		sample(w, x.due);
 		w->now = x.due;
 		++w->nevents;
+
+		if (txn_work(w, &x))
+			continue;
 
 		if (x.kind == W_START) {
 			err = phone_start(w, x.idx);
@@ -1234,6 +1563,22 @@ static void measure(const struct world *w, struct result *res)
 		res->nshed += w->regv[i].nshed;
 
 	res->events = w->nevents;
+
+	/* the burst at the registrar that returned, from its return */
+	if (w->t_second) {
+		const struct registrar *r =
+			&w->regv[w->sc == SC_RETURN ? REG_P : REG_B];
+
+		res->nlate = r->nlate;
+		for (s = rec; s < rec + BURST && s < to; s++) {
+			res->bpk = max(res->bpk, r->arr[s]);
+			res->bregpk = max(res->bregpk, r->regarr[s]);
+			if (s < rec + BURST4) {
+				res->b4 += r->arr[s];
+				res->breg4 += r->regarr[s];
+			}
+		}
+	}
 }
 
 
@@ -1316,11 +1661,14 @@ static void print_settings(const struct cfg *cfg)
 	       "  serreg_failback_spread=%u s; registrar capacity %u req/s, "
 	       "queue %u ms, then 503 Retry-After %u s;\n"
 	       "  RTT %u ms, REGISTER timeout %u ms; fault at %u s, "
-	       "boot over %u s; seed %u\n",
+	       "boot over %u s; seed %u;\n"
+	       "  transactions: %s (T1 %u ms, T2 %u ms); return %u s after "
+	       "the fault (0: auto)\n",
 	       cfg->n, NACC, cfg->regint, cfg->fbregint, cfg->check,
 	       cfg->timeout, cfg->hold, cfg->backoff_max, cfg->spread,
 	       cfg->cap, QUEUE_MAX, OVERLOAD_RA, RTT, REG_TMO,
-	       T_FAULT / MS, START_SPREAD / MS, cfg->seed);
+	       T_FAULT / MS, START_SPREAD / MS, cfg->seed,
+	       xmodel_names[cfg->xm], SR_T1, SR_T2, cfg->ret);
 }
 
 
@@ -1392,6 +1740,19 @@ static void print_row(const struct cfg *cfg, enum scenario sc,
 }
 
 
+/* The returning registrar's first seconds (issue 20) */
+static void burst_line(char *buf, size_t sz, const struct cfg *cfg,
+		       enum scenario sc, const struct result *r)
+{
+	snprintf(buf, sz, "%s/%s: at %s in its first %u s back: peak "
+		 "%u/s (REGISTER %u/s); first %u s: %u requests (%u "
+		 "REGISTERs); late copies %llu",
+		 sc_names[sc], model_names[cfg->model],
+		 sc == SC_RETURN ? "P" : "B", BURST, r->bpk, r->bregpk,
+		 BURST4, r->b4, r->breg4, (unsigned long long)r->nlate);
+}
+
+
 /*
  * Sanity checks of the smoke run: the simulator's own invariants
  */
@@ -1444,7 +1805,14 @@ static int usage(void)
 		"             [-k check s] [-t probe timeout s] "
 		"[-f fbregint s]\n"
 		"             [-r regint s] [-H hold] [-S failback spread s]\n"
-		"             [-x seed] [-o csv dir] [--smoke]\n");
+		"             [-R return s after the fault] "
+		"[-x none|libre|own]\n"
+		"             [-z|--seed seed] [-o csv dir] [--smoke]\n"
+		"  -x: requests over UDP retransmitted (T1 doubling to T2) "
+		"until Timer F (libre,\n"
+		"      the default), serreg's own until its probe timeout "
+		"(own), or sent once\n"
+		"      (none: the simulator before issue 20)\n");
 
 	return 2;
 }
@@ -1454,8 +1822,10 @@ int main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{"smoke", no_argument, NULL, 'Z'},
+		{"seed",  required_argument, NULL, 'z'},
 		{NULL, 0, NULL, 0},
 	};
+	static char bursts[SC_COUNT][M_COUNT][160];
 	struct cfg cfg;
 	int scs = -1, models = -1, c, m, s, err = 0, fails = 0;
 	bool smoke = false;
@@ -1470,9 +1840,10 @@ int main(int argc, char *argv[])
 	cfg.hold        = DEF_HOLD;
 	cfg.backoff_max = DEF_BACKOFF_MAX;
 	cfg.seed        = 1;
+	cfg.xm          = X_LIBRE;
 	cfg.spread      = DEF_SPREAD;
 
-	while ((c = getopt_long(argc, argv, "n:s:m:c:k:t:f:r:H:S:x:o:",
+	while ((c = getopt_long(argc, argv, "n:s:m:c:k:t:f:r:H:S:R:x:z:o:",
 				longopts, NULL)) != -1) {
 		switch (c) {
 
@@ -1484,7 +1855,17 @@ int main(int argc, char *argv[])
 		case 'r': cfg.regint = (uint32_t)atoi(optarg);     break;
 		case 'H': cfg.hold = (uint32_t)atoi(optarg);       break;
 		case 'S': cfg.spread = (uint32_t)atoi(optarg);     break;
-		case 'x': cfg.seed = (uint32_t)atoi(optarg);       break;
+		case 'R': cfg.ret = (uint32_t)atoi(optarg);        break;
+		case 'z': cfg.seed = (uint32_t)atoi(optarg);       break;
+
+		case 'x':
+			for (c = 0; c < X_COUNT; c++)
+				if (!strcmp(optarg, xmodel_names[c]))
+					break;
+			if (c == X_COUNT)
+				return usage();
+			cfg.xm = (enum xmodel)c;
+			break;
 		case 'o': cfg.csvdir = optarg;                     break;
 		case 'Z': smoke = true;                            break;
 
@@ -1546,10 +1927,21 @@ int main(int argc, char *argv[])
 			}
 
 			print_row(&cfg, (enum scenario)s, &r);
+			if (s == SC_RETURN || s == SC_ALLDOWN)
+				burst_line(bursts[s][m], sizeof(bursts[s][m]),
+					   &cfg, (enum scenario)s, &r);
 			fflush(stdout);
 			if (smoke)
 				fails += smoke_check(&cfg, (enum scenario)s,
 						     &r);
+		}
+	}
+
+	printf("\n");
+	for (s = 0; s < SC_COUNT; s++) {
+		for (m = 0; m < M_COUNT; m++) {
+			if (bursts[s][m][0])
+				printf("%s\n", bursts[s][m]);
 		}
 	}
 

@@ -23,12 +23,23 @@ build/bench-fleet runs the same N and settings, and the two are printed
 side by side.  Time is bounded (about 3 minutes); only the processes
 this script started are stopped.
 
+--burst: the return burst of issue 20 at the issue's settings (check
+30 s, probe timeout 5 s, hold 2, spread 60 s, regint 120 s, fbregint
+30 s): P is frozen, killed and started afresh 36 s after the freeze;
+P's arrivals per second in its first 10 s (REGISTER expires=0,
+REGISTER expires>0, OPTIONS; every copy, the first copy of each
+transaction, the digest resends after P's 401) beside the simulator's
+at the same settings (-R 36, 10 seeds, median and max) for -x none,
+libre and own.  About 2 minutes.
+
     /usr/bin/python3 test/bench/fleet_real.py [-n 40] [--out FILE]
+    /usr/bin/python3 test/bench/fleet_real.py --burst -n 30 [--save J]
     make bench-fleet-real [FLEET_REAL_ARGS='-n 30']
 """
 
 import argparse
 import csv
+import json
 import math
 import os
 import shutil
@@ -249,6 +260,216 @@ def report(n, real, sims):
     return '\n'.join(out)
 
 
+# The return burst of issue 20: the issue's settings (serreg's defaults,
+# regint 120, fbregint 30); P frozen, killed and started afresh BACK
+# seconds after the freeze; its arrivals in its first OBSERVE seconds
+BURST = {'check': 30, 'timeout': 5, 'hold': 2, 'spread': 60,
+         'fbregint': 30, 'regint': 120}
+BURST_BACK = 36          # [s] from the freeze to the fresh P
+BURST_OBSERVE = 10       # [s] arrivals counted after the return
+BURST_SEEDS = 10         # simulator runs per transaction model
+BURST_MODELS = ('none', 'libre', 'own')
+KINDS = ('probe', 'reg', 'options', 'all')
+
+
+def kind_of(r):
+    """'probe' (REGISTER expires=0: probe or un-REGISTER), 'reg'
+    (REGISTER asking for a binding, or a query), 'options'."""
+    if r.method == 'OPTIONS':
+        return 'options'
+    if r.method == 'REGISTER':
+        return 'probe' if r.expires == 0 else 'reg'
+    return None
+
+
+def burst_bins(reg, t0, nsec):
+    """Arrivals at reg per second after t0: every copy (retransmissions
+    and digest resends included), the first copy of each transaction
+    that is not a digest resend (what the simulator counts), and the
+    digest resends (the answer to P's 401): {kind: [per second]}."""
+    every = {k: [0] * nsec for k in KINDS}
+    first = {k: [0] * nsec for k in KINDS}
+    digest = {k: [0] * nsec for k in KINDS}
+    for r in reg.requests(since=t0):
+        s = int(r.time - t0)
+        k = kind_of(r)
+        if s >= nsec or k is None:
+            continue
+        ds = [every]
+        if r.retry:
+            ds.append(digest)
+        elif not r.retrans:
+            ds.append(first)
+        for d in ds:
+            d[k][s] += 1
+            d['all'][s] += 1
+    return every, first, digest
+
+
+def run_burst_real(n, base):
+    """The real fleet: boot at P, freeze P, BURST_BACK s later a fresh
+    P; what P receives in its first BURST_OBSERVE s (bounded: about
+    3 minutes)."""
+    P = rig.Kamailio(base, name='P')
+    B = rig.Kamailio(base, name='B')
+    phones = []
+    users = {user(i) for i in range(n)}
+    res = {}
+    try:
+        P.start()
+        B.start()
+        config = ['serreg_check_interval %d' % BURST['check'],
+                  'serreg_probe_timeout %d' % BURST['timeout'],
+                  'serreg_failback_hold %d' % BURST['hold'],
+                  'serreg_failback_spread %d' % BURST['spread'],
+                  'serreg_backoff_max %d' % BACKOFF_MAX]
+        t_boot = time.time()
+        for i in range(n):
+            acc = [rig.account_line(user(i), P, prio=0,
+                                    fbregint=BURST['fbregint'],
+                                    regint=BURST['regint']),
+                   rig.account_line(user(i), B, prio=1,
+                                    fbregint=BURST['fbregint'],
+                                    regint=BURST['regint'])]
+            bs = rig.Baresip(os.path.join(base, user(i)), acc, config)
+            phones.append(bs)
+            bs.start()
+        if not wait_all(P, users, t_boot, UP_WAIT):
+            raise RuntimeError('the fleet did not register at P in %d s'
+                               % UP_WAIT)
+        # run past the first checks (their phases spread over a round)
+        time.sleep(BURST['check'] + 2)
+
+        t_freeze = time.time()
+        P.freeze()
+        time.sleep(max(0.0, t_freeze + BURST_BACK - time.time()))
+        res['on_b'] = len(first_ok(B, users, t_freeze))
+        P.stop()
+        P.start()
+        t_ret = P.started_at
+        res['start_s'] = P.start_seconds
+        time.sleep(max(0.0, t_ret + BURST_OBSERVE + 1 - time.time()))
+        res['every'], res['first'], res['digest'] = burst_bins(
+            P, t_ret, BURST_OBSERVE)
+        res['crashed'] = sum(1 for bs in phones if bs.crashed)
+    finally:
+        for bs in phones:
+            bs.close()
+        P.close()
+        B.close()
+    return res
+
+
+def run_burst_sim(n, xmodel, seed, outdir):
+    """One simulator run at the burst's settings: {kind: [arrivals at P
+    per second after the return]} ('probe' and 'reg' together as
+    'register': the simulator's CSV counts REGISTERs of any expires)."""
+    cmd = [SIM, '-n', str(n), '-s', 'return', '-m', 'serreg',
+           '-k', str(BURST['check']), '-t', str(BURST['timeout']),
+           '-f', str(BURST['fbregint']), '-r', str(BURST['regint']),
+           '-S', str(BURST['spread']), '-H', str(BURST['hold']),
+           '-R', str(BURST_BACK), '-x', xmodel, '--seed', str(seed),
+           '-o', outdir]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    path = os.path.join(outdir, 'fleet-return-serreg-%d.csv' % n)
+    with open(path) as f:
+        rows = [r for r in csv.DictReader(f)
+                if 0 <= int(r['t2']) < BURST_OBSERVE]
+    reg = [int(r['Preg']) for r in rows]
+    alls = [int(r['P']) for r in rows]
+    return {'register': reg, 'options': [a - b for a, b in zip(alls, reg)],
+            'all': alls}
+
+
+def median(v):
+    v = sorted(v)
+    m = len(v) // 2
+    return v[m] if len(v) % 2 else (v[m - 1] + v[m]) / 2.0
+
+
+def burst_report(n, real, sims):
+    """Markdown: P's arrivals per second after its return, real (every
+    copy, and first copies) beside the simulator (median and max of the
+    seeds) for each transaction model."""
+    ev, fi = real['every'], real['first']
+    dg = real.get('digest', {k: [0] * BURST_OBSERVE for k in KINDS})
+    out = ['settings: N=%d real baresip processes, 2 accounts each (prio 0'
+           ' on P, prio 1 on B, UDP), regint=%d s, fbregint=%d s, '
+           'serreg_check_interval=%d s, serreg_probe_timeout=%d s, '
+           'serreg_failback_hold=%d, serreg_failback_spread=%d s; P '
+           'frozen, killed and started afresh %d s after the freeze; '
+           'phones at B by then: %d/%d; baresip crashes: %d'
+           % (n, BURST['regint'], BURST['fbregint'], BURST['check'],
+              BURST['timeout'], BURST['hold'], BURST['spread'],
+              BURST_BACK, real['on_b'], n, real['crashed']), '',
+           'Real: arrivals at P in second s..s+1 after its start: every '
+           'copy, (the first copy of each transaction), [of them digest '
+           'resends after P\'s 401]', '',
+           '| s | REGISTER exp=0 | REGISTER exp>0 | OPTIONS | all |',
+           '|--:|--:|--:|--:|--:|']
+    for s in range(BURST_OBSERVE):
+        out.append('| %d | %s |' % (s, ' | '.join(
+            '%d (%d) [%d]' % (ev[k][s], fi[k][s], dg[k][s])
+            for k in KINDS)))
+    out.append('')
+    for name, d in (('every copy', ev), ('first copies, no digest '
+                                          'resends', fi)):
+        r4 = {k: sum(d[k][:4]) for k in KINDS}
+        out.append('real, %s: first 4 s: %d REGISTER (%d exp=0), %d '
+                   'OPTIONS; peak in %d s: %d REGISTER/s, %d requests/s'
+                   % (name, r4['probe'] + r4['reg'], r4['probe'],
+                      r4['options'], BURST_OBSERVE,
+                      max(a + b for a, b in zip(d['probe'], d['reg'])),
+                      max(d['all'])))
+    out += ['',
+            'Simulator (%d seeds; median / max over the seeds):' %
+            BURST_SEEDS, '',
+            '| model | REGISTER first 4 s | OPTIONS first 4 s | '
+            'REGISTER/s peak | requests/s peak |',
+            '|-------|--:|--:|--:|--:|']
+    for xm in BURST_MODELS:
+        runs = sims[xm]
+        cols = [[sum(r['register'][:4]) for r in runs],
+                [sum(r['options'][:4]) for r in runs],
+                [max(r['register']) for r in runs],
+                [max(r['all']) for r in runs]]
+        out.append('| %s | %s |' % (xm, ' | '.join(
+            '%g / %d' % (median(c), max(c)) for c in cols)))
+    out += ['', 'Simulator, -x libre, seed 1, per second after the '
+            'return (REGISTER, OPTIONS): ' + ', '.join(
+                '%d+%d' % (a, b) for a, b in zip(
+                    sims['libre'][0]['register'],
+                    sims['libre'][0]['options']))]
+    return '\n'.join(out)
+
+
+def main_burst(args):
+    base = tempfile.mkdtemp(prefix='serreg-burst-')
+    try:
+        if args.load:
+            with open(args.load) as f:
+                real = json.load(f)
+            args.n = real['n']
+        else:
+            real = run_burst_real(args.n, base)
+            real['n'] = args.n
+            if args.save:
+                with open(args.save, 'w') as f:
+                    json.dump(real, f)
+        sims = {xm: [run_burst_sim(args.n, xm, seed, base)
+                     for seed in range(1, BURST_SEEDS + 1)]
+                for xm in BURST_MODELS}
+        text = burst_report(args.n, real, sims)
+    finally:
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+    print(text)
+    if args.out:
+        with open(args.out, 'w') as f:
+            f.write(text + '\n')
+    return 0
+
+
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('-n', type=int, default=N_DEFAULT,
@@ -256,9 +477,19 @@ def main(argv):
     ap.add_argument('--out', help='also write the report here')
     ap.add_argument('--keep', action='store_true',
                     help='keep the run directory')
+    ap.add_argument('--burst', action='store_true',
+                    help='the return burst of issue 20 (its settings; '
+                    'P fresh %d s after the freeze)' % BURST_BACK)
+    ap.add_argument('--save', metavar='JSON',
+                    help='--burst: keep the real fleet\'s counts here')
+    ap.add_argument('--load', metavar='JSON',
+                    help='--burst: the real counts of an earlier run '
+                    '(no real fleet; the simulator only)')
     args = ap.parse_args(argv)
     if not os.path.exists(SIM):
         sys.exit('fleet_real: %s missing: make build/bench-fleet' % SIM)
+    if args.burst:
+        return main_burst(args)
     base = tempfile.mkdtemp(prefix='serreg-fleet-')
     try:
         real = run_real(args.n, base)

@@ -193,11 +193,21 @@ class RigSession:
         return errors
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        'markers', 'auth_modes(*modes): run only in these auth modes')
+
+
 def pytest_generate_tests(metafunc):
     """A test module with AUTH_MODES = ('auth', 'noauth') runs each of
     its tests against registrars that challenge REGISTER and against
-    registrars that do not (the `rig_auth` fixture)."""
+    registrars that do not (the `rig_auth` fixture); a test marked
+    @pytest.mark.auth_modes('auth') runs in the modes named only (a
+    wrong password needs a registrar that asks for one)."""
     modes = getattr(metafunc.module, 'AUTH_MODES', None)
+    only = metafunc.definition.get_closest_marker('auth_modes')
+    if only:
+        modes = [m for m in (modes or ('auth',)) if m in only.args]
     if modes and 'rig_auth' in metafunc.fixturenames:
         metafunc.parametrize('rig_auth', list(modes), indirect=True)
 
