@@ -449,7 +449,7 @@ static void teardown(struct bench *b)
 static void feed(struct bench *b, enum ev_kind kind, uint32_t idx,
 		 uint16_t scode)
 {
-	struct sr_answer ans = {0, 0, 0, SR_FLOW_DGRAM};
+	struct sr_answer ans = {0, 0, 0, SR_FLOW_DGRAM, SR_BINDING_UNKNOWN};
 	uint64_t nact0 = b->nact;
 	struct tev *t;
 
@@ -657,7 +657,7 @@ void replay_events(struct bench *b, const struct tev *tv, size_t n)
 	for (i = 0; i < n; i++) {
 		const struct tev *t = &tv[i];
 		struct sr_account *sra = b->accv[t->idx].sra;
-		struct sr_answer ans = {0, 0, 0, SR_FLOW_DGRAM};
+		struct sr_answer ans = {0, 0, 0, SR_FLOW_DGRAM, SR_BINDING_UNKNOWN};
 
 		if (t->scode)
 			ans.scode = t->scode;

@@ -488,7 +488,7 @@ void sim_set(struct sim *s, int idx, uint16_t code, uint32_t retry_after)
 void sim_refresh_fails(struct sim *s, int idx)
 {
 	struct sim_acc *a = &s->accv[idx];
-	struct sr_answer ans = {0, 0, 0, SR_FLOW_DGRAM};
+	struct sr_answer ans = {0, 0, 0, SR_FLOW_DGRAM, SR_BINDING_UNKNOWN};
 
 	if (a->code) {
 		ans.scode = a->code;
@@ -546,7 +546,7 @@ static void deliver_unreg(struct sim *s, struct sim_event *ev)
 static void deliver(struct sim *s, struct sim_event *ev)
 {
 	struct sim_acc *a = &s->accv[ev->idx];
-	struct sr_answer ans = {0, 0, 0, a->flow};
+	struct sr_answer ans = {0, 0, 0, a->flow, SR_BINDING_UNKNOWN};
 	uint16_t code = code_of(a, ev->server);
 	bool ok = code >= 200 && code < 300;
 

@@ -662,7 +662,7 @@ SIM_TEST(test_engine_stale_probe_answer, HOLD, BACKOFF_MAX)
 {
 	int a0 = sim_add(s, 0, 10);
 	int a1 = sim_add(s, 1, 10);
-	struct sr_answer ok = {0, 200, 0, SR_FLOW_UNKNOWN};
+	struct sr_answer ok = {0, 200, 0, SR_FLOW_UNKNOWN, SR_BINDING_UNKNOWN};
 
 	sim_start(s);
 	sim_run(s, 1000);
@@ -1287,7 +1287,7 @@ SIM_TEST(test_engine_bug4_unsent_is_no_verdict, HOLD, BACKOFF_MAX)
 {
 	int a0 = sim_add(s, 0, 0);
 	int a1 = sim_add(s, 1, 2);
-	struct sr_answer nomem = {ENOMEM, 0, 0, SR_FLOW_UNKNOWN};
+	struct sr_answer nomem = {ENOMEM, 0, 0, SR_FLOW_UNKNOWN, SR_BINDING_UNKNOWN};
 	unsigned nprobe, ncheck, moves;
 
 	sim_set_check(s, 5);
@@ -1405,7 +1405,7 @@ SIM_TEST(test_engine_outbound_flows, HOLD, BACKOFF_MAX)
 {
 	int a = sim_add_flags(s, 0, 0, SR_ACC_F_OUTBOUND);
 	int b = sim_add(s, 1, 0);
-	struct sr_answer reset = {ECONNRESET, 0, 0, SR_FLOW_STREAM};
+	struct sr_answer reset = {ECONNRESET, 0, 0, SR_FLOW_STREAM, SR_BINDING_UNKNOWN};
 	struct sr_account *sra;
 
 	sim_start(s);
@@ -1461,7 +1461,7 @@ SIM_TEST(test_engine_outbound_439, HOLD, BACKOFF_MAX)
 {
 	int a = sim_add_flags(s, 0, 0, SR_ACC_F_OUTBOUND);
 	int b = sim_add(s, 1, 0);
-	struct sr_answer no_ob = {0, 439, 0, SR_FLOW_STREAM};
+	struct sr_answer no_ob = {0, 439, 0, SR_FLOW_STREAM, SR_BINDING_UNKNOWN};
 
 	sim_start(s);
 	sim_run(s, 1000);
@@ -1730,7 +1730,7 @@ SIM_TEST(test_engine_outbound_check_other_flow, HOLD, BACKOFF_MAX)
 {
 	int a = sim_add_flags(s, 0, 0, SR_ACC_F_OUTBOUND);
 	int b = sim_add(s, 1, 0);
-	struct sr_answer tmo = {ETIMEDOUT, 0, 0, SR_FLOW_STREAM};
+	struct sr_answer tmo = {ETIMEDOUT, 0, 0, SR_FLOW_STREAM, SR_BINDING_UNKNOWN};
 	struct sr_account *sra;
 	unsigned ncheck;
 
@@ -2000,7 +2000,7 @@ SIM_TEST(test_engine_set_change_pinned_server_leaves, HOLD, BACKOFF_MAX)
 /** A failed server with Retry-After is skipped that long, not less */
 SIM_TEST(test_engine_set_retry_after_skips_server, HOLD, BACKOFF_MAX)
 {
-	struct sr_answer ra = {0, 503, 300, SR_FLOW_DGRAM};
+	struct sr_answer ra = {0, 503, 300, SR_FLOW_DGRAM, SR_BINDING_UNKNOWN};
 	struct sr_account *sra;
 	uint64_t retry_at = 0;
 	int a, b, err;
@@ -2104,12 +2104,6 @@ SIM_TEST(test_engine_gen_set_known_while_first_register_in_flight, HOLD,
 	TEST_EQ(1, s->accv[a].nlate_unbind);
 
 	return 0;
-}
-
-
-static bool is_bound(const struct sim *s, int idx)
-{
-	return s->accv[idx].bound;
 }
 
 
