@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+import rig
 from rig import account_line, aor, wait_until
 from test_serial import FAST, REFRESH, bound, tier_account
 
@@ -47,7 +48,11 @@ def test_status_serial_matches_registrars(registrars, baresip):
     a.set_reply(503)
     assert bs.wait_move(1, REFRESH)
     assert wait_until(lambda: b.has_binding('alice'), 5)
-    time.sleep(1.5)     # a's binding lapses (its un-REGISTER got 503)
+    # a's binding lapses: its un-REGISTER got 503, so it goes when it
+    # expires, regint after a's last 200 (the failure may be found by
+    # the binding query a second after the start, long before that)
+    assert wait_until(lambda: not a.has_binding('alice'),
+                      rig.DEFAULT_REGINT + 2)
     st = check_truth(bs, [a, b])
     acc0 = tier_account(st, 0)
     assert acc0['answer'] == '503' and acc0['state'] == 'dead'
@@ -79,7 +84,9 @@ def test_status_cisco_matches_registrars(registrars, baresip):
     a.set_reply(503)
     assert bs.wait_move(2, REFRESH)
     assert wait_until(lambda: c.has_binding('alice'), 5)
-    time.sleep(1.5)
+    # (a's un-REGISTER got 503: its binding goes when it expires)
+    assert wait_until(lambda: not a.has_binding('alice'),
+                      rig.DEFAULT_REGINT + 2)
     check_truth(bs, [a, b, c])
     a.set_reply(None)
     assert bs.wait_move(0, 10, time.time() - 1)
