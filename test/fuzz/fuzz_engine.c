@@ -309,6 +309,7 @@ static void action_h(const struct sr_action *act, void *arg)
 		case SR_REQ_CHECK:
 		case SR_REQ_FLOW:
 		case SR_REQ_REPAIR:
+		case SR_REQ_QUERY:
 			CHECK(w, s->reg, "%s of id %u, not registered",
 			      sr_request_name(act->req), id);
 			break;
@@ -346,20 +347,21 @@ static void action_h(const struct sr_action *act, void *arg)
 		   memory is asked again at the timer, bug 4) */
 		CHECK(w, s->fbregint > 0 || w->check_max_seen > 0 ||
 		      s->retry_max > 0 || s->gate ||
-		      (s->reg && act->delay <= SR_UNREG_LINGER * 1000ULL) ||
+		      (s->reg && act->delay <= SR_LATE_MAX * 1000ULL) ||
 		      (s->reg && sr_account_pinned(act->acc)),
 		      "TIMER for id %u: no probing, no check, no repair, "
 		      "no Retry-After, no gate", id);
 		/* a Retry-After counts up to an hour only (twice that for
-		   the REGISTER it holds, R53); a repair waits for a late
-		   un-REGISTER at most SR_UNREG_LINGER; the failback spread
+		   the REGISTER it holds, R53); a repair waits for the late
+		   requests of a retired reg client at most SR_LATE_MAX; the
+		   failback spread
 		   (R52) at most failback_spread; a pinned account asks a
 		   better server at most every SR_SERVER_RETRY */
 		bound = max(max(max((uint64_t)s->fbregint,
 				    2 * min((uint64_t)s->retry_max,
 					    3600ULL)),
 				max((uint64_t)w->check_max_seen, 1ULL)),
-			    max(max((uint64_t)SR_UNREG_LINGER,
+			    max(max((uint64_t)SR_LATE_MAX,
 				    (uint64_t)SR_SERVER_RETRY),
 				(uint64_t)w->spread_max_seen)) * 1000;
 		CHECK(w, act->delay <= bound,
