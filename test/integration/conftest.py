@@ -35,6 +35,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import audit  # noqa: E402
 import rig  # noqa: E402
 
 QUIT_TIMEOUT = 10.0 * rig.SLOWDOWN  # [s] graceful quit, then SIGKILL
@@ -54,6 +55,12 @@ def build_serreg():
     return rig.MODULE
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        'markers', 'audit_off(reason): no binding auditor in this test '
+        '(audit.py); the reason is required')
+
+
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Keep each phase's report on the item (for the teardown)."""
@@ -65,13 +72,17 @@ def pytest_runtest_makereport(item, call):
 class RigSession:
     """What one test started, torn down in a safe order."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, audit_on=True, audit_reason=''):
         self.tmp_path = tmp_path
         self.kamailios = []
         self.baresips = []
         self.peers = []
         self.dnses = []
         self.ports = []         # leased here, released at teardown
+        # the binding auditor (audit.py), sampling from the first
+        # baresip on
+        self.audit = audit.BindingAuditor(self, on=audit_on,
+                                          reason=audit_reason)
 
     def registrars(self, n=None, hosts=None, **kw):
         """n (default 1) new registrars, started (names reg0, reg1,
@@ -112,6 +123,7 @@ class RigSession:
         b = rig.Baresip(str(self.tmp_path / ('bs%d' % len(self.baresips))),
                         accounts, config, **kw)
         self.baresips.append(b)
+        self.audit.start()
         if not start:
             return b
         return b.start(hold=self.kamailios if hold is None else hold)
@@ -217,12 +229,28 @@ def rig_auth(request):
 @pytest.fixture
 def rig_session(tmp_path, request, rig_auth):
     """The RigSession of this test; torn down after it."""
-    s = RigSession(tmp_path)
+    mark = request.node.get_closest_marker('audit_off')
+    if mark is not None and not (mark.args or mark.kwargs.get('reason')):
+        raise ValueError('audit_off: give a reason')
+    s = RigSession(tmp_path, audit_on=mark is None,
+                   audit_reason=mark and (mark.args or
+                                          (mark.kwargs['reason'],))[0])
     yield s
+    # the auditor stops before the teardown heals and quits anything
+    s.audit.stop()
     rep = getattr(request.node, 'rep_call', None)
     if rep is not None and rep.failed:
         s.dump()
     errors = s.teardown()
+    report = s.audit.report()
+    if report:
+        errors.append(report)
+    if s.audit.ticks:
+        print('audit: %d ticks, %.2f s sampling, %d samples, %d '
+              'divergences (%d over bound)'
+              % (s.audit.ticks, s.audit.tick_seconds, len(s.audit.samples),
+                 len(s.audit.divergences()),
+                 len(s.audit.divergences(failed=True))))
     if errors:
         pytest.fail('rig teardown: ' + '\n'.join(errors))
 
