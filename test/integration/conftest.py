@@ -13,6 +13,20 @@ dns(ttl=1) -> a started rig.Dns (dnsmasq: SRV/NAPTR/A of test domains).
 edges(registrar, n=2) -> n started rig.EdgeProxy (RFC 5626 edges) in
     front of registrar (registrars(1, template=rig.OUTBOUND_TEMPLATE)).
 
+The binding auditor (audit.py) runs in every test, from its first
+baresip() on: about once a second it compares `serreg json` of each
+serreg baresip with the location tables of the registrars its accounts
+use, and fails the test at teardown when serreg says registered where
+the registrar holds no binding for longer than probe timeout + 1 s
+(rule 1), or a registrar keeps a binding of ours for an account serreg
+does not register for longer than Timer F + probe timeout + 2 s (rule
+2).  A test that causes a divergence on purpose declares it:
+rig_session.audit.expect(aor=, registrar=, rule=, since=, until=,
+reason=) excuses matching samples; @pytest.mark.audit_off('reason')
+switches the auditor off; rig_session.audit.divergences() and .samples
+are there to assert on (a divergence asserted on is taken with
+d.acknowledge('reason')).  See docs/testing.md, "The binding auditor".
+
 Everything lives in the test's tmp_path.  Teardown, in this order:
 registrars are made healthy again (thawed, faults cleared, stopped
 ones started again on their port, peers back to 'ok'), so that
