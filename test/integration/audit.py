@@ -55,12 +55,17 @@ bound that is not acknowledged fails the test with a report: rule,
 baresip, account, registrar, since when, and the samples.
 """
 
+import json
+import os
 import re
 import threading
 import time
 
 import rig
 
+# SERREG_AUDIT=0 switches the auditor off for a whole run (to measure
+# what it costs; never to make tests pass)
+ENABLED = os.environ.get('SERREG_AUDIT', '1') != '0'
 INTERVAL = 1.0          # [s] between two samples
 RPC_TIMEOUT = 1.0       # [s] kamcmd ul.dump of one registrar
 STATUS_TIMEOUT = 2.0 * rig.SLOWDOWN   # [s] `serreg json` of one baresip
@@ -179,6 +184,11 @@ class Expectation:
             return False
         return self.until is None or t <= self.until
 
+    def end(self, t=None):
+        """The divergence is over (now, or at time.time() value t):
+        later samples are no longer excused."""
+        self.until = time.time() if t is None else t
+
     def __repr__(self):
         return ('expect(aor=%r, registrar=%r, rule=%r, until=%r: %s)'
                 % (self.aor, getattr(self.registrar, 'name', None),
@@ -290,7 +300,9 @@ class BindingAuditor:
         registrar (a rig.Kamailio; None: any), of a rule (1, 2; None:
         both), of a baresip (None: any), taken between since and until
         (time.time() values; None: from the start / to the end of the
-        test) are excused.  reason: why (shown in reports)."""
+        test) are excused.  reason: why (shown in reports).  Returns
+        the Expectation: its end() closes it when the test has seen the
+        divergence end."""
         if not reason:
             raise ValueError('audit.expect: give a reason')
         e = Expectation(aor, registrar, rule, baresip, since, until,
@@ -334,10 +346,13 @@ class BindingAuditor:
                if not d.acknowledged]
         if not bad:
             return ''
+        with self._lock:
+            exp = list(self.expectations)
         return ('binding auditor: %d divergence(s) over their bound '
                 '(%d samples in %d ticks)\n' % (len(bad), len(self.samples),
                                                 self.ticks)
-                + '\n'.join(d.report(self.t0) for d in bad))
+                + '\n'.join(d.report(self.t0) for d in bad)
+                + ''.join('\ndeclared: %r' % e for e in exp))
 
     def _run(self):
         while not self._stop.is_set():
@@ -374,7 +389,6 @@ class BindingAuditor:
             return None
         if not r.get('ok'):
             return None
-        import json
         try:
             st = json.loads(r['data'])
         except ValueError:
@@ -388,7 +402,10 @@ class BindingAuditor:
 
     def _transport_of(self, b, aor):
         """The transport of b's account line for aor ('udp', 'tcp',
-        'tls'), None if no line names it."""
+        'tls'): that of its first outbound proxy if it has one (the
+        Contact's, also for RFC 5626 flows), else the AoR's; None (any)
+        if no line names the AoR, or for a domain without a transport
+        parameter (NAPTR chooses)."""
         for line in b.accounts:
             m = re.match(r'\s*<([^>]*)>', line)
             if not m:
@@ -398,9 +415,19 @@ class BindingAuditor:
                 continue
             plain = '%s:%s@%s%s' % (p[0], p[1], p[2],
                                     ':%d' % p[3] if p[3] else '')
-            if plain == aor:
-                return p[4].get('transport',
-                                'tls' if p[0] == 'sips' else 'udp')
+            if plain != aor:
+                continue
+            ob = re.search(r';outbound1?="?<?(sips?:[^">;]*[^">]*)', line)
+            if ob:
+                q = _parse_uri(ob.group(1))
+                if q is not None:
+                    return q[4].get('transport',
+                                    'tls' if q[0] == 'sips' else 'udp')
+            if 'transport' in p[4]:
+                return p[4]['transport']
+            if p[0] == 'sips':
+                return 'tls'
+            return 'udp' if _is_ip(p[2]) else None
         return None
 
     def _places(self, acc):

@@ -246,7 +246,7 @@ def rig_session(tmp_path, request, rig_auth):
     mark = request.node.get_closest_marker('audit_off')
     if mark is not None and not (mark.args or mark.kwargs.get('reason')):
         raise ValueError('audit_off: give a reason')
-    s = RigSession(tmp_path, audit_on=mark is None,
+    s = RigSession(tmp_path, audit_on=mark is None and audit.ENABLED,
                    audit_reason=mark and (mark.args or
                                           (mark.kwargs['reason'],))[0])
     yield s

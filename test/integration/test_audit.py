@@ -177,3 +177,24 @@ def test_audit_off_marker(registrars, baresip, rig_session):
     baresip([account_line('alice', r, prio=0)])
     time.sleep(1.5)
     assert not rig_session.audit.on and rig_session.audit.samples == []
+
+
+def test_srv_set_registered_means_bound_noauth(registrars, baresip, dns,
+                                               rig_session):
+    """An account of an SRV set at registrars that do not challenge
+    REGISTER: serreg reports it registered, and nothing here asserts on
+    the registrars, so only the auditor can tell whether the server in
+    use holds the binding.  (On the branch this was written on it does
+    not: a replaced reg client's late un-REGISTER removes it right at
+    start, and this test fails with the auditor's rule 1 report.)"""
+    r1, r2 = registrars(2, auth=False)
+    d = dns(ttl=1)
+    d.server_set('tier0.example', [r1, r2])
+    d.apply()
+    bs = baresip(['<sip:alice@tier0.example>;auth_pass=%s;regint=20;'
+                  'prio=0' % rig.PASSWORD],
+                 ['serreg_probe_timeout 2', d.config_line])
+    assert wait_until(lambda: bs.status()['accounts'][0]['state']
+                      == 'registered', 10), bs.log()[-3000:]
+    time.sleep(8)
+    assert bs.status()['accounts'][0]['state'] == 'registered'
