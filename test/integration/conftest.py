@@ -13,6 +13,20 @@ dns(ttl=1) -> a started rig.Dns (dnsmasq: SRV/NAPTR/A of test domains).
 edges(registrar, n=2) -> n started rig.EdgeProxy (RFC 5626 edges) in
     front of registrar (registrars(1, template=rig.OUTBOUND_TEMPLATE)).
 
+The binding auditor (audit.py) runs in every test, from its first
+baresip() on: about once a second it compares `serreg json` of each
+serreg baresip with the location tables of the registrars its accounts
+use, and fails the test at teardown when serreg says registered where
+the registrar holds no binding for longer than probe timeout + 1 s
+(rule 1), or a registrar keeps a binding of ours for an account serreg
+does not register for longer than Timer F + probe timeout + 2 s (rule
+2).  A test that causes a divergence on purpose declares it:
+rig_session.audit.expect(aor=, registrar=, rule=, since=, until=,
+reason=) excuses matching samples; @pytest.mark.audit_off('reason')
+switches the auditor off; rig_session.audit.divergences() and .samples
+are there to assert on (a divergence asserted on is taken with
+d.acknowledge('reason')).  See docs/testing.md, "The binding auditor".
+
 Everything lives in the test's tmp_path.  Teardown, in this order:
 registrars are made healthy again (thawed, faults cleared, stopped
 ones started again on their port, peers back to 'ok'), so that
@@ -35,6 +49,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import audit  # noqa: E402
 import rig  # noqa: E402
 
 QUIT_TIMEOUT = 10.0 * rig.SLOWDOWN  # [s] graceful quit, then SIGKILL
@@ -54,6 +69,12 @@ def build_serreg():
     return rig.MODULE
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        'markers', 'audit_off(reason): no binding auditor in this test '
+        '(audit.py); the reason is required')
+
+
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Keep each phase's report on the item (for the teardown)."""
@@ -65,13 +86,17 @@ def pytest_runtest_makereport(item, call):
 class RigSession:
     """What one test started, torn down in a safe order."""
 
-    def __init__(self, tmp_path):
+    def __init__(self, tmp_path, audit_on=True, audit_reason=''):
         self.tmp_path = tmp_path
         self.kamailios = []
         self.baresips = []
         self.peers = []
         self.dnses = []
         self.ports = []         # leased here, released at teardown
+        # the binding auditor (audit.py), sampling from the first
+        # baresip on
+        self.audit = audit.BindingAuditor(self, on=audit_on,
+                                          reason=audit_reason)
 
     def registrars(self, n=None, hosts=None, **kw):
         """n (default 1) new registrars, started (names reg0, reg1,
@@ -112,6 +137,7 @@ class RigSession:
         b = rig.Baresip(str(self.tmp_path / ('bs%d' % len(self.baresips))),
                         accounts, config, **kw)
         self.baresips.append(b)
+        self.audit.start()
         if not start:
             return b
         return b.start(hold=self.kamailios if hold is None else hold)
@@ -227,12 +253,28 @@ def rig_auth(request):
 @pytest.fixture
 def rig_session(tmp_path, request, rig_auth):
     """The RigSession of this test; torn down after it."""
-    s = RigSession(tmp_path)
+    mark = request.node.get_closest_marker('audit_off')
+    if mark is not None and not (mark.args or mark.kwargs.get('reason')):
+        raise ValueError('audit_off: give a reason')
+    s = RigSession(tmp_path, audit_on=mark is None and audit.ENABLED,
+                   audit_reason=mark and (mark.args or
+                                          (mark.kwargs['reason'],))[0])
     yield s
+    # the auditor stops before the teardown heals and quits anything
+    s.audit.stop()
     rep = getattr(request.node, 'rep_call', None)
     if rep is not None and rep.failed:
         s.dump()
     errors = s.teardown()
+    report = s.audit.report()
+    if report:
+        errors.append(report)
+    if s.audit.ticks:
+        print('audit: %d ticks, %.2f s sampling, %d samples, %d '
+              'divergences (%d over bound)'
+              % (s.audit.ticks, s.audit.tick_seconds, len(s.audit.samples),
+                 len(s.audit.divergences()),
+                 len(s.audit.divergences(failed=True))))
     if errors:
         pytest.fail('rig teardown: ' + '\n'.join(errors))
 

@@ -58,7 +58,7 @@ def idle_closing_template(tmp_path, seconds):
 
 
 def test_r21_idle_close_by_live_registrar_is_not_a_failure(
-        registrars, baresip, tmp_path):
+        registrars, baresip, tmp_path, rig_session):
     """A live registrar that closes an idle connection: the binding named
     that connection, so serreg registers again at once on a new one
     (flow recovery, RFC 5626 4.4.1): no move, the new connection is
@@ -95,10 +95,15 @@ def test_r21_idle_close_by_live_registrar_is_not_a_failure(
     assert bound([a, b]) == [0]
 
     # a binding the registrar lost is back at the next recovery, not at
-    # the next refresh (regint=600)
+    # the next refresh (regint=600); until then serreg cannot know
+    lost = rig_session.audit.expect(
+        aor='alice', registrar=a, rule=1,
+        reason='drop_bindings: the binding is back at the next flow '
+               'recovery (recoveries at least 10 s apart)')
     a.drop_bindings('alice')
     assert not a.has_binding('alice')
     assert wait_until(lambda: a.has_binding('alice'), 15), bs.log()[-2000:]
+    lost.end()
 
 
 def test_r21_udp_account_sends_one_flow_request(registrars, baresip):

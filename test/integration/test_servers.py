@@ -46,6 +46,8 @@ DETECT = CHECK + TIMEOUT + 3
 # as DNS orders the servers) can reach the pinned server until then
 TIMER_F = 32
 
+# every test runs against registrars that challenge REGISTER and against
+# registrars that do not (conftest's rig_auth)
 AUTH_MODES = ('auth', 'noauth')
 
 CFG = ['serreg_check_interval %d' % CHECK,
