@@ -73,6 +73,8 @@ def pytest_configure(config):
     config.addinivalue_line(
         'markers', 'audit_off(reason): no binding auditor in this test '
         '(audit.py); the reason is required')
+    config.addinivalue_line(
+        'markers', 'auth_modes(*modes): run only in these auth modes')
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
@@ -217,11 +219,6 @@ class RigSession:
         for port in self.ports:
             rig.release_port(port)
         return errors
-
-
-def pytest_configure(config):
-    config.addinivalue_line(
-        'markers', 'auth_modes(*modes): run only in these auth modes')
 
 
 def pytest_generate_tests(metafunc):
