@@ -67,6 +67,10 @@ struct member {
 	bool in_register;          /**< inside serreg's ua_register()    */
 	bool sync_failed;          /**< ... which raised REGISTER_FAIL   */
 	uint32_t regint;           /**< configured regint, kept while parked */
+	char *tls_host;            /**< the name its TLS registrar's
+					certificate must match: of its
+					next hop as configured (a pin
+					routes to an address)          */
 	char *outbound[OUTBOUND_MAX];  /**< its outbound proxies as configured
 					    (a ROUTE swaps the first)   */
 
@@ -126,6 +130,7 @@ static void destructor(void *arg)
 	mem_deref(m->msg);
 	mem_deref(m->outbound[0]);
 	mem_deref(m->outbound[1]);
+	mem_deref(m->tls_host);
 	--members.n;
 	serreg_mem_freed(SERREG_OBJ_ACCOUNT, sizeof(*m));
 }
@@ -577,8 +582,9 @@ void member_reg_failed(struct member *m, const struct sr_answer *ans)
 		goto report;
 
 	m->qans = *ans;
-	err = probe_send(&m->query, m->ua, NULL, "REGISTER", PROBE_QUERY,
-			 serreg_settings()->probe_timeout, query_answer_h, m);
+	err = probe_send(&m->query, m->ua, NULL, m->tls_host, "REGISTER",
+			 PROBE_QUERY, serreg_settings()->probe_timeout,
+			 query_answer_h, m);
 	if (!err)
 		return;
 
@@ -661,8 +667,9 @@ void member_request(struct member *m, enum sr_request req, int server)
 	expires = reqv[req].expires == EXP_REGINT ? m->regint :
 		reqv[req].expires == EXP_QUERY ? PROBE_QUERY : 0;
 
-	err = probe_send(&m->probe, m->ua, route, reqv[req].met, expires,
-			 serreg_settings()->probe_timeout, probe_answer_h, m);
+	err = probe_send(&m->probe, m->ua, route, m->tls_host, reqv[req].met,
+			 expires, serreg_settings()->probe_timeout,
+			 probe_answer_h, m);
 	if (err) {
 		warning("serreg: %s: %s not sent (%m)\n", ua_aor(m->ua),
 			sr_request_name(req), err);
@@ -853,8 +860,10 @@ int member_add(struct member **mp, struct ua *ua, unsigned flags)
 	m->ua     = ua;
 	m->regint = account_regint(a);
 
-	if (serreg_verify_tls(a))
+	if (serreg_verify_tls(a)) {
 		flags |= SR_ACC_F_GATE;
+		(void)serreg_verify_host(&m->tls_host, a);
+	}
 
 	/* its first outbound proxy as configured (a pin or a ROUTE
 	   changes it; this is what they restore) */

@@ -576,6 +576,9 @@ static int auth_handler(char **username, char **password,
  * @param ua      User agent whose registrar is probed
  * @param route   The server to send it to (a loose route), NULL: the
  *                account's outbound proxy, or as DNS orders its servers
+ * @param host    The name a TLS registrar's certificate must match (the
+ *                configured next hop's: a route to a server's address
+ *                names no host), NULL: the account's next hop
  * @param met     "REGISTER" or "OPTIONS" (a check)
  * @param expires REGISTER: 0 for a probe, PROBE_QUERY for a binding
  *                query, else the binding's expiry [s]
@@ -587,8 +590,8 @@ static int auth_handler(char **username, char **password,
  *         as its outcome), otherwise errorcode (no probe)
  */
 int probe_send(struct probe **prp, struct ua *ua, const char *route,
-	       const char *met, uint32_t expires, uint32_t timeout,
-	       probe_h *resph, void *arg)
+	       const char *host, const char *met, uint32_t expires,
+	       uint32_t timeout, probe_h *resph, void *arg)
 {
 	struct account *acc;
 	struct probe *pr;
@@ -635,7 +638,10 @@ int probe_send(struct probe **prp, struct ua *ua, const char *route,
 		goto out;
 
 	/* the name a TLS registrar's certificate must match */
-	(void)serreg_verify_host(&pr->host, acc);
+	if (host)
+		(void)str_dup(&pr->host, host);
+	else
+		(void)serreg_verify_host(&pr->host, acc);
 	pr->timeout = timeout;
 	pr->expires = expires;
 

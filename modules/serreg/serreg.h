@@ -147,8 +147,8 @@ struct probe;
 typedef void (probe_h)(const struct sr_answer *ans, void *arg);
 
 int probe_send(struct probe **prp, struct ua *ua, const char *route,
-	       const char *met, uint32_t expires, uint32_t timeout,
-	       probe_h *resph, void *arg);
+	       const char *host, const char *met, uint32_t expires,
+	       uint32_t timeout, probe_h *resph, void *arg);
 void probe_close(void);
 const struct sip_msg *probe_msg(const struct probe *pr);
 

@@ -1647,13 +1647,14 @@ class Dns(_Child):
         self.hosts6[name] = [addr] + list(more)
         return self
 
-    def srv(self, domain, targets, proto='udp'):
-        """The SRV set of _sip._<proto>.domain, replacing any earlier
-        one: targets is a list of (target, port, prio, weight)
-        (SrvTarget); each target name gets an A record 127.0.0.1 unless
-        it has one (give others with a(): before or after srv()).  An
-        empty list removes the set (NXDOMAIN)."""
-        owner = '_sip._%s.%s' % (proto, domain)
+    def srv(self, domain, targets, proto='udp', service='sip'):
+        """The SRV set of _<service>._<proto>.domain (service 'sips',
+        proto 'tcp': TLS), replacing any earlier one: targets is a list
+        of (target, port, prio, weight) (SrvTarget); each target name
+        gets an A record 127.0.0.1 unless it has one (give others with
+        a(): before or after srv()).  An empty list removes the set
+        (NXDOMAIN)."""
+        owner = '_%s._%s.%s' % (service, proto, domain)
         self._domain(domain)
         targets = [SrvTarget(*t) for t in targets]
         if targets:

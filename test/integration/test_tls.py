@@ -15,6 +15,7 @@ or signed by the test CA for another host.
 import re
 import time
 
+import rig
 from rig import HOST, TestCA, account_line, aor, wait_until
 
 FAST = ['serreg_probe_timeout 2', 'serreg_failback_hold 1',
@@ -236,3 +237,56 @@ def test_tls_without_sip_cafile_uses_the_system_trust_store(
     assert ('counts as dead: TLS certificate not verified: unable to get '
             'local issuer certificate (CA file none, system trust store)'
             in bs.log())
+
+
+def test_tls_server_set_dns_only_certificate(registrars, baresip, dns,
+                                             tmp_path):
+    """A TLS registrar named by a domain (SRV _sips._tcp, two servers)
+    whose certificates name the domain only (no IP address): RFC 5922
+    matches the certificate against the domain of the SIP URI.  Once
+    serreg routes the account through a server of the set (a route to
+    its address, the first included), its probes and checks must still
+    verify against the domain, not against that address: the set's
+    servers stay alive, the account stays registered on tier 0, and
+    when the first server is killed it moves to the second, not to
+    tier 1."""
+    domain = 'tier0.example'
+    ca = TestCA(str(tmp_path / 'ca'))
+    cert = ca.issue('tier0', ips=(), dns=(domain,))
+    r1, r2 = registrars(2, tls=cert)
+    r3, = registrars(1, tls=ca.issue('r3'))
+    d = dns(ttl=1)
+    d.srv(domain, [('r1.' + domain, r1.tls_port, 10, 10),
+                   ('r2.' + domain, r2.tls_port, 20, 10)],
+          proto='tcp', service='sips')
+    d.apply()
+    bs = baresip(['<sip:alice@%s;transport=tls>;auth_pass=%s;regint=20;'
+                  'prio=0;fbregint=2' % (domain, rig.PASSWORD),
+                  tls_line('alice', r3, prio=1, fbregint=2, regint=20)],
+                 FAST + ['sip_cafile ' + ca.cert, d.config_line,
+                         'serreg_check_interval 2'])
+    alice = 'sip:alice@' + domain
+    servers = ('serreg: %s: servers tls:%s:%d, tls:%s:%d'
+               % (alice, HOST, r1.tls_port, HOST, r2.tls_port))
+    assert wait_until(lambda: servers in bs.log(), MOVE), bs.log()[-3000:]
+    assert wait_until(lambda: r1.has_binding('alice'), MOVE), (
+        bs.log()[-3000:])
+
+    # checks through the server's address, over several check periods:
+    # verified against the domain, never counted dead
+    time.sleep(8)
+    assert 'counts as dead' not in bs.log(), bs.log()[-3000:]
+    acc = [x for x in bs.status()['accounts'] if x['aor'] == alice][0]
+    assert acc['state'] == 'registered', acc
+    assert r1.has_binding('alice')
+    assert bs.moves(0) == [] or all(m['to'] == '0' for m in bs.moves(0))
+    assert not r3.has_binding('alice')
+
+    # the first server killed: the second, verified, takes it
+    t_k = time.time()
+    r1.stop()
+    assert wait_until(lambda: r2.has_binding('alice'), MOVE), (
+        bs.log()[-3000:])
+    assert [m for m in bs.moves(t_k)] == [], bs.moves(t_k)
+    assert 'counts as dead' not in bs.log(), bs.log()[-3000:]
+    assert not r3.has_binding('alice')
