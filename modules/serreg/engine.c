@@ -53,6 +53,9 @@ struct sr_server {
 	enum sr_srv_state state;
 	uint32_t good;            /**< good answers in a row            */
 	uint64_t retry_at;        /**< dead: skipped until then [ms]    */
+	bool refused;             /**< dead: refused or reset a connection
+				       (a request moves on from it at
+				       once)                             */
 };
 
 /** All accounts with the same prio */
@@ -584,11 +587,18 @@ static uint64_t unreg_next_send(const struct sr_account *acc, uint64_t now)
 
 
 /* Server `srv` (-1: its registrar) answered: the late requests that
-   go there first are answered at their next retransmission */
+   are at it are answered at their next retransmission.  Those routed
+   as DNS orders the servers move on at once from a server that refused
+   the connection: they are at the first one after it that did not. */
 static void late_answered(struct sr_account *acc, int srv, uint64_t now)
 {
-	if (acc->unreg_until <= now ||
-	    acc->unreg_srv != route_first(acc, srv))
+	int at = acc->unreg_srv;
+
+	while (acc->unreg_any && at >= 0 && (unsigned)at + 1 < acc->nsrv &&
+	       acc->srv[at].state == SR_SRV_DEAD && acc->srv[at].refused)
+		++at;
+
+	if (acc->unreg_until <= now || at != route_first(acc, srv))
 		return;
 
 	acc->unreg_until = min(acc->unreg_until,
@@ -1644,6 +1654,7 @@ static void srv_alive(struct sr_account *acc, unsigned i,
 		      const struct sr_answer *ans)
 {
 	++acc->srv[i].good;
+	acc->srv[i].refused = false;
 	srv_set_state(acc, i, SR_SRV_ALIVE, ans);
 }
 
@@ -1661,6 +1672,7 @@ static void srv_dead(struct sr_account *acc, unsigned i,
 
 	s->good     = 0;
 	s->retry_at = now + wait * 1000;
+	s->refused  = ans->err == ECONNREFUSED || ans->err == ECONNRESET;
 	acc->srv_tried |= 1u << i;
 	srv_set_state(acc, i, SR_SRV_DEAD, ans);
 }
@@ -2814,6 +2826,12 @@ void sr_account_servers(struct sr_account *acc, unsigned n,
 
 		if (acc->pin >= 0)
 			acc_recover(acc, now);
+	}
+	else if (!had_set && tier_is_active(eng, acc->tier) &&
+		 acc->state == SR_ACC_VERIFYING) {
+		/* its REGISTER, after the TLS gate, goes through a named
+		   server too */
+		acc_pin_best(acc);
 	}
 
 	event_end(eng);

@@ -2194,3 +2194,29 @@ SIM_TEST(test_engine_gen_net_change_restores_route, HOLD, BACKOFF_MAX)
 
 	return 0;
 }
+
+
+/* a TLS account whose set is resolved while its registrar is verified
+   (the gate): its REGISTER after the gate goes through a named server,
+   so that the un-REGISTER of that reg client, when a pin replaces it,
+   goes to its own server only (a DNS route would go on to the next
+   server and remove the binding made there) */
+SIM_TEST(test_engine_gen_set_during_gate_pins_first, HOLD, BACKOFF_MAX)
+{
+	int a = sim_add_flags(s, 0, 0, SR_ACC_F_GATE);
+
+	sim_start(s);
+	TEST_EQ(SR_ACC_VERIFYING, sr_account_state(s->accv[a].sra));
+	TEST_EQ(0, s->accv[a].nregister);
+
+	sim_servers(s, a, 2, 100);
+	TEST_EQ(0, s->accv[a].pin);
+	TEST_EQ(1, s->accv[a].npin);
+
+	TEST_ASSERT(sim_run_until(s, 2000, bound_at, a * 16 + 0));
+	TEST_EQ(1, s->accv[a].nregister);
+	TEST_EQ(0, s->accv[a].built);
+	TEST_EQ(0, s->accv[a].nrecover);
+
+	return 0;
+}
