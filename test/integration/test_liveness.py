@@ -40,7 +40,13 @@ def test_r21_tcp_registrar_killed_is_a_failure_at_once(registrars,
     assert mv, bs.log()[-3000:]
     assert wait_until(lambda: b.has_binding('alice'), 5)
     gap = b.registers('alice', t0)[0].time - t0
-    assert mv[-1]['answer'] == 'Connection refused', mv
+    # refused: the new connection of the recovery REGISTER; or, when a
+    # child of the dying kamailio still held the listening socket, the
+    # connection was accepted by the kernel and never answered, and the
+    # recovery's deadline (the probe timeout, 2 s) failed it
+    assert mv[-1]['answer'] in ('Connection refused',
+                                'Connection timed out'), mv
+    assert gap <= 2 + 1, gap
     assert 'connection to the registrar closed' in bs.log()
     print('failover gap, TCP registrar killed, regint=600: %.2f s' % gap)
 
