@@ -140,9 +140,10 @@ static const char *const model_names[M_COUNT] = {"serreg", "upstream"};
 enum xmodel {
 	X_NONE = 0,  /* one send, no copies (the simulator before issue 20) */
 	X_LIBRE,     /* libre's transaction: until Timer F, 64 T1, whatever
-			serreg's deadline (serreg 1.0.0)                   */
+			serreg's deadline (serreg before issue 20)         */
 	X_OWN,       /* serreg's own requests: until its probe timeout,
-			nothing after; baresip's REGISTERs as X_LIBRE      */
+			nothing after; baresip's REGISTERs as X_LIBRE (the
+			module as it is, the default)                      */
 
 	X_COUNT
 };
@@ -869,6 +870,13 @@ static void action_h(const struct sr_action *act, void *arg)
 
 	case SR_ACT_UNREGISTER:
 		baresip_unregister(w, idx);
+		break;
+
+	case SR_ACT_RECOVER:
+		/* a new reg client on a new connection: the old one goes
+		   (its un-REGISTER), the new one registers */
+		baresip_unregister(w, idx);
+		baresip_register(w, idx);
 		break;
 
 	case SR_ACT_REQUEST:
@@ -1809,10 +1817,12 @@ static int usage(void)
 		"[-x none|libre|own]\n"
 		"             [-z|--seed seed] [-o csv dir] [--smoke]\n"
 		"  -x: requests over UDP retransmitted (T1 doubling to T2) "
-		"until Timer F (libre,\n"
-		"      the default), serreg's own until its probe timeout "
-		"(own), or sent once\n"
-		"      (none: the simulator before issue 20)\n");
+		"until Timer F (libre:\n"
+		"      serreg before issue 20), serreg's own until its probe "
+		"timeout (own, the\n"
+		"      default: the module as it is), or sent once (none: the "
+		"simulator\n"
+		"      before issue 20)\n");
 
 	return 2;
 }
@@ -1840,7 +1850,7 @@ int main(int argc, char *argv[])
 	cfg.hold        = DEF_HOLD;
 	cfg.backoff_max = DEF_BACKOFF_MAX;
 	cfg.seed        = 1;
-	cfg.xm          = X_LIBRE;
+	cfg.xm          = X_OWN;
 	cfg.spread      = DEF_SPREAD;
 
 	while ((c = getopt_long(argc, argv, "n:s:m:c:k:t:f:r:H:S:R:x:z:o:",
