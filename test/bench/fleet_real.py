@@ -38,6 +38,7 @@ libre and own.  About 2 minutes.
 """
 
 import argparse
+import contextlib
 import csv
 import json
 import math
@@ -136,32 +137,50 @@ def phase(reg, key, users, t0, timeout):
             key: arrivals(reg, t0, time.time())}
 
 
-def run_real(n, base):
+FLEET = {'check': CHECK, 'timeout': TIMEOUT, 'hold': HOLD,
+         'spread': SPREAD, 'fbregint': FBREGINT, 'regint': REGINT}
+
+
+@contextlib.contextmanager
+def fleet(n, base, st):
+    """Registrars P and B and n real baresip, each with an account on P
+    (prio 0) and on B (prio 1), at the settings st; yields (P, B,
+    phones, users) once every phone is bound at P; stops them all."""
     P = rig.Kamailio(base, name='P')
     B = rig.Kamailio(base, name='B')
     phones = []
     users = {user(i) for i in range(n)}
-    res = {}
     try:
         P.start()
         B.start()
-        config = ['serreg_check_interval %d' % CHECK,
-                  'serreg_probe_timeout %d' % TIMEOUT,
-                  'serreg_failback_hold %d' % HOLD,
-                  'serreg_failback_spread %d' % SPREAD,
+        config = ['serreg_check_interval %d' % st['check'],
+                  'serreg_probe_timeout %d' % st['timeout'],
+                  'serreg_failback_hold %d' % st['hold'],
+                  'serreg_failback_spread %d' % st['spread'],
                   'serreg_backoff_max %d' % BACKOFF_MAX]
         t_boot = time.time()
         for i in range(n):
-            acc = [rig.account_line(user(i), P, prio=0, fbregint=FBREGINT,
-                                    regint=REGINT),
-                   rig.account_line(user(i), B, prio=1, fbregint=FBREGINT,
-                                    regint=REGINT)]
+            acc = [rig.account_line(user(i), reg, prio=prio,
+                                    fbregint=st['fbregint'],
+                                    regint=st['regint'])
+                   for prio, reg in enumerate((P, B))]
             bs = rig.Baresip(os.path.join(base, user(i)), acc, config)
             phones.append(bs)
             bs.start()
         if not wait_all(P, users, t_boot, UP_WAIT):
             raise RuntimeError('the fleet did not register at P in %d s'
                                % UP_WAIT)
+        yield P, B, phones, users
+    finally:
+        for bs in phones:
+            bs.close()
+        P.close()
+        B.close()
+
+
+def run_real(n, base):
+    res = {}
+    with fleet(n, base, FLEET) as (P, B, phones, users):
         time.sleep(SETTLE)
 
         # phase 1: P freezes, the fleet goes to B
@@ -175,11 +194,6 @@ def run_real(n, base):
         P.start()
         res['return'] = phase(P, 'P', users, time.time(), RETURN_WAIT)
         res['crashed'] = sum(1 for bs in phones if bs.crashed)
-    finally:
-        for bs in phones:
-            bs.close()
-        P.close()
-        B.close()
     return res
 
 
@@ -310,33 +324,8 @@ def run_burst_real(n, base):
     """The real fleet: boot at P, freeze P, BURST_BACK s later a fresh
     P; what P receives in its first BURST_OBSERVE s (bounded: about
     3 minutes)."""
-    P = rig.Kamailio(base, name='P')
-    B = rig.Kamailio(base, name='B')
-    phones = []
-    users = {user(i) for i in range(n)}
     res = {}
-    try:
-        P.start()
-        B.start()
-        config = ['serreg_check_interval %d' % BURST['check'],
-                  'serreg_probe_timeout %d' % BURST['timeout'],
-                  'serreg_failback_hold %d' % BURST['hold'],
-                  'serreg_failback_spread %d' % BURST['spread'],
-                  'serreg_backoff_max %d' % BACKOFF_MAX]
-        t_boot = time.time()
-        for i in range(n):
-            acc = [rig.account_line(user(i), P, prio=0,
-                                    fbregint=BURST['fbregint'],
-                                    regint=BURST['regint']),
-                   rig.account_line(user(i), B, prio=1,
-                                    fbregint=BURST['fbregint'],
-                                    regint=BURST['regint'])]
-            bs = rig.Baresip(os.path.join(base, user(i)), acc, config)
-            phones.append(bs)
-            bs.start()
-        if not wait_all(P, users, t_boot, UP_WAIT):
-            raise RuntimeError('the fleet did not register at P in %d s'
-                               % UP_WAIT)
+    with fleet(n, base, BURST) as (P, B, phones, users):
         # run past the first checks (their phases spread over a round)
         time.sleep(BURST['check'] + 2)
 
@@ -352,11 +341,6 @@ def run_burst_real(n, base):
         res['every'], res['first'], res['digest'] = burst_bins(
             P, t_ret, BURST_OBSERVE)
         res['crashed'] = sum(1 for bs in phones if bs.crashed)
-    finally:
-        for bs in phones:
-            bs.close()
-        P.close()
-        B.close()
     return res
 
 
