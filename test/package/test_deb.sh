@@ -1,8 +1,10 @@
 #!/bin/sh
 #
-# test_deb.sh  The Debian package in a fresh Debian 12 root (as root):
-#              apt-get install ./serreg_*.deb, the demo against the
-#              INSTALLED module, apt-get remove, purge, nothing left.
+# test_deb.sh  The Debian package in a fresh Debian 12 or 13 root (as
+#              root): apt-get install ./serreg_*.deb, the demo against
+#              the INSTALLED module, apt-get remove, purge, nothing left
+#              (Debian 13: its own serreg.so diverted, then given back
+#              byte for byte).
 #
 #   sh test/package/test_deb.sh ./serreg_0.1.0_amd64.deb
 #
@@ -27,7 +29,18 @@ TMP=$(mktemp -d /tmp/serreg-deb.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 
 export DEBIAN_FRONTEND=noninteractive
-[ ! -e "$MOD" ] || fail "$MOD is there before the install"
+DISTRIB=$MOD.distrib
+
+# Debian 13's baresip-core ships upstream's serreg.so at $MOD: the
+# package diverts it and gives it back, byte for byte, when it goes
+ORIG=""
+if [ -e "$MOD" ]; then
+	owner=$(dpkg -S "$MOD" 2>/dev/null | cut -d: -f1)
+	[ "$owner" = baresip-core ] ||
+		fail "$MOD is there before the install, not baresip-core's"
+	ORIG=$(sha256sum "$MOD" | cut -d' ' -f1)
+	step "Debian's $MOD before the install: sha256 $ORIG"
+fi
 
 # What the demo's rig needs (not serreg's dependencies: apt finds those
 # in the package)
@@ -56,6 +69,15 @@ dpkg -L serreg | while read -r f; do
 done | sort >"$TMP/files"
 
 [ -f "$MOD" ] || fail "$MOD not installed"
+dpkg-divert --list "$MOD" | grep -q 'by serreg' ||
+	fail "no diversion of $MOD by serreg"
+if [ -n "$ORIG" ]; then
+	[ "$(sha256sum "$DISTRIB" | cut -d' ' -f1)" = "$ORIG" ] ||
+		fail "Debian's module is not kept as $DISTRIB"
+	[ "$(sha256sum "$MOD" | cut -d' ' -f1)" != "$ORIG" ] ||
+		fail "$MOD is still Debian's"
+	step "Debian's module diverted to $DISTRIB; $MOD is serreg's"
+fi
 for f in manual.md.gz example-config example-accounts copyright; do
 	[ -f "$DOC/$f" ] || fail "$DOC/$f not installed"
 done
@@ -76,7 +98,16 @@ grep -q 'moved back to the primary' "$TMP/demo.log" || fail "no failback"
 step "apt-get remove serreg"
 apt-get remove -y -q serreg </dev/null >"$TMP/apt.log" 2>&1 ||
 	{ cat "$TMP/apt.log"; exit 1; }
-[ ! -e "$MOD" ] || fail "$MOD left after remove"
+if [ -n "$ORIG" ]; then
+	[ "$(sha256sum "$MOD" | cut -d' ' -f1)" = "$ORIG" ] ||
+		fail "$MOD after remove is not Debian's, byte for byte"
+	[ ! -e "$DISTRIB" ] || fail "$DISTRIB left after remove"
+	step "Debian's $MOD is back, byte for byte"
+else
+	[ ! -e "$MOD" ] || fail "$MOD left after remove"
+fi
+! dpkg-divert --list "$MOD" | grep -q . ||
+	fail "the diversion of $MOD is left after remove"
 [ ! -e "$DOC" ] || fail "$DOC left after remove"
 
 # No conffiles: remove already forgets the package, and apt cannot find
@@ -86,11 +117,17 @@ step "after remove dpkg has serreg as '${st:-unknown}'; dpkg --purge serreg"
 dpkg --purge serreg >"$TMP/apt.log" 2>&1 || { cat "$TMP/apt.log"; exit 1; }
 st=$(dpkg-query -W -f='${db:Status-Abbrev}' serreg 2>/dev/null || true)
 case "$st" in ""|"un "*|"pn "*) ;; *) fail "dpkg still knows serreg: '$st'" ;; esac
+[ -z "$ORIG" ] || [ "$(sha256sum "$MOD" | cut -d' ' -f1)" = "$ORIG" ] ||
+	fail "$MOD after purge is not Debian's, byte for byte"
 
 # The system is what it was with serreg installed, less serreg's files
 snapshot >"$TMP/after"
-grep -vxF -f "$TMP/files" "$TMP/with" |
-	grep -v '^/var/lib/dpkg/info/serreg\.' >"$TMP/expect" || true
+{
+	grep -vxF -f "$TMP/files" "$TMP/with" |
+		grep -v '^/var/lib/dpkg/info/serreg\.' |
+		grep -vxF "$DISTRIB" || true
+	[ -z "$ORIG" ] || echo "$MOD"
+} | sort >"$TMP/expect"
 if ! diff -u "$TMP/expect" "$TMP/after" >"$TMP/diff"; then
 	cat "$TMP/diff"; fail "remove + purge left the system changed"
 fi
