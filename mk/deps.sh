@@ -30,7 +30,7 @@ PKGS_test="$PKGS_demo kamailio-tls-modules kamailio-outbound-modules
 	dnsmasq-base openssl ca-certificates python3-pytest sip-tester clang
 	libclang-rt-14-dev valgrind"
 PKGS_deb="build-essential debhelper dpkg-dev lintian libre-dev zlib1g-dev
-	libssl-dev"
+	libssl-dev baresip-core"
 
 # --check: install nothing, fail with the list of what is missing
 check=""

@@ -31,6 +31,16 @@ trap 'rm -rf "$TMP"' EXIT
 export DEBIAN_FRONTEND=noninteractive
 DISTRIB=$MOD.distrib
 
+# What the demo's rig needs, and Debian's baresip as a user has it before
+# serreg (apt would find it in the package's Depends, but Debian 13's
+# own serreg.so must be in place first)
+step "apt-get install the demo's rig and baresip: python3 kamailio" \
+	"procps baresip-core"
+apt-get update -q >"$TMP/apt.log" 2>&1 || { cat "$TMP/apt.log"; exit 1; }
+apt-get install -y -q --no-install-recommends python3 kamailio procps \
+	baresip-core </dev/null >"$TMP/apt.log" 2>&1 ||
+	{ cat "$TMP/apt.log"; exit 1; }
+
 # Debian 13's baresip-core ships upstream's serreg.so at $MOD: the
 # package diverts it and gives it back, byte for byte, when it goes
 ORIG=""
@@ -41,13 +51,6 @@ if [ -e "$MOD" ]; then
 	ORIG=$(sha256sum "$MOD" | cut -d' ' -f1)
 	step "Debian's $MOD before the install: sha256 $ORIG"
 fi
-
-# What the demo's rig needs (not serreg's dependencies: apt finds those
-# in the package)
-step "apt-get install the demo's rig: python3 kamailio procps"
-apt-get update -q >"$TMP/apt.log" 2>&1 || { cat "$TMP/apt.log"; exit 1; }
-apt-get install -y -q --no-install-recommends python3 kamailio procps \
-	</dev/null >"$TMP/apt.log" 2>&1 || { cat "$TMP/apt.log"; exit 1; }
 
 # Everything outside the package's own files, before and after
 snapshot() {
