@@ -1,5 +1,6 @@
 #
-# Makefile  serreg: serial fallback registration for baresip 1.0.0
+# Makefile  serreg: serial fallback registration for Debian's baresip
+#           (Debian 12: 1.0.0, Debian 13: 1.1.0; mk/serreg.mk picks)
 #
 # make            build modules/serreg/serreg.so
 # make test       install missing dependencies, run every test
@@ -7,7 +8,7 @@
 # make deb        install missing dependencies, build serreg_VERSION_amd64.deb
 # make install    install serreg.so next to Debian's baresip modules
 #
-# deps, demo, test and deb work on a bare Debian 12: they run mk/deps.sh
+# deps, demo, test and deb work on a bare Debian 12 or 13: they run mk/deps.sh
 # first, then make again for the build (a make that has read re.mk).
 # Any other target that compiles, without libre-dev, stops and says
 # what to run first (need-libre in mk/serreg.mk).
@@ -42,11 +43,11 @@ PYTEST_ARGS ?= -q -p no:cacheprovider
 
 all: $(MOD)
 
-build/%.o: %.c $(wildcard include/*.h modules/serreg/*.h) Makefile mk/serreg.mk
+build/%.o: %.c $(wildcard include/*/*.h modules/serreg/*.h) Makefile mk/serreg.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(MOD_CFLAGS) -c $< -o $@
 
-build/test/%.o: %.c $(wildcard include/*.h modules/serreg/*.h) $(wildcard test/unit/*.h test/bench/*.h)
+build/test/%.o: %.c $(wildcard include/*/*.h modules/serreg/*.h) $(wildcard test/unit/*.h test/bench/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itest/unit -c $< -o $@
 

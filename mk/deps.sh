@@ -1,7 +1,8 @@
 #!/bin/sh
 #
-# deps.sh  Install the Debian 12 packages serreg needs, only those that
-#          are missing, for the groups named (default: build demo test).
+# deps.sh  Install the Debian 12 or 13 packages serreg needs, only those
+#          that are missing, for the groups named (default: build demo
+#          test).
 #
 #   build  compile serreg.so and the unit tests
 #   demo   make demo: the rig (kamailio, python3), the timeline picture
@@ -11,10 +12,23 @@
 #
 # deps.sh --check GROUP...  installs nothing: exits 1 naming what is
 # missing (the Makefile's need-deps)
-# The lists hold everything a minimal Debian 12 root
-# (mmdebstrap --variant=minbase) lacks; .ci/run proves it.
+# The lists hold everything a minimal Debian 12 or 13 root
+# (mmdebstrap --variant=minbase) lacks; .ci/run proves it on both.
 #
 set -eu
+
+# The platform (docs/design.md, "Platforms"): the names differ only in
+# the clang runtime that libFuzzer and the sanitizers link
+VERSION_CODENAME=""
+# shellcheck disable=SC1091
+[ ! -r /etc/os-release ] || . /etc/os-release
+case "$VERSION_CODENAME" in
+bookworm) CLANG_RT=libclang-rt-14-dev ;;
+trixie) CLANG_RT=libclang-rt-19-dev ;;
+*) echo "deps: serreg needs Debian 12 (bookworm) or 13 (trixie)," \
+	"this is '${PRETTY_NAME:-unknown}'" >&2
+   exit 1 ;;
+esac
 
 # libre-dev's headers include zlib.h; its Depends leave zlib1g-dev out
 PKGS_build="build-essential libre-dev zlib1g-dev libssl-dev baresip-core"
@@ -28,7 +42,7 @@ PKGS_demo="baresip-core kamailio python3 procps iproute2
 # its DNS (SRV/NAPTR)
 PKGS_test="$PKGS_demo kamailio-tls-modules kamailio-outbound-modules
 	dnsmasq-base openssl ca-certificates python3-pytest sip-tester clang
-	libclang-rt-14-dev valgrind"
+	$CLANG_RT valgrind"
 PKGS_deb="build-essential debhelper dpkg-dev lintian libre-dev zlib1g-dev
 	libssl-dev baresip-core"
 

@@ -22,7 +22,15 @@ ifdef LIBRE_READ
 -include $(LIBRE_MK)
 endif
 
-CFLAGS    += -I$(LIBRE_INC) -Iinclude -Imodules/serreg -Wextra -Wno-unused-parameter
+# The platform is the baresip-core installed: Debian 12's 1.0.0 or
+# Debian 13's 1.1.0.  include/VERSION/baresip.h declares its API (and
+# SERREG_BARESIP); a build for another version stops in need-libre.
+BARESIP_VERSION ?= $(shell dpkg-query -W -f='$${Version}' baresip-core \
+	2>/dev/null | sed 's/^[0-9]*://; s/-[^-]*$$//')
+PLATFORMS := 1.0.0 1.1.0
+
+CFLAGS    += -I$(LIBRE_INC) -Iinclude/$(BARESIP_VERSION) -Imodules/serreg \
+	-Wextra -Wno-unused-parameter
 MOD_CFLAGS = $(CFLAGS) -fvisibility=hidden
 
 # Where Debian's baresip looks for modules
@@ -36,3 +44,7 @@ need-libre:
 	@test -f $(LIBRE_MK) || { echo "$(LIBRE_MK) not found (Debian" \
 		"package libre-dev): run 'make deps' first, or 'make demo'" \
 		"/ 'make test', which install what they need" >&2; exit 1; }
+	@test -f include/$(BARESIP_VERSION)/baresip.h || { echo "baresip" \
+		"'$(BARESIP_VERSION)': serreg is built for Debian's" \
+		"baresip-core $(PLATFORMS) (make deps installs it)" >&2; \
+		exit 1; }

@@ -103,11 +103,11 @@ static void move_report(const struct move *mv)
 	info("serreg: %stier %s -> %s (%s%s%s)\n", where, tier[0], tier[1],
 	     sr_reason_name(act->reason), why[0] ? ": " : "", why);
 
-	/* to ctrl_tcp clients as type "?", class "other" (serreg.h) */
-	ua_event(uag_current(), SERREG_UA_EVENT, NULL,
-		 "serreg move from=%s to=%s reason=%s answer=\"%s\" "
-		 "ladder=%s", tier[0], tier[1], sr_reason_token(act->reason),
-		 why, ladder_name(mv->ladder));
+	/* to ctrl_tcp clients (platform.c) */
+	platform_event(platform_current(), "move",
+		       "from=%s to=%s reason=%s answer=\"%s\" ladder=%s",
+		       tier[0], tier[1], sr_reason_token(act->reason), why,
+		       ladder_name(mv->ladder));
 }
 
 
@@ -218,7 +218,7 @@ void exec_drain(void)
 		if (exec.current) {
 			m = exec.current;
 			exec.current = NULL;
-			uag_current_set(member_ua(m));
+			platform_current_set(member_ua(m));
 		}
 
 		if (exec.nmerged)

@@ -73,7 +73,7 @@ static void trace_h(const struct sr_trace *tr, void *arg)
 	}
 
 	debug("serreg: %s%s: %s -> %s (%s)\n", where,
-	      ua_aor(serreg_view_ua(tr->acc)),
+	      serreg_aor(serreg_view_ua(tr->acc)),
 	      sr_acc_state_name(tr->from), sr_acc_state_name(tr->to),
 	      tr->event);
 }

@@ -192,7 +192,7 @@ static void watch_closed_h(int err, void *arg)
 	m->watch = mem_deref(m->watch);
 
 	info("serreg: %s: connection to the registrar closed (%m)\n",
-	     ua_aor(m->ua), err);
+	     serreg_aor(m->ua), err);
 
 	sr_account_flow_closed(m->sra, err, serreg_now());
 	exec_drain();
@@ -234,7 +234,7 @@ static void ua_register_or_report(struct member *m)
 	if (!err)
 		err = EIO;
 
-	warning("serreg: %s: register failed (%m)\n", ua_aor(m->ua), err);
+	warning("serreg: %s: register failed (%m)\n", serreg_aor(m->ua), err);
 	fail_later(m, err, true);
 }
 
@@ -266,7 +266,7 @@ void member_register(struct member *m)
 void member_recover(struct member *m)
 {
 	info("serreg: %s: registering again on a new connection\n",
-	     ua_aor(m->ua));
+	     serreg_aor(m->ua));
 
 	ua_register_or_report(m);
 }
@@ -283,7 +283,7 @@ void member_route(struct member *m, unsigned flow)
 	if (flow >= OUTBOUND_MAX || !m->outbound[flow])
 		return;
 
-	info("serreg: %s: new calls through %s\n", ua_aor(m->ua),
+	info("serreg: %s: new calls through %s\n", serreg_aor(m->ua),
 	     m->outbound[flow]);
 
 	(void)account_set_outbound(ua_account(m->ua), m->outbound[flow], 0);
@@ -306,16 +306,16 @@ void member_pin(struct member *m, int server)
 
 	if (route && server > 0)
 		info("serreg: %s: requests through server %s (pinned)\n",
-		     ua_aor(m->ua), name);
+		     serreg_aor(m->ua), name);
 	else if (route)
 		info("serreg: %s: requests through server %s, the first of "
-		     "its set (unpinned)\n", ua_aor(m->ua), name);
+		     "its set (unpinned)\n", serreg_aor(m->ua), name);
 	else
 		info("serreg: %s: requests as DNS orders its servers\n",
-		     ua_aor(m->ua));
+		     serreg_aor(m->ua));
 
-	ua_event(m->ua, SERREG_UA_EVENT, NULL, "serreg pin aor=%s server=%s",
-		 ua_aor(m->ua), route ? name : "none");
+	platform_event(m->ua, "pin", "aor=%s server=%s", serreg_aor(m->ua),
+		       route ? name : "none");
 
 	(void)account_set_outbound(ua_account(m->ua), route ? route :
 				   m->outbound[0], 0);
@@ -339,19 +339,18 @@ void member_server_changed(struct member *m, const struct sr_action *act)
 	serreg_answer_print(why, sizeof(why), &act->ans);
 
 	if (st == SR_SRV_DEAD)
-		info("serreg: %s: server %s dead (%s)\n", ua_aor(m->ua),
+		info("serreg: %s: server %s dead (%s)\n", serreg_aor(m->ua),
 		     name, why);
 	else
-		info("serreg: %s: server %s %s\n", ua_aor(m->ua), name,
+		info("serreg: %s: server %s %s\n", serreg_aor(m->ua), name,
 		     sr_srv_state_name(st));
 
 	use = sr_account_server(sra);
 
-	ua_event(m->ua, SERREG_UA_EVENT, NULL,
-		 "serreg server aor=%s server=%s state=%s pinned=%s",
-		 ua_aor(m->ua), name, sr_srv_state_name(st),
-		 sr_account_pinned(sra) && use >= 0 ?
-		 serverset_name(m->servers, (unsigned)use) : "none");
+	platform_event(m->ua, "server", "aor=%s server=%s state=%s pinned=%s",
+		       serreg_aor(m->ua), name, sr_srv_state_name(st),
+		       sr_account_pinned(sra) && use >= 0 ?
+		       serverset_name(m->servers, (unsigned)use) : "none");
 }
 
 
@@ -385,7 +384,7 @@ static void servers_h(void *arg)
 		len = w < 0 ? sizeof(list) : len + (size_t)w;
 	}
 
-	info("serreg: %s: servers %s (ttl %u s)\n", ua_aor(m->ua),
+	info("serreg: %s: servers %s (ttl %u s)\n", serreg_aor(m->ua),
 	     n ? list : "none", serverset_ttl(m->servers));
 
 	sr_account_servers(m->sra, n, keys, serreg_now());
@@ -431,7 +430,7 @@ void member_no_outbound(struct member *m)
 	int err;
 
 	warning("serreg: %s: no first hop supports outbound (439), "
-		"registering without it\n", ua_aor(m->ua));
+		"registering without it\n", serreg_aor(m->ua));
 
 	(void)account_set_outbound(a, m->outbound[0], 0);
 	err  = account_set_sipnat(a, NULL);
@@ -650,7 +649,7 @@ void member_request(struct member *m, enum sr_request req, int server)
 	if (req == SR_REQ_REPAIR)
 		info("serreg: %s: its registrar lost the binding (a late "
 		     "request of its reg client before), registering it "
-		     "again\n", ua_aor(m->ua));
+		     "again\n", serreg_aor(m->ua));
 
 	if (server >= 0) {
 		route = serverset_route(m->servers, (unsigned)server);
@@ -660,7 +659,7 @@ void member_request(struct member *m, enum sr_request req, int server)
 		}
 	}
 
-	debug("serreg: %s: %s to %s\n", ua_aor(m->ua), sr_request_name(req),
+	debug("serreg: %s: %s to %s\n", serreg_aor(m->ua), sr_request_name(req),
 	      server >= 0 ? serverset_name(m->servers, (unsigned)server) :
 	      "its registrar");
 
@@ -671,7 +670,7 @@ void member_request(struct member *m, enum sr_request req, int server)
 			 expires, serreg_settings()->probe_timeout,
 			 probe_answer_h, m);
 	if (err) {
-		warning("serreg: %s: %s not sent (%m)\n", ua_aor(m->ua),
+		warning("serreg: %s: %s not sent (%m)\n", serreg_aor(m->ua),
 			sr_request_name(req), err);
 		fail_later(m, err, false);
 	}
@@ -699,7 +698,7 @@ void member_watch(struct member *m)
 			  watch_closed_h, m);
 	if (err)
 		warning("serreg: %s: connection not watched (%m)\n",
-			ua_aor(m->ua), err);
+			serreg_aor(m->ua), err);
 }
 
 
@@ -712,7 +711,7 @@ void member_unwatch(struct member *m)
 
 void member_timer(struct member *m, uint64_t delay)
 {
-	debug("serreg: %s: timer %llu ms\n", ua_aor(m->ua), delay);
+	debug("serreg: %s: timer %llu ms\n", serreg_aor(m->ua), delay);
 	tmr_start(&m->tmr, delay, timer_h, m);
 }
 

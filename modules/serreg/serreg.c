@@ -201,8 +201,10 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 		break;
 
 	default:
-		/* SERREG_UA_EVENT (ours, maybe raised inside an engine
-		   action) included: nothing for the engine */
+		/* serreg's own events (maybe raised inside an engine
+		   action) included: nothing for the engine; a platform's
+		   own (1.1.0's FALLBACK_OK/FAIL) to platform.c */
+		platform_ua_event(ua, ev);
 		return;
 	}
 
@@ -254,19 +256,25 @@ static void config_read(void)
  * Start once every module is loaded: with "module serreg.so" all accounts
  * of the accounts file are known by now.  UAs that registered before
  * serreg was loaded (module_app after account.so) are adopted: the
- * engine takes the binding of those it does not choose off.
+ * engine takes the binding of those it does not choose off.  On baresip
+ * 1.1.0 the accounts with prio > 0 never had a REGISTERING (the core
+ * put them on its fallback client): platform.c takes them over.
  */
 static void start_h(void *arg)
 {
 	struct le *le;
 	(void)arg;
 
-	for (le = serreg.adopt ? list_head(uag_list()) : NULL; le;
-	     le = le->next) {
+	for (le = list_head(uag_list()); le; le = le->next) {
 		struct ua *ua = le->data;
 		struct member *m;
 
 		if (member_find(ua) || !account_regint(ua_account(ua)))
+			continue;
+
+		/* baresip 1.1.0 keeps prio > 0 accounts on its own
+		   fallback client: taken over, held */
+		if (platform_take_over(ua) || !serreg.adopt)
 			continue;
 
 		if (member_add(&m, ua, SR_ACC_F_LIVE))
@@ -274,7 +282,7 @@ static void start_h(void *arg)
 
 		info("serreg: %s: adopted after registration started "
 		     "(load serreg with 'module', before account.so)\n",
-		     ua_aor(ua));
+		     serreg_aor(ua));
 	}
 
 	ladder_start(serreg.set.current_ladder);
@@ -356,6 +364,7 @@ static int module_close(void)
 
 	tmr_cancel(&serreg.start_tmr);
 	tmr_cancel(&serreg.quit_tmr);
+	platform_close();
 
 	/* no UA exists any more: free without asking the engine */
 	exec_close();

@@ -13,6 +13,8 @@
  *   servers.c the servers of an account's registrar (RFC 3263)
  *   watch.c   watch of a registrar's connection
  *   verify.c  verification of a TLS registrar's certificate
+ *   platform.c what differs between Debian 12 and 13 (baresip 1.0.0,
+ *             1.1.0)
  *   status.c  the "serreg" command's text and JSON
  *
  * Copyright (C) 2026 The serreg developers
@@ -99,23 +101,27 @@ void exec_forget(struct member *m);
 void exec_close(void);
 
 
-/**
- * The UA event that carries serreg's own events ("serreg move ...",
- * "serreg server ...", "serreg pin ...") to ctrl_tcp clients.
- *
- * baresip 1.0.0 has no module event (module_event(), UA_EVENT_MODULE
- * and UA_EVENT_CUSTOM came in 1.1.0), and ctrl_tcp pushes nothing but
- * UA events: ua_event() is the only channel.  UA_EVENT_MAX, the end of
- * the enum, is a value the core never raises, and 1.0.0 takes it as an
- * unknown event: uag_event_str() gives "?" and the event encoder class
- * "other", so ctrl_tcp sends {"type":"?","class":"other",...} (platform
- * doc section 6; test_status.py checks it with menu.so and ctrl_tcp.so
- * loaded).  serreg's own handler returns at its switch's default
- * without calling the engine, so raising it from inside an engine
- * action (PIN, SERVER) re-enters nothing.  A NULL ua is fine: ctrl_tcp
- * leaves out "accountaor", as for EXIT.
+/*
+ * platform.c: what differs between baresip 1.0.0 and 1.1.0
  */
-#define SERREG_UA_EVENT UA_EVENT_MAX
+
+struct tls_conn;
+
+void platform_event(struct ua *ua, const char *kind, const char *fmt, ...);
+void platform_current_set(struct ua *ua);
+struct ua *platform_current(void);
+int  platform_tls_verify(struct tls_conn *tc, const char *host,
+			 bool is_name);
+bool platform_take_over(struct ua *ua);
+void platform_ua_event(struct ua *ua, enum ua_event ev);
+void platform_close(void);
+
+
+/** The AoR of a UA (baresip 1.1.0 has no ua_aor()) */
+static inline const char *serreg_aor(const struct ua *ua)
+{
+	return account_aor(ua_account(ua));
+}
 
 
 /*

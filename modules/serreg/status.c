@@ -134,7 +134,7 @@ static const char *aor(const struct serreg_view *v,
 {
 	struct ua *ua = v->ua_h ? v->ua_h(acc) : NULL;
 
-	return ua ? ua_aor(ua) : "?";
+	return ua ? serreg_aor(ua) : "?";
 }
 
 static uint64_t age(const struct serreg_view *v, uint64_t when)

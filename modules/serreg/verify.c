@@ -8,8 +8,9 @@
  * to the address that answered and verifies the server's certificate
  * chain against baresip's sip_cafile (the system's trust store when it
  * is not set) and the host name of the next hop (outbound proxy, else
- * registrar): libre's tls_set_verify_server(), i.e. OpenSSL's host or
- * IP address check.  The connection sends nothing and is closed at once.
+ * registrar): OpenSSL's host or IP address check, set on the context
+ * here and by libre's tls_set_verify_server() (platform.c).  The
+ * connection sends nothing and is closed at once.
  *
  * The verdict is cached per (address, host name) for VERIFY_TTL and
  * shared by every account using that registrar, so the cost is at most
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 #include <re.h>
 #include "baresip.h"
 #include "engine.h"
@@ -293,6 +295,22 @@ static bool is_ip(const char *host)
 }
 
 
+/* The name or address the certificate must carry, on the context (each
+   handshake has its own): libre 2.0.1 checks a name only */
+static int ctx_expect_host(SSL_CTX *ctx, const char *host)
+{
+	X509_VERIFY_PARAM *param = SSL_CTX_get0_param(ctx);
+
+	X509_VERIFY_PARAM_set_hostflags(param,
+				X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+
+	if (is_ip(host))
+		return X509_VERIFY_PARAM_set1_ip_asc(param, host) ? 0 : EINVAL;
+
+	return X509_VERIFY_PARAM_set1_host(param, host, 0) ? 0 : ENOMEM;
+}
+
+
 static int start(struct ventry *e, uint32_t timeout)
 {
 	char cert[PATH_SIZE] = "";
@@ -333,8 +351,13 @@ static int start(struct ventry *e, uint32_t timeout)
 		goto out;
 	}
 
-	/* tls_set_verify_server() keeps this callback (it passes none) */
+	/* libre 1.1.0's tls_set_verify_server() keeps this callback (it
+	   passes none); 2.0.1's sets its own for a host name */
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_cb);
+
+	err = ctx_expect_host(ctx, e->host);
+	if (err)
+		goto out;
 
 	err = tcp_connect(&e->tcp, &e->peer, estab_h, recv_h, close_h, e);
 	if (err)
@@ -344,10 +367,8 @@ static int start(struct ventry *e, uint32_t timeout)
 	if (err)
 		goto out;
 
-	/* chain, and host name or IP address (SSL_set1_host) */
-	err = tls_set_verify_server(e->tc, e->host);
-	if (!err && !is_ip(e->host))
-		err = tls_set_servername(e->tc, e->host);
+	/* chain, host name or IP address, SNI (platform.c) */
+	err = platform_tls_verify(e->tc, e->host, !is_ip(e->host));
 	if (err)
 		goto out;
 

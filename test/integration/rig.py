@@ -48,6 +48,36 @@ TEMPLATE = os.path.join(HERE, 'kamailio.cfg.tmpl')
 
 BARESIP = '/usr/bin/baresip'
 BARESIP_MODULES = '/usr/lib/baresip/modules'
+
+
+def _baresip_version():
+    """The baresip-core installed, as mk/serreg.mk reads it: '1.0.0'
+    (Debian 12) or '1.1.0' (Debian 13)."""
+    try:
+        out = subprocess.run(['dpkg-query', '-W', '-f=${Version}',
+                              'baresip-core'], capture_output=True,
+                             text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ''
+    return re.sub(r'-[^-]*$', '', re.sub(r'^\d+:', '', out))
+
+
+BARESIP_VERSION = _baresip_version()
+
+
+def serreg_event(e):
+    """(kind, 'key=value ...') of one of serreg's own ctrl_tcp events,
+    else None: baresip 1.0.0 carries them as type '?', param 'serreg
+    KIND key=value ...' (UA_EVENT_MAX), 1.1.0 as type 'MODULE', param
+    'serreg,KIND,key=value ...' (module_event())."""
+    p = e.get('param', '')
+    if e.get('type') == 'MODULE' and p.startswith('serreg,'):
+        parts = p.split(',', 2)
+    elif e.get('type') == '?' and p.startswith('serreg '):
+        parts = p.split(' ', 2)
+    else:
+        return None
+    return parts[1], parts[2] if len(parts) > 2 else ''
 KAMAILIO = '/usr/sbin/kamailio'
 KAMCMD = '/usr/sbin/kamcmd'
 KAMAILIO_MODULES = (sorted(glob.glob('/usr/lib/*/kamailio/modules'))
@@ -1379,15 +1409,14 @@ class Baresip(_Child):
         return json.loads(r['data'])
 
     def serreg_events(self, kind, since=0.0):
-        """serreg's events of a kind ('move', 'server', 'pin': ctrl_tcp
-        type '?', param 'serreg KIND key=value ...') as dicts, with
-        '_time'."""
+        """serreg's events of a kind ('move', 'server', 'pin') as dicts,
+        with '_time' (serreg_event())."""
         res = []
-        for e in self.events('?', since=since):
-            p = e.get('param', '')
-            if not p.startswith('serreg %s ' % kind):
+        for e in self.events(since=since):
+            ours = serreg_event(e)
+            if not ours or ours[0] != kind:
                 continue
-            d = dict(re.findall(r'(\w+)=("[^"]*"|\S+)', p))
+            d = dict(re.findall(r'(\w+)=("[^"]*"|\S+)', ours[1]))
             d = {k: v.strip('"') for k, v in d.items()}
             d['_time'] = e['_time']
             res.append(d)

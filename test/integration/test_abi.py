@@ -1,17 +1,22 @@
-"""ABI of serreg.so against Debian 12's baresip 1.0.0 and libre 1.1.0.
+"""ABI of serreg.so against the platform's baresip and libre: Debian 12's
+baresip 1.0.0 with libre 1.1.0, or Debian 13's baresip 1.1.0 with libre
+2.0.1 (the baresip-core installed; include/VERSION/baresip.h).
 
 (a) every symbol serreg.so needs is defined by /usr/bin/baresip or the
-    libre.so.0 / libc.so.6 it links, or by OpenSSL (libssl.so.3 /
+    libre.so.0/.1 / libc.so.6 it links, or by OpenSSL (libssl.so.3 /
     libcrypto.so.3, for verify.c, which serreg.so links); baresip dlopens
     modules RTLD_LOCAL, so nothing else can provide them;
 (b) `exports` is the only symbol serreg.so exports, and it is data;
-(c) every function declared in include/baresip.h is exported by
-    /usr/bin/baresip (the header is hand-written: no -dev package);
+(c) every function declared in the platform's baresip.h is exported by
+    /usr/bin/baresip (the header is hand-written: no -dev package), and
+    each ua_event number of the header has the name that the binary's
+    uag_event_str() gives it;
 (d) serreg.so loads into the real baresip and prints its load line.
 
-Each checker is also run against a throwaway module that needs a 1.1.0-only
-symbol, to prove it can fail.  stdlib only; run with /usr/bin/python3 -m
-pytest from any directory.  serreg.so is built with `make` if missing.
+Each checker is also run against a throwaway module that needs a symbol
+only the other platform has (or a header with a wrong number), to prove
+it can fail.  stdlib only; run with /usr/bin/python3 -m pytest from any
+directory.  serreg.so is built with `make` if missing.
 """
 
 import os
@@ -25,8 +30,23 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 MODULE = REPO / "modules" / "serreg" / "serreg.so"
-HEADER = REPO / "include" / "baresip.h"
 BARESIP = Path(os.environ.get("BARESIP", "/usr/bin/baresip"))
+
+
+def platform():
+    """The baresip-core version installed (as mk/serreg.mk reads it)."""
+    out = subprocess.run(["dpkg-query", "-W", "-f=${Version}",
+                          "baresip-core"], capture_output=True, text=True)
+    v = re.sub(r"^\d+:", "", out.stdout.strip())
+    return re.sub(r"-[^-]*$", "", v)
+
+
+PLATFORM = platform()
+HEADER = REPO / "include" / PLATFORM / "baresip.h"
+# libre's soname, and a symbol only the other platform's baresip has
+LIBRE_SONAME = {"1.0.0": "libre.so.0", "1.1.0": "libre.so.1"}.get(
+    PLATFORM, "libre.so.?")
+OTHER_ONLY = {"1.0.0": "ua_fallback", "1.1.0": "ua_aor"}.get(PLATFORM, "?")
 MOD_DIR = Path(os.environ.get("MOD_DIR", "/usr/lib/baresip/modules"))
 
 # Undefined weak references every toolchain puts in a shared object
@@ -96,14 +116,17 @@ def providers():
     """{object: defined dynamic symbols} that a module can link against."""
     if not BARESIP.exists():
         pytest.fail(f"{BARESIP} not found (make deps)")
-    objs = [BARESIP, linked_lib("libre.so.0"), linked_lib("libc.so.6"),
+    if not HEADER.exists():
+        pytest.fail(f"no declarations for baresip '{PLATFORM}' ({HEADER})")
+    objs = [BARESIP, linked_lib(LIBRE_SONAME), linked_lib("libc.so.6"),
             linked_lib("libssl.so.3"), linked_lib("libcrypto.so.3")]
     return {obj: nm_dynamic(obj, "--defined-only") for obj in objs}
 
 
 @pytest.fixture(scope="session")
 def bad_module(tmp_path_factory):
-    """A module that needs ua_fallback, which only baresip 1.1.0 has."""
+    """A module that needs a symbol only the other platform's baresip
+    has (1.0.0: ua_fallback, 1.1.0: ua_aor)."""
     d = tmp_path_factory.mktemp("bad")
     src = d / "bad.c"
     src.write_text(
@@ -112,8 +135,8 @@ def bad_module(tmp_path_factory):
         "\tint (*init)(void);\n"
         "\tint (*close)(void);\n"
         "};\n"
-        "int ua_fallback(void *ua);\n"
-        "static int init(void) { return ua_fallback((void *)0); }\n"
+        f"int {OTHER_ONLY}(void *ua);\n"
+        f"static int init(void) {{ return {OTHER_ONLY}((void *)0) != 0; }}\n"
         "static int cl(void) { return 0; }\n"
         "__attribute__((visibility(\"default\")))\n"
         "const struct mod_export exports = {\"bad\", \"application\","
@@ -139,12 +162,12 @@ def unresolved(so, providers):
 def test_undefined_symbols_resolve(module, providers):
     missing = unresolved(module, providers)
     assert not missing, (
-        f"{module.name} needs symbols that neither baresip 1.0.0 nor the "
+        f"{module.name} needs symbols that neither baresip {PLATFORM} nor the "
         f"libre/libc it links define: {missing}")
 
 
 def test_undefined_symbols_check_can_fail(bad_module, providers):
-    assert unresolved(bad_module, providers) == ["ua_fallback"]
+    assert unresolved(bad_module, providers) == [OTHER_ONLY]
 
 
 def test_module_links_only_libc_and_openssl(module):
@@ -211,6 +234,83 @@ def test_header_functions_exported_by_baresip(providers):
     assert not missing, (
         f"{HEADER.name} declares functions that {BARESIP} does not "
         f"export: {missing}")
+
+
+def header_events(text):
+    """{number: name} of the header's enum ua_event, UA_EVENT_ left out
+    (MAX included)."""
+    m = re.search(r"enum ua_event \{(.*?)\};", text, re.S)
+    assert m, "no enum ua_event in the header"
+    body = re.sub(r"/\*.*?\*/", " ", m.group(1), flags=re.S)
+    return {int(n): name for name, n in
+            re.findall(r"UA_EVENT_(\w+)\s*=\s*(\d+)", body)}
+
+
+@pytest.fixture(scope="session")
+def binary_events(tmp_path_factory):
+    """{number: uag_event_str(number)} of the real baresip, 0 to the
+    header's MAX + 2, read by a throwaway module at its load."""
+    top = max(header_events(HEADER.read_text())) + 2
+    d = tmp_path_factory.mktemp("events")
+    src = d / "abievents.c"
+    src.write_text(
+        "struct mod_export {\n"
+        "\tconst char *name, *type;\n"
+        "\tint (*init)(void);\n"
+        "\tint (*close)(void);\n"
+        "};\n"
+        "const char *uag_event_str(int ev);\n"
+        "void info(const char *fmt, ...);\n"
+        "static int init(void)\n{\n\tint i;\n"
+        f"\tfor (i = 0; i <= {top}; i++)\n"
+        "\t\tinfo(\"abi-event %d %s\\n\", i, uag_event_str(i));\n"
+        "\treturn 0;\n}\n"
+        "static int cl(void) { return 0; }\n"
+        "__attribute__((visibility(\"default\")))\n"
+        "const struct mod_export exports = {\"abievents\", "
+        "\"application\", init, cl};\n")
+    so = d / "abievents.so"
+    run(["cc", "-shared", "-fPIC", "-fvisibility=hidden", "-o", str(so),
+         str(src)])
+    (d / "conf").mkdir()
+    rc, log = run_baresip(d / "conf", [so])
+    found = {int(n): name for n, name in
+             re.findall(r"^abi-event (\d+) (\S+)$", log, re.M)}
+    assert len(found) == top + 1, log
+    return found
+
+
+# The names uag_event_str() gives that are not the enum's (both 1.0.0
+# and 1.1.0); MAX is no event: "?"
+EVENT_STR = {"CALL_TRANSFER": "TRANSFER",
+             "CALL_TRANSFER_FAILED": "TRANSFER_FAILED",
+             "VU_TX": "VU_TX_REPORT", "VU_RX": "VU_RX_REPORT", "MAX": "?"}
+
+
+def events_disagree(declared, binary):
+    """Numbers whose header name is not the binary's."""
+    return sorted(n for n, name in declared.items()
+                  if binary.get(n) != EVENT_STR.get(name, name))
+
+
+def test_header_events_are_the_binarys(binary_events):
+    declared = header_events(HEADER.read_text())
+    assert len(declared) >= 24, declared
+    bad = events_disagree(declared, binary_events)
+    assert not bad, (
+        f"{HEADER}: ua_event numbers that {BARESIP} names otherwise: "
+        + ", ".join(f"{n}: {declared[n]} / {binary_events.get(n)}"
+                    for n in bad))
+
+
+def test_events_check_can_fail(binary_events):
+    """The other platform's numbering disagrees with this binary."""
+    others = [p for p in (REPO / "include").iterdir()
+              if p.name != PLATFORM and (p / "baresip.h").exists()]
+    assert others, "no other platform's header"
+    for other in others:
+        declared = header_events((other / "baresip.h").read_text())
+        assert events_disagree(declared, binary_events), other
 
 
 # (d)
@@ -306,5 +406,5 @@ def test_load_check_can_fail(module, bad_module, tmp_path):
     rc, log = run_baresip(tmp_path, [bad_module, module])
 
     errors = load_errors(log, bad_module.name)
-    assert any("undefined symbol: ua_fallback" in e for e in errors), log
+    assert any(f"undefined symbol: {OTHER_ONLY}" in e for e in errors), log
     assert not load_errors(log, module.name), log

@@ -4,7 +4,9 @@
  * Debian 12 ships baresip-core 1.0.0 without a development header, so the
  * prototypes below are declared here.  Each one is a fact of the 1.0.0 ABI
  * (include/baresip.h of tag v1.0.0) and is checked against the dynamic
- * symbol table of /usr/bin/baresip by test/integration/test_abi.py.
+ * symbol table and the event names (uag_event_str()) of Debian 12's
+ * /usr/bin/baresip by test/integration/test_abi.py.  The build picks this
+ * directory when baresip-core 1.0.0 is installed (mk/serreg.mk).
  *
  * Never include a header of another baresip or libre version: 1.1.0 shifted
  * the ua_event numbers, and only libre 1.1.0's struct layouts match the
@@ -17,6 +19,10 @@
 #define SERREG_BARESIP_H
 
 #include <re.h>
+
+
+/** The platform: baresip 1.0.0, libre 1.1.0 (Debian 12) */
+#define SERREG_BARESIP 10000
 
 
 /* Opaque core objects */

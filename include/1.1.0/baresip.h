@@ -1,0 +1,183 @@
+/**
+ * @file baresip.h  The subset of baresip 1.1.0's public API that serreg uses
+ *
+ * Debian 13 ships baresip-core 1.1.0 without a development header, so the
+ * prototypes below are declared here.  Each one is a fact of the 1.1.0 ABI
+ * (include/baresip.h of tag v1.1.0) and is checked against the dynamic
+ * symbol table and the event names (uag_event_str()) of Debian 13's
+ * /usr/bin/baresip by test/integration/test_abi.py.  The build picks this
+ * directory when baresip-core 1.1.0 is installed (mk/serreg.mk).
+ *
+ * Against 1.0.0: ua_aor(), uag_current() and uag_current_set() are gone
+ * (the current UA is the menu module's); ua_fallback(), account_prio(),
+ * account_fbregint() and module_event() are new; the ua_event numbers
+ * shifted (FALLBACK_OK/FAIL after UNREGISTERING, CALL_ANSWERED, MODULE,
+ * CUSTOM).  libre is 2.0.1.
+ *
+ * Copyright (C) 2026 The serreg developers
+ */
+
+#ifndef SERREG_BARESIP_H
+#define SERREG_BARESIP_H
+
+#include <re.h>
+
+
+/** The platform: baresip 1.1.0, libre 2.0.1 (Debian 13) */
+#define SERREG_BARESIP 10100
+
+
+/* Opaque core objects */
+struct account;
+struct call;
+struct commands;
+struct ua;
+struct conf;
+struct network;
+
+
+/*
+ * Account
+ */
+
+struct sip_addr *account_laddr(const struct account *acc);
+uint32_t account_regint(const struct account *acc);
+int account_set_regint(struct account *acc, uint32_t regint);
+const char *account_aor(const struct account *acc);
+uint32_t account_prio(const struct account *acc);
+uint32_t account_fbregint(const struct account *acc);
+const char *account_display_name(const struct account *acc);
+const char *account_outbound(const struct account *acc, unsigned ix);
+int account_set_outbound(struct account *acc, const char *ob, unsigned ix);
+const char *account_sipnat(const struct account *acc);
+int account_set_sipnat(struct account *acc, const char *sipnat);
+struct uri *account_luri(const struct account *acc);
+int account_auth(const struct account *acc, char **username,
+		 char **password, const char *realm);
+
+
+/*
+ * User Agent
+ *
+ * The numbers are those of baresip 1.1.0 and are written out on purpose:
+ * only 0-3 have the numbers of 1.0.0.
+ */
+
+enum ua_event {
+	UA_EVENT_REGISTERING        = 0,
+	UA_EVENT_REGISTER_OK        = 1,
+	UA_EVENT_REGISTER_FAIL      = 2,
+	UA_EVENT_UNREGISTERING      = 3,
+	UA_EVENT_FALLBACK_OK        = 4,
+	UA_EVENT_FALLBACK_FAIL      = 5,
+	UA_EVENT_MWI_NOTIFY         = 6,
+	UA_EVENT_SHUTDOWN           = 7,
+	UA_EVENT_EXIT               = 8,
+	UA_EVENT_CALL_INCOMING      = 9,
+	UA_EVENT_CALL_RINGING       = 10,
+	UA_EVENT_CALL_PROGRESS      = 11,
+	UA_EVENT_CALL_ANSWERED      = 12,
+	UA_EVENT_CALL_ESTABLISHED   = 13,
+	UA_EVENT_CALL_CLOSED        = 14,
+	UA_EVENT_CALL_TRANSFER      = 15,
+	UA_EVENT_CALL_TRANSFER_FAILED = 16,
+	UA_EVENT_CALL_DTMF_START    = 17,
+	UA_EVENT_CALL_DTMF_END      = 18,
+	UA_EVENT_CALL_RTPESTAB      = 19,
+	UA_EVENT_CALL_RTCP          = 20,
+	UA_EVENT_CALL_MENC          = 21,
+	UA_EVENT_VU_TX              = 22,
+	UA_EVENT_VU_RX              = 23,
+	UA_EVENT_AUDIO_ERROR        = 24,
+	UA_EVENT_CALL_LOCAL_SDP     = 25,
+	UA_EVENT_CALL_REMOTE_SDP    = 26,
+	UA_EVENT_MODULE             = 27,
+	UA_EVENT_CUSTOM             = 28,
+
+	UA_EVENT_MAX                = 29,
+};
+
+typedef void (ua_event_h)(struct ua *ua, enum ua_event ev,
+			  struct call *call, const char *prm, void *arg);
+
+int  ua_register(struct ua *ua);
+int  ua_fallback(struct ua *ua);
+void ua_unregister(struct ua *ua);
+bool ua_isregistered(const struct ua *ua);
+int  ua_update_account(struct ua *ua);
+int  ua_print_status(struct re_printf *pf, const struct ua *ua);
+int  ua_debug(struct re_printf *pf, const struct ua *ua);
+const char *ua_local_cuser(const struct ua *ua);
+struct account *ua_account(const struct ua *ua);
+struct list *ua_calls(const struct ua *ua);
+void ua_event(struct ua *ua, enum ua_event ev, struct call *call,
+	      const char *fmt, ...);
+void module_event(const char *module, const char *event, struct ua *ua,
+		  struct call *call, const char *fmt, ...);
+
+int  uag_event_register(ua_event_h *eh, void *arg);
+void uag_event_unregister(ua_event_h *eh);
+struct sip  *uag_sip(void);
+struct list *uag_list(void);
+void ua_stop_all(bool forced);
+
+
+/*
+ * Commands
+ */
+
+enum {
+	CMD_PRM = (1<<0),
+};
+
+struct cmd_arg {
+	char key;
+	char *prm;
+	void *data;
+};
+
+struct cmd {
+	const char *name;
+	char key;
+	int flags;
+	const char *desc;
+	re_printf_h *h;
+};
+
+struct commands *baresip_commands(void);
+int  cmd_register(struct commands *commands,
+		  const struct cmd *cmdv, size_t cmdc);
+void cmd_unregister(struct commands *commands, const struct cmd *cmdv);
+
+
+/*
+ * Network: baresip's DNS client (its dns_server lines)
+ */
+
+struct network *baresip_network(void);
+struct dnsc *net_dnsc(const struct network *net);
+
+
+/*
+ * Configuration and logging
+ */
+
+/** Called for each line of a file parsed by conf_parse() */
+typedef int (confline_h)(const struct pl *addr, void *arg);
+
+struct conf *conf_cur(void);
+int conf_path_get(char *path, size_t sz);
+int conf_parse(const char *file, confline_h *ch, void *arg);
+
+void info(const char *fmt, ...);
+void warning(const char *fmt, ...);
+void debug(const char *fmt, ...);
+
+
+/*
+ * Module export
+ */
+
+#define DECL_EXPORTS(name) exports
+
+#endif

@@ -1,0 +1,293 @@
+/**
+ * @file platform.c  What differs between Debian 12 and Debian 13
+ *
+ * serreg is built for the baresip-core installed (mk/serreg.mk):
+ * baresip 1.0.0 with libre 1.1.0 (Debian 12) or baresip 1.1.0 with
+ * libre 2.0.1 (Debian 13).  include/VERSION/baresip.h declares each
+ * one's API and sets SERREG_BARESIP; this file is the only one that
+ * looks at it.  What it covers (docs/design.md, "Platforms"):
+ *
+ * - serreg's own ctrl_tcp events: 1.0.0 has no module event, so they
+ *   ride on UA_EVENT_MAX, which it encodes as type "?"; 1.1.0 has
+ *   module_event() (type "MODULE", "serreg,KIND,key=value ...").
+ * - baresip's current UA: 1.0.0 has uag_current_set(); 1.1.0 moved the
+ *   current UA into the menu module, whose dial takes the first
+ *   registered UA (uag_find_requri()), which serreg's single registered
+ *   tier already is.
+ * - the server name (SNI) of serreg's own TLS handshake: libre 1.1.0's
+ *   tls_set_servername(); libre 2.0.1 sets it in tls_set_verify_server().
+ * - 1.1.0's own fallback (account.so and a net change register only
+ *   prio=0 accounts and put the others on ua_fallback(): a reg client
+ *   that sends REGISTER expires=0 every fbregint and raises
+ *   FALLBACK_OK/FAIL).  serreg decides every registration itself, so it
+ *   takes each such account over as 1.0.0's REGISTERING would have
+ *   given it (held, then parked), stops the core's client, and registers
+ *   again an account the core took to fallback while serreg had it
+ *   registered (a net change).
+ *
+ * Copyright (C) 2026 The serreg developers
+ */
+
+#include <stdarg.h>
+#include <re.h>
+#include "baresip.h"
+#include "engine.h"
+#include "serreg.h"
+
+
+enum {
+	EVENT_SIZE = 256,     /**< serreg's event text (module_event's)  */
+};
+
+
+#if SERREG_BARESIP >= 10100
+
+/** A core fallback client to end, or an account to register again */
+struct takeover {
+	struct le le;
+	struct ua *ua;
+	bool reregister;
+};
+
+static struct {
+	struct list takel;     /**< struct takeover, for take_tmr       */
+	struct tmr take_tmr;   /**< outside the reg client's own handler */
+} plat;
+
+
+static void takeover_destructor(void *arg)
+{
+	struct takeover *t = arg;
+
+	list_unlink(&t->le);
+}
+
+
+static void take_tmr_h(void *arg)
+{
+	struct le *le;
+	(void)arg;
+
+	while ((le = list_head(&plat.takel))) {
+		struct takeover *t = le->data;
+		struct ua *ua = t->ua;
+		bool again = t->reregister;
+
+		mem_deref(t);
+
+		/* gone meanwhile (uadel): its member went with it */
+		if (!member_find(ua))
+			continue;
+
+		if (again && account_regint(ua_account(ua))) {
+			debug("serreg: %s: taken to the core's fallback "
+			      "(net change): registering it again\n",
+			      account_aor(ua_account(ua)));
+			(void)ua_register(ua);
+		}
+		else if (!again) {
+			/* an expires=0 client is not registered: its end
+			   sends nothing */
+			ua_unregister(ua);
+		}
+	}
+
+	exec_drain();
+}
+
+
+static void take_later(struct ua *ua, bool reregister)
+{
+	struct takeover *t = mem_zalloc(sizeof(*t), takeover_destructor);
+
+	if (!t) {
+		warning("serreg: %s: cannot take over from the core's "
+			"fallback (no memory)\n",
+			account_aor(ua_account(ua)));
+		return;
+	}
+
+	t->ua = ua;
+	t->reregister = reregister;
+	list_append(&plat.takel, &t->le, t);
+	tmr_start(&plat.take_tmr, 0, take_tmr_h, NULL);
+}
+
+
+/* A UA that the core put on its fallback client: a member now, held
+   (parked) as a REGISTERING of 1.0.0 would have made it */
+static void take_over(struct ua *ua)
+{
+	struct member *m;
+
+	if (member_add(&m, ua, 0))
+		return;
+
+	sr_account_registering(member_sra(m), serreg_now());
+	take_later(ua, false);
+}
+
+#endif
+
+
+/**
+ * serreg's own event to ctrl_tcp clients: "serreg KIND key=value ..."
+ * (1.0.0, type "?") or "serreg,KIND,key=value ..." (1.1.0, type
+ * "MODULE").  serreg's own UA event handler ignores both.
+ *
+ * @param ua   The UA it is about (may be NULL)
+ * @param kind "move", "server" or "pin"
+ * @param fmt  The key=value pairs
+ */
+void platform_event(struct ua *ua, const char *kind, const char *fmt, ...)
+{
+	char text[EVENT_SIZE];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)re_vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+
+#if SERREG_BARESIP >= 10100
+	module_event("serreg", kind, ua, NULL, "%s", text);
+#else
+	/* UA_EVENT_MAX: a value the core never raises; uag_event_str()
+	   says "?" and the encoder's class is "other" */
+	ua_event(ua, UA_EVENT_MAX, NULL, "serreg %s %s", kind, text);
+#endif
+}
+
+
+/**
+ * Make a UA baresip's current one (1.0.0); 1.1.0's menu dials through
+ * the first registered UA, the tier in use
+ *
+ * @param ua The UA
+ */
+void platform_current_set(struct ua *ua)
+{
+#if SERREG_BARESIP >= 10100
+	(void)ua;
+#else
+	uag_current_set(ua);
+#endif
+}
+
+
+/**
+ * Baresip's current UA (1.0.0), for serreg's move event; NULL on 1.1.0
+ *
+ * @return The UA, or NULL
+ */
+struct ua *platform_current(void)
+{
+#if SERREG_BARESIP >= 10100
+	return NULL;
+#else
+	return uag_current();
+#endif
+}
+
+
+/**
+ * Verify the server of a TLS connection as `host`: the chain, and the
+ * host name or IP address (OpenSSL's check), with the server name (SNI)
+ * sent for a host name.  verify.c has set the same check on the
+ * connection's own context.
+ *
+ * @param tc      TLS connection, before its handshake
+ * @param host    Host name or IP address literal
+ * @param is_name True if host is a name
+ *
+ * @return 0 if success, otherwise errorcode
+ */
+int platform_tls_verify(struct tls_conn *tc, const char *host, bool is_name)
+{
+	int err = 0;
+
+#if SERREG_BARESIP >= 10100
+	/* libre 2.0.1: the name's check and SNI, with a verify callback
+	   of its own; an IP address it leaves to the context */
+	if (is_name)
+		err = tls_set_verify_server(tc, host);
+#else
+	err = tls_set_verify_server(tc, host);
+	if (!err && is_name)
+		err = tls_set_servername(tc, host);
+#endif
+
+	return err;
+}
+
+
+/**
+ * A UA that serreg does not manage yet, seen when it starts: does the
+ * core keep it on its own fallback client (1.1.0, prio > 0)?  Then
+ * serreg takes it over (held, then parked).
+ *
+ * @param ua The UA
+ *
+ * @return true if it was taken over here
+ */
+bool platform_take_over(struct ua *ua)
+{
+#if SERREG_BARESIP >= 10100
+	if (!account_prio(ua_account(ua)))
+		return false;
+
+	take_over(ua);
+	return true;
+#else
+	(void)ua;
+	return false;
+#endif
+}
+
+
+/**
+ * UA events that only one platform has (1.1.0's FALLBACK_OK/FAIL):
+ * the core's fallback client of an account answered.
+ *
+ * - A UA serreg does not manage (uanew of a prio > 0 account): taken
+ *   over, as at the start.
+ * - A member with regint 0 (held: 1.1.0 repeats a held REGISTER's
+ *   expires=0 every fbregint): its client is ended.
+ * - A member with regint > 0: the core took an account serreg had
+ *   registered to its fallback client (a net change re-registers only
+ *   prio=0 accounts; the others' bindings went with their old
+ *   clients): registered again.
+ *
+ * @param ua The UA
+ * @param ev The event
+ */
+void platform_ua_event(struct ua *ua, enum ua_event ev)
+{
+#if SERREG_BARESIP >= 10100
+	struct member *m;
+
+	if (ev != UA_EVENT_FALLBACK_OK && ev != UA_EVENT_FALLBACK_FAIL)
+		return;
+
+	m = member_find(ua);
+	if (!m) {
+		if (account_regint(ua_account(ua)))
+			take_over(ua);
+		return;
+	}
+
+	take_later(ua, account_regint(ua_account(ua)) > 0);
+#else
+	(void)ua;
+	(void)ev;
+#endif
+}
+
+
+/** Free what is pending (module close) */
+void platform_close(void)
+{
+#if SERREG_BARESIP >= 10100
+	tmr_cancel(&plat.take_tmr);
+	list_flush(&plat.takel);
+#endif
+}
