@@ -455,8 +455,8 @@ void member_no_outbound(struct member *m)
  *    scode:  202 (...)
  *
  * 0 is no answer yet, a 2xx registered (RFC 3261 10.3: libre's sipreg
- * and ua_isregistered() count any 2xx), anything else failed (999: a
- * transport error).  ua_print_status() cannot tell: it shows "OK " only
+ * counts any 2xx), anything else failed (999: a transport error).
+ * baresip 1.1.0 prints the same.  ua_print_status() cannot tell: it shows "OK " only
  * for exactly 200, "ERR" for a 202 as for a 503.
  */
 static unsigned flows_ok(const struct ua *ua, unsigned *nflows,
@@ -495,6 +495,17 @@ static unsigned flows_ok(const struct ua *ua, unsigned *nflows,
 	mem_deref(buf);
 
 	return mask;
+}
+
+
+/* Another reg client (flow) of the UA is still registered: its last
+   answer was a 2xx.  Not ua_isregistered(): 1.1.0 asks libre's sipreg,
+   which stays "registered" after a failed refresh. */
+static bool flows_bound(const struct ua *ua)
+{
+	unsigned nflows, answered;
+
+	return flows_ok(ua, &nflows, &answered) != 0;
 }
 
 
@@ -567,7 +578,7 @@ void member_reg_failed(struct member *m, const struct sr_answer *ans)
 		return;
 	}
 
-	if (!member_flows(m, ans) || ua_isregistered(m->ua))
+	if (!member_flows(m, ans) || flows_bound(m->ua))
 		return;
 
 	if (m->query) {
