@@ -1394,11 +1394,20 @@ class Baresip(_Child):
     # -- baresip / serreg views -----------------------------------------
 
     def current_aor(self):
-        """The AoR baresip's reginfo marks as current ('>')."""
+        """The AoR a 'dial' without a UA goes through.  baresip 1.0.0:
+        the one reginfo marks as current ('>').  1.1.0 has no current
+        UA in the core: the menu dials through the first registered UA
+        (uag_find_requri()), the first reginfo line ('N - AOR ...')
+        whose reg client holds a binding ('Expires Ns')."""
         data = ANSI.sub('', self.command('reginfo')['data'])
         for line in data.splitlines():
-            if line.startswith('>'):
-                return line[1:].split()[0]
+            if BARESIP_VERSION == '1.0.0':
+                if line.startswith('>'):
+                    return line[1:].split()[0]
+                continue
+            m = re.match(r'\s*\d+ - (\S+)\s.*\bExpires \d+s', line)
+            if m:
+                return m.group(1)
         return None
 
     def status(self):
