@@ -2286,7 +2286,11 @@ void sr_account_registering(struct sr_account *acc, uint64_t now)
 		else {
 			/* baresip replaces its reg clients on its own (a net
 			   change): built now, with the first proxy as the
-			   first flow's route (ROUTE runs at once) */
+			   first flow's route (ROUTE runs at once).  libre
+			   flushed the connections and their keepalives
+			   without a word: the watch is over, the next
+			   answer starts one on the new connection */
+			acc_unwatch(acc);
 			gen_retire(acc, now);
 			acc->route_held = false;
 			if (acc->route) {

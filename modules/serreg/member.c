@@ -59,7 +59,7 @@ struct member {
 	struct sr_answer qans;     /**< ... the REGISTER's failure       */
 	struct watch *watch;       /**< its connection, if watched       */
 	struct serverset *servers; /**< its registrar's servers, if a set */
-	struct sip_msg *msg;       /**< its last answer (for a watch)    */
+	struct sip_msg *msg;       /**< an answer, while a watch starts  */
 	struct tmr tmr;            /**< the engine's account timer       */
 	struct tmr fail_tmr;       /**< reports what could not be sent   */
 	struct sr_answer fail;     /**< ... and its error                */
@@ -172,16 +172,23 @@ static void probe_answer_h(const struct sr_answer *ans, void *arg)
 	const struct sip_msg *msg = probe_msg(m->probe);
 
 	if (msg) {
-		mem_deref(m->msg);
-		m->msg = mem_ref((struct sip_msg *)msg);
 		answer.flow = watch_flow(msg) ? SR_FLOW_STREAM :
 			SR_FLOW_DGRAM;
+		/* for a watch the engine may ask for now (a stream) */
+		if (answer.flow == SR_FLOW_STREAM)
+			m->msg = mem_ref((struct sip_msg *)msg);
 	}
 
 	m->probe = mem_deref(m->probe);
 
 	sr_account_answer(m->sra, &answer, serreg_now());
 	exec_drain();
+
+	/* not kept: a message holds libre's transport (a UDP socket and
+	   its port, a TCP connection) alive past a net change, whose
+	   re-bind then failed with EADDRINUSE; a watch, once started,
+	   does not need it */
+	m->msg = mem_deref(m->msg);
 }
 
 
