@@ -16,14 +16,16 @@
  *   tier already is.
  * - the server name (SNI) of serreg's own TLS handshake: libre 1.1.0's
  *   tls_set_servername(); libre 2.0.1 sets it in tls_set_verify_server().
- * - 1.1.0's own fallback (account.so and a net change register only
- *   prio=0 accounts and put the others on ua_fallback(): a reg client
- *   that sends REGISTER expires=0 every fbregint and raises
- *   FALLBACK_OK/FAIL).  serreg decides every registration itself, so it
- *   takes each such account over as 1.0.0's REGISTERING would have
- *   given it (held, then parked), stops the core's client, and registers
- *   again an account the core took to fallback while serreg had it
- *   registered (a net change).
+ * - 1.1.0's own fallback (account.so, uanew and a net change register
+ *   only prio=0 accounts and put the others on ua_fallback(): a reg
+ *   client that sends REGISTER expires=0 every fbregint and raises
+ *   FALLBACK_OK/FAIL, or nothing after a 4xx).  serreg decides every
+ *   registration itself, so it takes each such account over as 1.0.0's
+ *   REGISTERING would have given it (held, then parked): at its start,
+ *   when a look at uag_list()'s tail finds one added, or at its
+ *   FALLBACK event; it stops the core's client, and registers again an
+ *   account the core took to fallback while serreg had it registered
+ *   (a net change).
  *
  * Copyright (C) 2026 The serreg developers
  */
@@ -37,6 +39,7 @@
 
 enum {
 	EVENT_SIZE = 256,     /**< serreg's event text (module_event's)  */
+	SCAN_INTERVAL = 1000, /**< [ms] new UAs looked for (1.1.0)       */
 };
 
 
@@ -52,6 +55,8 @@ struct takeover {
 static struct {
 	struct list takel;     /**< struct takeover, for take_tmr       */
 	struct tmr take_tmr;   /**< outside the reg client's own handler */
+	struct tmr scan_tmr;   /**< looks for UAs added since          */
+	const struct le *tail; /**< uag_list()'s tail at the last look  */
 } plat;
 
 
@@ -127,7 +132,51 @@ static void take_over(struct ua *ua)
 	take_later(ua, false);
 }
 
+/*
+ * A UA added at run time (uanew) with prio > 0 gets ua_fallback(), which
+ * raises no event until its first answer, and none at all when that is
+ * a 4xx (libre 2.0.1 then ends the client's fallback silently).  New
+ * UAs are appended to uag_list(): a look at its tail each second finds
+ * them, O(1) when nothing was added.
+ */
+static void scan_tmr_h(void *arg)
+{
+	const struct le *tail = list_tail(uag_list());
+	struct le *le;
+	(void)arg;
+
+	tmr_start(&plat.scan_tmr, SCAN_INTERVAL, scan_tmr_h, NULL);
+
+	if (tail == plat.tail)
+		return;
+
+	for (le = (struct le *)tail; le && le != plat.tail; le = le->prev) {
+		struct ua *ua = le->data;
+		const struct account *acc = ua_account(ua);
+
+		if (!member_find(ua) && account_regint(acc) &&
+		    account_prio(acc))
+			take_over(ua);
+	}
+
+	plat.tail = tail;
+	exec_drain();
+}
+
 #endif
+
+
+/**
+ * serreg has started (every module loaded, the UAs there taken): look
+ * for UAs added later that no event announces (1.1.0)
+ */
+void platform_start(void)
+{
+#if SERREG_BARESIP >= 10100
+	plat.tail = list_tail(uag_list());
+	tmr_start(&plat.scan_tmr, SCAN_INTERVAL, scan_tmr_h, NULL);
+#endif
+}
 
 
 /**
@@ -288,6 +337,8 @@ void platform_close(void)
 {
 #if SERREG_BARESIP >= 10100
 	tmr_cancel(&plat.take_tmr);
+	tmr_cancel(&plat.scan_tmr);
 	list_flush(&plat.takel);
+	plat.tail = NULL;
 #endif
 }

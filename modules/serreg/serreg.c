@@ -286,6 +286,7 @@ static void start_h(void *arg)
 	}
 
 	ladder_start(serreg.set.current_ladder);
+	platform_start();
 	exec_drain();
 }
 
