@@ -90,9 +90,11 @@ static void take_tmr_h(void *arg)
 			      account_aor(ua_account(ua)));
 			(void)ua_register(ua);
 		}
-		else if (!again) {
-			/* an expires=0 client is not registered: its end
-			   sends nothing */
+		else if (!again && !account_regint(ua_account(ua))) {
+			/* still held or parked (serreg did not register it
+			   meanwhile: that replaced the core's client, and
+			   this would end the new one); an expires=0 client
+			   is not registered: its end sends nothing */
 			ua_unregister(ua);
 		}
 	}
