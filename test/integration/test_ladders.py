@@ -11,6 +11,7 @@ in baresip's reginfo (current UA) and in the move events.
 
 import time
 
+import rig
 from rig import account_line, aor, wait_until
 from test_serial import FAST, REFRESH
 
@@ -150,27 +151,35 @@ def test_fault_in_other_ladder_keeps_current_ua(registrars, baresip):
 
 def test_current_ladder_setting(registrars, baresip):
     """serreg_current_ladder trunk-b: trunk-b drives the current UA, and
-    it is a registered account of trunk-b's tier in use."""
+    it is a registered account of trunk-b's tier in use.  (baresip 1.1.0
+    has no current UA in the core: a dial without a UA takes the first
+    registered one, whatever serreg says; the setting is shown, and the
+    ladders move as on 1.0.0.)"""
     (a0, a1, b0, b1), bs = two_ladders(
         registrars, baresip, ['serreg_current_ladder trunk-b'])
+    drives = rig.BARESIP_VERSION == '1.0.0'
     st = bs.status()
     assert st['current_ladder'] == 'trunk-b'
     assert ladder(st, 'trunk-b')['drives_current'] is True
     assert ladder(st, 'trunk-a')['drives_current'] is False
-    assert wait_until(lambda: bs.current_aor() == aor('bob', b0), 5)
+    if drives:
+        assert wait_until(lambda: bs.current_aor() == aor('bob', b0), 5)
 
     # trunk-a's failover leaves the current UA alone
     t0 = time.time()
     a0.set_reply(503)
     assert wait_ladder_move(bs, 'trunk-a', 1, REFRESH, t0)
     assert wait_until(lambda: a1.has_binding('alice'), 5)
-    assert bs.current_aor() == aor('bob', b0)
+    if drives:
+        assert bs.current_aor() == aor('bob', b0)
 
     # trunk-b's failover moves it
     t1 = time.time()
     b0.set_reply(503)
     assert wait_ladder_move(bs, 'trunk-b', 1, REFRESH, t1)
-    assert wait_until(lambda: bs.current_aor() == aor('bob', b1), 5)
+    assert wait_until(lambda: b1.has_binding('bob'), 5)
+    if drives:
+        assert wait_until(lambda: bs.current_aor() == aor('bob', b1), 5)
 
     text = bs.command('serreg')['data']
     assert 'serreg: ladder trunk-a: registered, current tier 1' in text
@@ -191,6 +200,16 @@ def test_uanew_and_uadel_per_ladder(registrars, baresip):
                             ('bob', b1, 'trunk-b')):
         r = bs.command('uanew', ladder_line(user, reg, 1, name))
         assert r['ok'], r
+    # (baresip 1.1.0 announces no uanew of a prio > 0 account: serreg
+    # finds it within a second, meanwhile the core's own fallback
+    # client sends an expires=0 too)
+    def standby_listed():
+        st = bs.status()
+        return all(aor(u, k) in [x['aor'] for x in
+                                 ladder(st, n)['accounts']]
+                   for n, k, u in (('trunk-a', a1, 'alice'),
+                                   ('trunk-b', b1, 'bob')))
+    assert wait_until(standby_listed, 5)
     assert wait_until(lambda: len(a1.probes('alice', t0)) >= 1
                       and len(b1.probes('bob', t0)) >= 1, 5)
     assert a1.registers('alice', t0) == [] == b1.registers('bob', t0)
