@@ -121,17 +121,33 @@ static void take_later(struct ua *ua, bool reregister)
 }
 
 
-/* A UA that the core put on its fallback client: a member now, held
-   (parked) as a REGISTERING of 1.0.0 would have made it */
-static void take_over(struct ua *ua)
+/* A UA that the core put on its fallback client: a member now, parked
+   (regint 0: a REGISTER of serreg's restores it and builds the client)
+   and held, as a REGISTERING of 1.0.0 would have made it (the engine
+   accounts for the client's expires=0 still on the way).  The client
+   ends now, or from a 0 ms timer inside its own answer (`later`). */
+static void take_over(struct ua *ua, bool later)
 {
 	struct member *m;
 
 	if (member_add(&m, ua, 0))
 		return;
 
-	sr_account_registering(member_sra(m), serreg_now());
-	take_later(ua, false);
+	(void)account_set_regint(ua_account(ua), 0);
+
+	/* not chosen on joining (its tier not in use): held */
+	if (sr_account_state(member_sra(m)) != SR_ACC_REGISTERING &&
+	    sr_account_state(member_sra(m)) != SR_ACC_VERIFYING)
+		sr_account_registering(member_sra(m), serreg_now());
+
+	/* without fbregint ua_fallback() built no client */
+	if (!account_fbregint(ua_account(ua)))
+		return;
+
+	if (later)
+		take_later(ua, false);
+	else
+		ua_unregister(ua);
 }
 
 /*
@@ -158,7 +174,7 @@ static void scan_tmr_h(void *arg)
 
 		if (!member_find(ua) && account_regint(acc) &&
 		    account_prio(acc))
-			take_over(ua);
+			take_over(ua, false);
 	}
 
 	plat.tail = tail;
@@ -286,7 +302,7 @@ bool platform_take_over(struct ua *ua)
 	if (!account_prio(ua_account(ua)))
 		return false;
 
-	take_over(ua);
+	take_over(ua, false);
 	return true;
 #else
 	(void)ua;
@@ -322,7 +338,7 @@ void platform_ua_event(struct ua *ua, enum ua_event ev)
 	m = member_find(ua);
 	if (!m) {
 		if (account_regint(ua_account(ua)))
-			take_over(ua);
+			take_over(ua, true);
 		return;
 	}
 

@@ -5,6 +5,7 @@ import os
 import shutil
 import time
 
+import rig
 from rig import account_line, aor, wait_until
 from test_serial import FAST, REFRESH, bound
 
@@ -116,7 +117,13 @@ def test_bad_account_params_named_and_left_alone(registrars, baresip):
         assert line, log
         assert name in line[0] and value in line[0], line[0]
         assert ('0..65535' if name == 'prio' else '0..86400') in line[0]
-        # baresip keeps it as it would without serreg: registered
+        # baresip keeps it as it would without serreg: registered (on
+        # 1.1.0 the core reads prio itself: prio 99999999 without
+        # fbregint is neither registered nor probed, as without serreg)
+        if rig.BARESIP_VERSION != '1.0.0' and prm == 'prio=99999999':
+            time.sleep(1)
+            assert not c.has_binding(user), user
+            continue
         assert wait_until(lambda: c.has_binding(user), 5), user
     assert 'serreg_failback_hold "abc"' in log and '1..100' in log
     assert 'unknown setting serreg_probe_timout' in log
