@@ -106,7 +106,10 @@ def test_call_in_progress_survives_its_tier_failing(registrars, baresip,
     assert not bs.events('CALL_CLOSED', since=t_call), bs.events()
     # the UA of the call stays baresip's current UA while the call lasts
     # (hangup, hold... act on the current UA's calls), then tier 1's
-    assert bs.current_aor() == rig.aor('alice', a)
+    # (baresip 1.1.0: the menu acts on its current call, whatever the
+    # UA; a dial takes the first registered UA)
+    if rig.BARESIP_VERSION == '1.0.0':
+        assert bs.current_aor() == rig.aor('alice', a)
     bs.command('hangup')
     assert bs.wait_event(lambda e: e.get('type') == 'CALL_CLOSED', 5,
                          t_call), bs.log()[-2000:]
