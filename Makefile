@@ -43,11 +43,11 @@ PYTEST_ARGS ?= -q -p no:cacheprovider
 
 all: $(MOD)
 
-build/%.o: %.c $(wildcard include/*/*.h modules/serreg/*.h) Makefile mk/serreg.mk
+build/%.o: %.c $(wildcard include/*.h include/*/*.h modules/serreg/*.h) Makefile mk/serreg.mk
 	@mkdir -p $(dir $@)
 	$(CC) $(MOD_CFLAGS) -c $< -o $@
 
-build/test/%.o: %.c $(wildcard include/*/*.h modules/serreg/*.h) $(wildcard test/unit/*.h test/bench/*.h)
+build/test/%.o: %.c $(wildcard include/*.h include/*/*.h modules/serreg/*.h) $(wildcard test/unit/*.h test/bench/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itest/unit -c $< -o $@
 

@@ -37,26 +37,6 @@ struct network;
 
 
 /*
- * Account
- */
-
-struct sip_addr *account_laddr(const struct account *acc);
-uint32_t account_regint(const struct account *acc);
-int account_set_regint(struct account *acc, uint32_t regint);
-const char *account_aor(const struct account *acc);
-uint32_t account_prio(const struct account *acc);
-uint32_t account_fbregint(const struct account *acc);
-const char *account_display_name(const struct account *acc);
-const char *account_outbound(const struct account *acc, unsigned ix);
-int account_set_outbound(struct account *acc, const char *ob, unsigned ix);
-const char *account_sipnat(const struct account *acc);
-int account_set_sipnat(struct account *acc, const char *sipnat);
-struct uri *account_luri(const struct account *acc);
-int account_auth(const struct account *acc, char **username,
-		 char **password, const char *realm);
-
-
-/*
  * User Agent
  *
  * The numbers are those of baresip 1.1.0 and are written out on purpose:
@@ -97,87 +77,17 @@ enum ua_event {
 	UA_EVENT_MAX                = 29,
 };
 
-typedef void (ua_event_h)(struct ua *ua, enum ua_event ev,
-			  struct call *call, const char *prm, void *arg);
+#include "../baresip-common.h"
 
-int  ua_register(struct ua *ua);
+
+/*
+ * Only in this version
+ */
+
+uint32_t account_prio(const struct account *acc);
+uint32_t account_fbregint(const struct account *acc);
 int  ua_fallback(struct ua *ua);
-void ua_unregister(struct ua *ua);
-bool ua_isregistered(const struct ua *ua);
-int  ua_update_account(struct ua *ua);
-int  ua_print_status(struct re_printf *pf, const struct ua *ua);
-int  ua_debug(struct re_printf *pf, const struct ua *ua);
-const char *ua_local_cuser(const struct ua *ua);
-struct account *ua_account(const struct ua *ua);
-struct list *ua_calls(const struct ua *ua);
-void ua_event(struct ua *ua, enum ua_event ev, struct call *call,
-	      const char *fmt, ...);
 void module_event(const char *module, const char *event, struct ua *ua,
 		  struct call *call, const char *fmt, ...);
-
-int  uag_event_register(ua_event_h *eh, void *arg);
-void uag_event_unregister(ua_event_h *eh);
-struct sip  *uag_sip(void);
-struct list *uag_list(void);
-void ua_stop_all(bool forced);
-
-
-/*
- * Commands
- */
-
-enum {
-	CMD_PRM = (1<<0),
-};
-
-struct cmd_arg {
-	char key;
-	char *prm;
-	void *data;
-};
-
-struct cmd {
-	const char *name;
-	char key;
-	int flags;
-	const char *desc;
-	re_printf_h *h;
-};
-
-struct commands *baresip_commands(void);
-int  cmd_register(struct commands *commands,
-		  const struct cmd *cmdv, size_t cmdc);
-void cmd_unregister(struct commands *commands, const struct cmd *cmdv);
-
-
-/*
- * Network: baresip's DNS client (its dns_server lines)
- */
-
-struct network *baresip_network(void);
-struct dnsc *net_dnsc(const struct network *net);
-
-
-/*
- * Configuration and logging
- */
-
-/** Called for each line of a file parsed by conf_parse() */
-typedef int (confline_h)(const struct pl *addr, void *arg);
-
-struct conf *conf_cur(void);
-int conf_path_get(char *path, size_t sz);
-int conf_parse(const char *file, confline_h *ch, void *arg);
-
-void info(const char *fmt, ...);
-void warning(const char *fmt, ...);
-void debug(const char *fmt, ...);
-
-
-/*
- * Module export
- */
-
-#define DECL_EXPORTS(name) exports
 
 #endif

@@ -29,6 +29,12 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+# The head of a throwaway module's source: baresip's module export
+MOD_EXPORT = ("struct mod_export {\n"
+              "\tconst char *name, *type;\n"
+              "\tint (*init)(void);\n"
+              "\tint (*close)(void);\n"
+              "};\n")
 MODULE = REPO / "modules" / "serreg" / "serreg.so"
 BARESIP = Path(os.environ.get("BARESIP", "/usr/bin/baresip"))
 
@@ -43,6 +49,7 @@ def platform():
 
 PLATFORM = platform()
 HEADER = REPO / "include" / PLATFORM / "baresip.h"
+COMMON = REPO / "include" / "baresip-common.h"
 # libre's soname, and a symbol only the other platform's baresip has
 LIBRE_SONAME = {"1.0.0": "libre.so.0", "1.1.0": "libre.so.1"}.get(
     PLATFORM, "libre.so.?")
@@ -130,11 +137,7 @@ def bad_module(tmp_path_factory):
     d = tmp_path_factory.mktemp("bad")
     src = d / "bad.c"
     src.write_text(
-        "struct mod_export {\n"
-        "\tconst char *name, *type;\n"
-        "\tint (*init)(void);\n"
-        "\tint (*close)(void);\n"
-        "};\n"
+        MOD_EXPORT +
         f"int {OTHER_ONLY}(void *ua);\n"
         f"static int init(void) {{ return {OTHER_ONLY}((void *)0) != 0; }}\n"
         "static int cl(void) { return 0; }\n"
@@ -225,8 +228,13 @@ def test_header_parser():
     assert names == ["a", "b", "c", "d"]
 
 
+def declarations():
+    """The platform's header and the common part it includes."""
+    return HEADER.read_text() + COMMON.read_text()
+
+
 def test_header_functions_exported_by_baresip(providers):
-    names = header_functions(HEADER.read_text())
+    names = header_functions(declarations())
     assert len(names) >= 20, f"parsed too few prototypes: {names}"
 
     exported = providers[BARESIP]
@@ -254,11 +262,7 @@ def binary_events(tmp_path_factory):
     d = tmp_path_factory.mktemp("events")
     src = d / "abievents.c"
     src.write_text(
-        "struct mod_export {\n"
-        "\tconst char *name, *type;\n"
-        "\tint (*init)(void);\n"
-        "\tint (*close)(void);\n"
-        "};\n"
+        MOD_EXPORT +
         "const char *uag_event_str(int ev);\n"
         "void info(const char *fmt, ...);\n"
         "static int init(void)\n{\n\tint i;\n"
