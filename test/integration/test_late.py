@@ -33,7 +33,8 @@ FROZEN = 40          # [s] longer than Timer F: libre's copies all sent
 def copies(k, method, since, probes_only=False):
     """{Call-ID: copies} of method received by k since `since`: libre's
     retransmissions repeat the request, serreg's own are sent again on
-    the same Call-ID (a new CSeq each).  probes_only: REGISTERs that
+    the same Call-ID (a new CSeq each); one answered with a digest
+    challenge is not counted (its resend is).  probes_only: REGISTERs that
     ask for no binding (expires=0, or no Contact: a query) on a Call-ID
     that never registered (not the un-REGISTER of baresip's reg
     client)."""
@@ -42,6 +43,10 @@ def copies(k, method, since, probes_only=False):
     n = collections.Counter()
     for r in k.requests('alice', method, since):
         if probes_only and (r.is_registration or r.callid in regs):
+            continue
+        # a copy challenged just before the freeze (its 401 came): its
+        # resend with credentials is the next one on the Call-ID
+        if r.answer in (401, 407):
             continue
         n[r.callid] += 1
     return n
