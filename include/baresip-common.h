@@ -17,6 +17,15 @@
 #endif
 
 
+/* Opaque core objects */
+struct account;
+struct call;
+struct commands;
+struct ua;
+struct conf;
+struct network;
+
+
 /*
  * Account
  */

@@ -25,15 +25,6 @@
 #define SERREG_BARESIP 10000
 
 
-/* Opaque core objects */
-struct account;
-struct call;
-struct commands;
-struct ua;
-struct conf;
-struct network;
-
-
 /*
  * User Agent
  *

@@ -27,15 +27,6 @@
 #define SERREG_BARESIP 10100
 
 
-/* Opaque core objects */
-struct account;
-struct call;
-struct commands;
-struct ua;
-struct conf;
-struct network;
-
-
 /*
  * User Agent
  *
