@@ -155,7 +155,9 @@ static void take_over(struct ua *ua, bool later)
  * raises no event until its first answer, and none at all when that is
  * a 4xx (libre 2.0.1 then ends the client's fallback silently).  New
  * UAs are appended to uag_list(): a look at its tail each second finds
- * them, O(1) when nothing was added.
+ * them, O(1) when nothing was added.  A deleted UA (platform_ua_gone())
+ * makes the next look walk the whole list: the tail kept may have been
+ * its element, and a new UA may take its address.
  */
 static void scan_tmr_h(void *arg)
 {
@@ -307,6 +309,19 @@ bool platform_take_over(struct ua *ua)
 #else
 	(void)ua;
 	return false;
+#endif
+}
+
+
+/**
+ * A UA is being deleted (uadel): the tail kept from the last look may be
+ * its list element, and the next UA may be allocated at its address, so
+ * the next look walks the whole list once (1.1.0)
+ */
+void platform_ua_gone(void)
+{
+#if SERREG_BARESIP >= 10100
+	plat.tail = NULL;
 #endif
 }
 

@@ -187,7 +187,10 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 	case UA_EVENT_UNREGISTERING:
 		/* from the UA's destructor (uadel): it is unlinked already;
 		   serreg's own ua_unregister() leaves it in the list */
-		if (m && !ua_exists(ua))
+		if (ua_exists(ua))
+			break;
+		platform_ua_gone();
+		if (m)
 			member_remove(m);
 		break;
 

@@ -114,6 +114,7 @@ int  platform_tls_verify(struct tls_conn *tc, const char *host,
 			 bool is_name);
 bool platform_take_over(struct ua *ua);
 void platform_start(void);
+void platform_ua_gone(void);
 void platform_ua_event(struct ua *ua, enum ua_event ev);
 void platform_close(void);
 

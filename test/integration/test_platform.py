@@ -114,6 +114,35 @@ def test_standby_probed_by_serreg_only(registrars, baresip, line):
     assert bs.status()['current'] == 0
 
 
+def test_uanew_after_uadel_taken_over(registrars, baresip):
+    """uanew, uadel, uanew again of prio 1 accounts whose registrar
+    refuses their password: baresip 1.1.0 raises no event for them (the
+    core's fallback REGISTER gets a 401; libre 2.0.1 calls no handler
+    for a 4xx to an expires=0 client), so serreg finds them by its look
+    at the UA list; each new one is managed within a second or two,
+    also when it took the place of one just deleted (a look that kept
+    the list's tail missed it: the new UA had the deleted one's
+    address)."""
+    a, = registrars(1)
+    b, = registrars(1, password='not-' + rig.PASSWORD)
+    bs = baresip([account_line('alice', a, prio=0, fbregint=FBREGINT)],
+                 FAST)
+    assert wait_until(lambda: bound([a]) == [0], 5)
+
+    def listed(user):
+        return rig.aor(user, b) in [x['aor']
+                                    for x in bs.status()['accounts']]
+    for user in ('dave', 'erin', 'fred'):
+        r = bs.command('uanew', account_line(user, b, prio=1,
+                                             fbregint=FBREGINT))
+        assert r['ok'], r
+        assert wait_until(lambda: listed(user), 4), (user, bs.status())
+        r = bs.command('uadel', rig.aor(user, b))
+        assert r['ok'], r
+        assert wait_until(lambda: not listed(user), 4), bs.status()
+    assert bs.status()['current'] == 0 and a.has_binding('alice')
+
+
 def test_net_change_leaves_the_tier_in_use_bound(registrars, baresip,
                                                   netchange_so):
     """After a failover to tier 1 (prio 1), a network change: baresip
