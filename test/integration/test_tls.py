@@ -23,6 +23,12 @@ FAST = ['serreg_probe_timeout 2', 'serreg_failback_hold 1',
 MOVE = 10        # [s] start, gate and first REGISTER, with margin
 SELF_SIGNED = 'TLS certificate not verified: self-signed certificate'
 WRONG_HOST = 'TLS certificate not verified: IP address mismatch'
+# baresip 1.1.0 (libre 2.0.1) verifies its own TLS connections when
+# sip_cafile is set: the gate's OPTIONS fails there first, with libre's
+# EPROTO, before serreg's own check (manual §14.4)
+REFUSED = SELF_SIGNED if rig.BARESIP_VERSION == '1.0.0' else \
+    'Protocol error'
+
 
 
 def tls_line(user, reg, **kw):
@@ -114,13 +120,15 @@ def test_tls_self_signed_is_dead(registrars, baresip, tmp_path):
     mv = bs.wait_move(1, MOVE)
     assert mv, bs.moves(t0)
     assert (mv[-1]['from'], mv[-1]['reason'], mv[-1]['answer']) == \
-        ('0', 'tier_failed', SELF_SIGNED)
+        ('0', 'tier_failed', REFUSED)
     assert wait_until(lambda: b.has_binding('alice'), MOVE)
     assert bs.current_aor() == tls_aor('alice', b)
 
     # tier 0 answered (kamailio is up), yet it never got a REGISTER
-    # asking for a binding, nor any credentials after the gate
-    assert a.requests('alice', 'OPTIONS', t0)
+    # asking for a binding, nor any credentials after the gate (1.1.0:
+    # baresip's own handshake refused it, nothing reached it)
+    if REFUSED == SELF_SIGNED:
+        assert a.requests('alice', 'OPTIONS', t0)
     assert a.registers('alice', t0) == []
     assert not a.has_binding('alice')
     assert serreg_authorized(a, t0) == []
@@ -128,11 +136,12 @@ def test_tls_self_signed_is_dead(registrars, baresip, tmp_path):
     # the reason: in serreg json, in serreg, in one log line
     acc = tier_account(bs.status(), 0)
     assert acc['state'] in ('dead', 'failed') and acc['answer'] == \
-        SELF_SIGNED, acc
-    assert SELF_SIGNED in bs.command('serreg')['data']
-    assert dead_lines(bs, a) == ['TLS certificate not verified: '
-                                 'self-signed certificate']
-    assert ('serreg: tier 0 -> 1 (tier failed: %s)' % SELF_SIGNED) in \
+        REFUSED, acc
+    assert REFUSED in bs.command('serreg')['data']
+    if REFUSED == SELF_SIGNED:
+        assert dead_lines(bs, a) == ['TLS certificate not verified: '
+                                     'self-signed certificate']
+    assert ('serreg: tier 0 -> 1 (tier failed: %s)' % REFUSED) in \
         bs.log()
 
 
@@ -196,7 +205,7 @@ def test_tls_uanew_into_the_tier_in_use_is_gated(registrars, baresip,
 
     assert wait_until(lambda: good.has_binding('alice'), MOVE)
     assert wait_until(lambda: tier_account_of(bs, tls_aor('alice', bad))
-                      ['answer'] == SELF_SIGNED, 5)
+                      ['answer'] == REFUSED, 5)
     time.sleep(1)
     assert bad.registers('alice', t0) == []
     assert not bad.has_binding('alice')
@@ -206,8 +215,9 @@ def test_tls_uanew_into_the_tier_in_use_is_gated(registrars, baresip,
     assert tier_account_of(bs, tls_aor('alice', good))['state'] == \
         'registered'
     assert u.has_binding('alice')
-    assert dead_lines(bs, bad) == ['TLS certificate not verified: '
-                                   'self-signed certificate']
+    if REFUSED == SELF_SIGNED:
+        assert dead_lines(bs, bad) == ['TLS certificate not verified: '
+                                       'self-signed certificate']
 
 
 def tier_account_of(bs, aor_):
