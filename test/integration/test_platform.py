@@ -154,7 +154,8 @@ def test_net_change_leaves_the_tier_in_use_bound(registrars, baresip,
     a, b = registrars(2)
     bs = baresip([account_line('alice', a, prio=0, fbregint=FBREGINT),
                   account_line('alice', b, prio=1, fbregint=FBREGINT)],
-                 FAST + ['module_app netchange.so'], start=False)
+                 FAST + rig.CALLEE_CONFIG + ['module_app netchange.so'],
+                 start=False)
     os.symlink(str(netchange_so), os.path.join(bs.moddir, 'netchange.so'))
     bs.start(hold=[a, b])
     assert wait_until(lambda: bound([a, b]) == [0], 5)
@@ -180,3 +181,6 @@ def test_net_change_leaves_the_tier_in_use_bound(registrars, baresip,
     assert [m for m in bs.moves(t0)] == []
     assert bs.status()['current'] == 1
     assert not a.has_binding('alice')
+    # and a call to the AoR through the registrar in use reaches baresip
+    res = rig.call(b, 'alice', bs, timeout=10)
+    assert res.event is not None and res.rc == 0, (res.rc, res.log[-1500:])
