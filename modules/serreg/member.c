@@ -62,6 +62,8 @@ struct member {
 	struct sip_msg *msg;       /**< an answer, while a watch starts  */
 	struct tmr tmr;            /**< the engine's account timer       */
 	struct tmr fail_tmr;       /**< reports what could not be sent   */
+	struct tmr watch_tmr;      /**< reports a watch that did not start */
+	int watch_err;             /**< ... and its error                */
 	struct sr_answer fail;     /**< ... and its error                */
 	bool fail_reg;             /**< ... a REGISTER, not a request    */
 	bool in_register;          /**< inside serreg's ua_register()    */
@@ -121,6 +123,7 @@ static void destructor(void *arg)
 
 	tmr_cancel(&m->tmr);
 	tmr_cancel(&m->fail_tmr);
+	tmr_cancel(&m->watch_tmr);
 	hash_unlink(&m->he);
 	queue_clear(m);
 	mem_deref(m->probe);
@@ -202,6 +205,25 @@ static void watch_closed_h(int err, void *arg)
 	     serreg_aor(m->ua), err);
 
 	sr_account_flow_closed(m->sra, err, serreg_now());
+	exec_drain();
+}
+
+
+/*
+ * The watch the engine asked for did not start: no message names the
+ * connection (its last answer had none), libre says ENOTCONN (the
+ * connection closed between the answer and the watch: an answer over
+ * TLS waits for the certificate's verification), or no memory.  For
+ * the engine the connection is lost, as if closed: it registers again
+ * (flow recovery, at most every SR_RECOVER_GAP), and the flow request
+ * after it finds a connection to watch.  Told, the engine no longer
+ * counts it as watched (it asked for no watch again before).
+ */
+static void watch_failed_h(void *arg)
+{
+	struct member *m = arg;
+
+	sr_account_flow_closed(m->sra, m->watch_err, serreg_now());
 	exec_drain();
 }
 
@@ -714,9 +736,15 @@ void member_watch(struct member *m)
 	err = watch_start(&m->watch, m->msg,
 			  serreg_settings()->check_interval,
 			  watch_closed_h, m);
-	if (err)
-		warning("serreg: %s: connection not watched (%m)\n",
-			serreg_aor(m->ua), err);
+	if (!err)
+		return;
+
+	warning("serreg: %s: connection not watched (%m)\n",
+		serreg_aor(m->ua), err);
+
+	/* the engine hears it from the main loop */
+	m->watch_err = err;
+	tmr_start(&m->watch_tmr, 0, watch_failed_h, m);
 }
 
 
@@ -724,6 +752,7 @@ void member_unwatch(struct member *m)
 {
 	m->qwatch = false;
 	m->watch  = mem_deref(m->watch);
+	tmr_cancel(&m->watch_tmr);
 }
 
 
@@ -955,6 +984,7 @@ void member_remove(struct member *m)
 	queue_clear(m);
 	tmr_cancel(&m->tmr);
 	tmr_cancel(&m->fail_tmr);
+	tmr_cancel(&m->watch_tmr);
 	m->probe   = mem_deref(m->probe);
 	m->query   = mem_deref(m->query);
 	m->watch   = mem_deref(m->watch);

@@ -4,14 +4,18 @@ Against real baresip and kamailio.  regint=600 everywhere: a refresh
 (at 90 %, 9 minutes) can never be what found a fault here.
 """
 
+import os
 import subprocess
 import time
 
 import pytest
 
-from rig import (DEFAULT_REGINT, HOST, TEMPLATE, account_line, free_port,
-                 release_port, wait_until)
+from rig import (DEFAULT_REGINT, HOST, TEMPLATE, account_line, cut_tcp,
+                 free_port, release_port, wait_until)
+from test_platform import netchange_so  # noqa: F401 (fixture)
 from test_serial import bound
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 # every test against registrars that challenge REGISTER and that do not
 AUTH_MODES = ('auth', 'noauth')
@@ -205,3 +209,111 @@ def test_r34_call_holds_failback_until_it_ends(registrars, baresip,
     assert wait_until(lambda: bound([a, b]) == [0], 5)
     assert not bs.status()['failback_held']
     print('failback %.2f s after the hangup' % (mv[-1]['_time'] - t_hang))
+
+
+
+
+def tcp_pair(registrars, baresip, netchange_so):
+    """alice over TCP at a (prio 0) and b (prio 1), regint 600, with the
+    test_netchange command (test_platform.py); a bound and its
+    connection watched.  (a, b, bs, t0)"""
+    a, b = registrars(2)
+    t0 = time.time()
+    bs = baresip([account_line('alice', a, prio=0, transport='tcp',
+                               regint=SLOW_REFRESH),
+                  account_line('alice', b, prio=1, transport='tcp',
+                               regint=SLOW_REFRESH)],
+                 ['serreg_probe_timeout 2', 'module_app netchange.so'],
+                 start=False)
+    os.symlink(str(netchange_so), os.path.join(bs.moddir, 'netchange.so'))
+    bs.start(hold=[a, b])
+    assert wait_until(lambda: bound([a, b]) == [0], 5)
+    assert wait_until(lambda: bs.status()['mem']['watches'] == 1, 5)
+    time.sleep(0.5)
+    return a, b, bs, t0
+
+
+def test_r21_net_change_watches_the_new_connection(registrars, baresip,
+                                                    netchange_so):
+    """A network change (baresip flushes libre's transports and
+    connections, and registers every UA again): libre frees the old
+    connection's keep-alives without calling them, so the watch is over
+    without a word.  The engine ends it at baresip's own REGISTERING,
+    the flow request after the REGISTER_OK finds the new connection and
+    its watch finds a reset at once.  (Before 5c87dec the engine kept
+    the old watch for good: a reset after a net change was found at the
+    next refresh only.)"""
+    a, b, bs, t0 = tcp_pair(registrars, baresip, netchange_so)
+
+    t1 = time.time()
+    assert bs.command('test_netchange')['ok']
+    assert wait_until(lambda: a.registers('alice', t1), 3)
+    assert wait_until(lambda: a.requests(method='OPTIONS', since=t1), 3)
+    assert wait_until(lambda: bs.status()['mem']['watches'] == 1, 3)
+    assert 'Address already in use' not in bs.log()
+    time.sleep(0.5)
+
+    t2 = time.time()
+    assert cut_tcp(a) >= 1
+    assert wait_until(lambda: a.registers('alice', t2), 3), \
+        bs.log()[-3000:]
+    assert wait_until(lambda: a.has_binding('alice'), 3)
+    assert 'connection to the registrar closed' in bs.log()
+    assert [m for m in bs.moves(t0) if m['reason'] != 'start'] == []
+    assert bound([a, b]) == [0]
+
+
+
+@pytest.fixture
+def kafail(tmp_path):
+    """(LD_PRELOAD path, flag file) of the shim that makes serreg's
+    watches fail to start (shims/kafail.c)."""
+    so = str(tmp_path / 'kafail.so')
+    subprocess.run(['gcc', '-shared', '-fPIC', '-O1', '-o', so,
+                    os.path.join(HERE, 'shims', 'kafail.c'), '-ldl'],
+                   check=True, timeout=60)
+    return so, str(tmp_path / 'kafail.on')
+
+
+def test_r21_watch_that_cannot_start_is_a_lost_connection(registrars,
+                                                          baresip,
+                                                          kafail):
+    """The watch of a TCP account cannot start: libre says ENOTCONN, as
+    when the connection closed between the answer and the watch (shim).
+    The engine hears that as a lost connection
+    (sr_account_flow_closed): it registers again (flow recovery, at
+    most every SR_RECOVER_GAP, 10 s) on a connection that answers, and
+    asks for the watch again; once it starts, a reset is found.  Before
+    (glue review, issue 17): only a warning, the engine counted the
+    connection as watched for good: a reset connection was found at
+    the next refresh only (regint 600, no check), the registrar got
+    nothing."""
+    so, flag = kafail
+    open(flag, 'w').close()
+    a, b = registrars(2)
+    t0 = time.time()
+    bs = baresip([account_line('alice', a, prio=0, transport='tcp',
+                               regint=SLOW_REFRESH),
+                  account_line('alice', b, prio=1, transport='tcp',
+                               regint=SLOW_REFRESH)],
+                 ['serreg_probe_timeout 2'],
+                 env={'LD_PRELOAD': so, 'SERREG_KAFAIL_FILE': flag})
+    assert wait_until(lambda: bound([a, b]) == [0], 5)
+    assert wait_until(lambda: 'connection not watched' in bs.log(), 5), \
+        bs.log()[-3000:]
+    os.unlink(flag)
+    # the watch, at the latest after the next recovery
+    watched = wait_until(lambda: bs.status()['mem']['watches'] == 1, 12)
+    time.sleep(0.5)
+
+    # a reset is found: the account registers again on a new
+    # connection (at the next recovery, 10 s after the last)
+    t1 = time.time()
+    assert cut_tcp(a) >= 1
+    assert wait_until(lambda: a.registers('alice', t1), 12), \
+        bs.log()[-3000:]
+    assert wait_until(lambda: a.has_binding('alice'), 3)
+    assert watched, bs.status()
+    assert 'connection to the registrar closed' in bs.log()
+    assert [m for m in bs.moves(t0) if m['reason'] != 'start'] == []
+    assert bound([a, b]) == [0]
