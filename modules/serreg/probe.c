@@ -38,6 +38,13 @@
  * Over TCP and TLS libre sends once and reports a refused or reset
  * connection at once: those keep libre's transaction.
  *
+ * libre 1.1.0 cannot take back a transaction whose name is still
+ * resolving either: freed, it is only marked cancelled and sent when
+ * the DNS answer comes (src/sip/request.c: the destructor keeps a
+ * stateful request, the DNS handlers send it).  So a probe that ends
+ * meanwhile leaves it behind, detached (struct txn): its send handler
+ * refuses every address, nothing goes out, and libre ends it.
+ *
  * Copyright (C) 2026 The serreg developers
  */
 
@@ -66,6 +73,16 @@ static struct {
 	unsigned tomb;            /**< next slot                   */
 } own;
 
+/** libre's transaction of a probe (TCP, TLS, a transport DNS chose) */
+struct txn {
+	struct le le;             /**< in txnl while detached     */
+	struct sip_request *req;
+	struct probe *pr;         /**< NULL once detached         */
+};
+
+/** Detached transactions that libre has not ended yet */
+static struct list txnl;
+
 struct probe {
 	struct le he;             /**< in own.ht while own         */
 	uint32_t key;             /**< ... by its Call-ID's hash   */
@@ -76,7 +93,8 @@ struct probe {
 	bool own;                 /**< sent statelessly (UDP)      */
 	struct sip_dialog *dlg;
 	struct sip_auth *auth;
-	struct sip_request *req;
+	struct sip_request *req;  /**< own: its request, resolving */
+	struct txn *txn;          /**< else: libre's transaction  */
 	struct verify *ver;       /**< TLS verification under way */
 	struct sip_loopstate ls;
 	struct tmr tmr;           /**< deadline, then report     */
@@ -95,6 +113,44 @@ struct probe {
 	bool done;
 };
 
+static void txn_destructor(void *arg)
+{
+	struct txn *t = arg;
+
+	list_unlink(&t->le);
+
+	/* (alive: libre keeps it, cancelled, and calls nobody back) */
+	mem_deref(t->req);
+}
+
+
+/*
+ * The probe is done with its request.  Alive (resolving, or waiting for
+ * its answer or its connection), libre would go on with it, freed or
+ * not: it is kept, detached, until libre ends it, and sends nothing
+ * more (no address after the next, no resend after a DNS answer).
+ */
+static void req_end(struct probe *pr)
+{
+	struct txn *t = pr->txn;
+
+	pr->req = mem_deref(pr->req);
+
+	if (!t)
+		return;
+
+	pr->txn = NULL;
+	t->pr   = NULL;
+
+	if (t->req) {
+		list_append(&txnl, &t->le, t);
+		return;
+	}
+
+	mem_deref(t);
+}
+
+
 static void destructor(void *arg)
 {
 	struct probe *pr = arg;
@@ -110,7 +166,7 @@ static void destructor(void *arg)
 	}
 
 	/* a request in flight is cancelled and calls nobody back */
-	mem_deref(pr->req);
+	req_end(pr);
 	mem_deref(pr->ver);
 	mem_deref(pr->dlg);
 	mem_deref(pr->auth);
@@ -131,7 +187,7 @@ static void tmr_handler(void *arg)
 	if (!pr->answered) {
 		memset(&pr->ans, 0, sizeof(pr->ans));
 		pr->ans.err = ETIMEDOUT;
-		pr->req = mem_deref(pr->req);
+		req_end(pr);
 		pr->ver = mem_deref(pr->ver);
 	}
 
@@ -360,21 +416,77 @@ static void resp_handler(int err, const struct sip_msg *msg, void *arg)
 	report(pr);
 }
 
+/* libre sends a transaction's request: never once it is detached */
+static int txn_send_handler(enum sip_transp tp, const struct sa *src,
+			    const struct sa *dst, struct mbuf *mb, void *arg)
+{
+	struct txn *t = arg;
+
+	if (!t->pr)
+		return ECANCELED;
+
+	return send_handler(tp, src, dst, mb, t->pr);
+}
+
+
+static void txn_resp_handler(int err, const struct sip_msg *msg, void *arg)
+{
+	struct txn *t = arg;
+
+	if (t->pr) {
+		resp_handler(err, msg, t->pr);
+		return;
+	}
+
+	/* detached: libre ended it */
+	if (!msg || msg->scode >= 200) {
+		debug("serreg: a given-up request ended (%m, %u)\n", err,
+		      msg ? msg->scode : 0);
+		mem_deref(t);
+	}
+}
+
+
 static int send_request(struct probe *pr)
 {
-	if (strcmp(pr->met, "REGISTER") || pr->expires == PROBE_QUERY)
-		return sip_drequestf(&pr->req, uag_sip(), !pr->own, pr->met,
-				     pr->dlg, 0, pr->auth, send_handler,
-				     resp_handler, pr,
-				     "Content-Length: 0\r\n"
-				     "\r\n");
+	struct sip_request **reqp = &pr->req;
+	sip_send_h *sendh = send_handler;
+	sip_resp_h *resph = resp_handler;
+	struct txn *t = NULL;
+	void *arg = pr;
+	int err;
 
-	return sip_drequestf(&pr->req, uag_sip(), !pr->own, pr->met, pr->dlg,
-			     0, pr->auth, send_handler, resp_handler, pr,
-			     "Expires: %u\r\n"
-			     "Content-Length: 0\r\n"
-			     "\r\n",
-			     pr->expires);
+	if (!pr->own) {
+		t = mem_zalloc(sizeof(*t), txn_destructor);
+		if (!t)
+			return ENOMEM;
+
+		t->pr = pr;
+		reqp  = &t->req;
+		sendh = txn_send_handler;
+		resph = txn_resp_handler;
+		arg   = t;
+	}
+
+	if (strcmp(pr->met, "REGISTER") || pr->expires == PROBE_QUERY)
+		err = sip_drequestf(reqp, uag_sip(), !pr->own, pr->met,
+				    pr->dlg, 0, pr->auth, sendh, resph, arg,
+				    "Content-Length: 0\r\n"
+				    "\r\n");
+	else
+		err = sip_drequestf(reqp, uag_sip(), !pr->own, pr->met,
+				    pr->dlg, 0, pr->auth, sendh, resph, arg,
+				    "Expires: %u\r\n"
+				    "Content-Length: 0\r\n"
+				    "\r\n",
+				    pr->expires);
+
+	if (err)
+		mem_deref(t);
+	else
+		pr->txn = t;
+
+	return err;
 }
 
 /* Send it; an own one's CSeq numbers are kept (see own_find) */
@@ -419,7 +531,7 @@ static int request(struct probe *pr)
 {
 	int err;
 
-	pr->req = mem_deref(pr->req);
+	req_end(pr);
 
 	err = send_cseq(pr, true);
 	if (err || !pr->own)
@@ -560,6 +672,9 @@ void probe_close(void)
 {
 	own.lsnr = mem_deref(own.lsnr);
 	own.ht   = mem_deref(own.ht);
+
+	/* libre calls nothing of serreg's after this */
+	list_flush(&txnl);
 }
 
 

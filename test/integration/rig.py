@@ -1832,6 +1832,132 @@ class Dns(_Child):
         return read_log(self.logfile)
 
 
+class DnsDelay:
+    """A DNS proxy in a thread of the test process: UDP on 127.0.0.1:port,
+    forwarding every query to `upstream` (a Dns) and its answer back,
+    held for a while when asked.  dnsmasq cannot delay an answer; a slow
+    resolver is what leaves libre's requests resolving.
+
+    delay(name, seconds): queries for name (any type) that arrive from
+    now on are answered `seconds` after they first arrived (0: at once
+    again); a query held keeps its time.  The client's retransmissions
+    of a query are not forwarded again while it is pending.
+    queries(): [(time, qtype, name, held)], held the seconds it was
+    held for.  config_line: 'dns_server 127.0.0.1:PORT'."""
+
+    def __init__(self, upstream, port=None):
+        import struct
+        self._struct = struct
+        self.upstream = upstream
+        self._own_port = port is None
+        self.port = free_tcp_port(udp=True) if port is None else port
+        self._delays = {}
+        self._pending = {}          # id -> [client, release, answer]
+        self._log = []
+        self._lock = threading.Lock()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.bind((HOST, self.port))
+        self._up = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._up.bind((HOST, 0))
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        _live.append(self)
+
+    def __repr__(self):
+        return '<DnsDelay %s:%d -> %d>' % (HOST, self.port,
+                                           self.upstream.port)
+
+    @property
+    def config_line(self):
+        return 'dns_server %s:%d' % (HOST, self.port)
+
+    def delay(self, name, seconds):
+        with self._lock:
+            self._delays[name.lower().strip('.')] = float(seconds)
+
+    def queries(self):
+        with self._lock:
+            return list(self._log)
+
+    def held(self, name=None):
+        """Queries held so far (for name, if given)."""
+        return [q for q in self.queries() if q[3] and
+                (name is None or q[2] == name.lower().strip('.'))]
+
+    def _question(self, data):
+        name, i = _dns_read_name(data, 12)
+        qtype = self._struct.unpack('>H', data[i:i + 2])[0]
+        names = {v: k for k, v in QTYPES.items()}
+        return name.lower(), names.get(qtype, str(qtype))
+
+    def _query(self, data, client):
+        qid = data[:2]
+        now = time.time()
+        with self._lock:
+            if qid in self._pending:
+                return
+            try:
+                name, qtype = self._question(data)
+            except (IndexError, RigError, self._struct.error):
+                return
+            wait = self._delays.get(name, 0.0)
+            self._pending[qid] = [client, now + wait, None]
+            self._log.append((now, qtype, name, wait))
+        self._up.sendto(data, (HOST, self.upstream.port))
+
+    def _answer(self, data):
+        with self._lock:
+            p = self._pending.get(data[:2])
+            if p is None:
+                return
+            p[2] = data
+
+    def _flush(self):
+        now = time.time()
+        with self._lock:
+            due = [(k, p) for k, p in self._pending.items()
+                   if p[2] is not None and p[1] <= now]
+            for k, _ in due:
+                del self._pending[k]
+        for _, p in due:
+            try:
+                self._sock.sendto(p[2], p[0])
+            except OSError:
+                pass
+
+    def _run(self):
+        import select
+        while not self._stop:
+            try:
+                r, _, _ = select.select([self._sock, self._up], [], [],
+                                        0.02)
+            except (OSError, ValueError):
+                return
+            for s in r:
+                try:
+                    data, addr = s.recvfrom(65535)
+                except OSError:
+                    continue
+                if len(data) < 12:
+                    continue
+                if s is self._sock:
+                    self._query(data, addr)
+                else:
+                    self._answer(data)
+            self._flush()
+
+    def close(self):
+        self._stop = True
+        self._thread.join(2)
+        self._sock.close()
+        self._up.close()
+        if self in _live:
+            _live.remove(self)
+        if self._own_port:
+            release_port(self.port)
+
+
 # ---------------------------------------------------------------------
 # RFC 5626 outbound: registrar mode and edge proxies
 # ---------------------------------------------------------------------

@@ -18,6 +18,9 @@ sent while it is frozen, so the copies it reads at its thaw count them.
 import collections
 import time
 
+import pytest
+
+import rig
 from rig import account_line, wait_until
 from test_serial import FAST, bound, tier_state
 
@@ -107,3 +110,74 @@ def test_given_up_check_not_retransmitted_after_deadline(registrars,
           % sorted(mine.values()))
     assert len(mine) >= 5, mine
     assert max(mine.values()) <= MAX_COPIES, mine
+
+
+NAME = 'tier1.example'
+HOLD = 4             # [s] the slow DNS answer
+
+
+@pytest.fixture
+def slow_dns(dns):
+    """(Dns, DnsDelay in front of it): a resolver whose answers for a
+    name can be held."""
+    d = dns(ttl=1)
+    proxy = rig.DnsDelay(d)
+    yield d, proxy
+    proxy.close()
+
+
+def test_given_up_tcp_probe_still_resolving_is_never_sent(registrars,
+                                                          baresip,
+                                                          slow_dns):
+    """Tier 1 is a registrar named by a domain, over TCP: serreg's probe
+    goes through libre's transaction, which resolves the name first.
+    Its DNS answer held (4 s), the probe is given up meanwhile: tier 0
+    is killed, the phone moves to tier 1 (the probe cancelled) and
+    registers there, its own REGISTER resolving at once.  libre 1.1.0
+    cannot take back a request still resolving: freed, it is only
+    marked cancelled (src/sip/request.c, its destructor) and the DNS
+    handlers send it when the answer comes.  Before (glue review, issue
+    17): that probe reached tier 1 after the account's REGISTER, 4 s
+    after serreg gave it up.  It could not remove the binding: the
+    destructor also drops the send handler, which is what adds the
+    Contact, so it went as "Expires: 0" without Contact, a binding
+    query (RFC 3261 10.3; the binding held, also where REGISTER is not
+    challenged).  Now the given-up request refuses every address in its
+    send handler: nothing reaches the registrar."""
+    d, proxy = slow_dns
+    a, b = registrars(2)
+    d.a(NAME, b.host)
+    d.apply()
+    t0 = time.time()
+    bs = baresip([account_line('alice', a, prio=0, transport='tcp',
+                               regint=600),
+                  '<sip:alice@%s:%d;transport=tcp>;auth_pass=%s;'
+                  'regint=600;prio=1;fbregint=2'
+                  % (NAME, b.port, rig.PASSWORD)],
+                 ['serreg_probe_timeout 5', 'serreg_failback_hold 1',
+                  proxy.config_line])
+    assert wait_until(lambda: bound([a, b]) == [0], 5), bs.log()[-3000:]
+    assert wait_until(lambda: len(b.probes('alice')) >= 1, 6)
+    assert wait_until(lambda: tier_state(bs, 1) == 'alive', 5)
+    assert wait_until(lambda: bs.status()['mem']['watches'] == 1, 5)
+
+    # the next probe's name held, nothing else's
+    proxy.delay(NAME, HOLD)
+    assert wait_until(lambda: proxy.held(NAME), 5), proxy.queries()
+    proxy.delay(NAME, 0)
+    t1 = time.time()
+    a.stop()
+    mv = bs.wait_move(1, 3, t1)
+    assert mv, bs.log()[-3000:]
+    assert wait_until(lambda: b.has_binding('alice'), 3)
+    t_reg = b.registers('alice', t1)[0].time
+    assert t_reg < proxy.held(NAME)[0][0] + HOLD, 'not before the answer'
+
+    # the held answer comes: the given-up probe is not sent
+    time.sleep(HOLD + 2)
+    held = b.has_binding('alice')
+    late = [r for r in b.requests('alice', 'REGISTER', t1) if r.is_probe]
+    assert late == [], (late, 'binding held: %s' % held)
+    assert held
+    assert [m['to'] for m in bs.moves(t0) if m['reason'] != 'start'] \
+        == ['1']
