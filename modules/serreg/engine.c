@@ -2308,6 +2308,20 @@ void sr_account_registering(struct sr_account *acc, uint64_t now)
 }
 
 
+/**
+ * The REGISTER asked for was not sent: baresip's reg client of the
+ * account registers it already (a UA adopted after a late load).  No
+ * REGISTERING follows, so the generation is not one of serreg's: the
+ * next REGISTERING is baresip's own (a net change).  The generation
+ * stays live and in flight; its REGISTER_OK marks it bound.
+ */
+void sr_account_reg_kept(struct sr_account *acc)
+{
+	if (acc)
+		acc->gen_ours = false;
+}
+
+
 /** An account registered (baresip's REGISTER_OK) */
 void sr_account_registered(struct sr_account *acc, uint16_t scode,
 			   uint64_t now)

@@ -265,6 +265,7 @@ int  sr_account_add(struct sr_engine *eng, struct sr_account **accp,
 		    unsigned flags, uint64_t now);
 void sr_account_remove(struct sr_account *acc, uint64_t now);
 void sr_account_registering(struct sr_account *acc, uint64_t now);
+void sr_account_reg_kept(struct sr_account *acc);
 void sr_account_registered(struct sr_account *acc, uint16_t scode,
 			   uint64_t now);
 void sr_account_reg_failed(struct sr_account *acc,

@@ -277,8 +277,10 @@ void member_register(struct member *m)
 	   REGISTERING, or a UA adopted after a late load).  A second
 	   ua_register would send an un-REGISTER of the old Call-ID that
 	   can overtake the new binding. */
-	if (account_regint(a))
+	if (account_regint(a)) {
+		sr_account_reg_kept(m->sra);
 		return;
+	}
 
 	m->query = mem_deref(m->query);
 	(void)account_set_regint(a, m->regint);

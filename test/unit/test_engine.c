@@ -2196,6 +2196,34 @@ SIM_TEST(test_engine_gen_net_change_restores_route, HOLD, BACKOFF_MAX)
 }
 
 
+/* a REGISTER the glue did not send (baresip's client of an adopted UA
+   registers it already: no REGISTERING follows): told, the engine takes
+   the next REGISTERING for baresip's own (a net change), not for that
+   REGISTER's */
+SIM_TEST(test_engine_gen_reg_kept_next_registering_is_own, HOLD,
+	 BACKOFF_MAX)
+{
+	int a = sim_add_flags(s, 0, 0, SR_ACC_F_OUTBOUND | SR_ACC_F_LIVE);
+	struct sr_account *sra;
+	unsigned nroute;
+
+	sim_start(s);
+	sra = s->accv[a].sra;
+	TEST_EQ(1, s->accv[a].nregister);
+	sr_account_flows(sra, 0x2, 0x0, NULL, s->now);
+	TEST_EQ(1, s->accv[a].route);
+	nroute = s->accv[a].nroute;
+
+	sr_account_reg_kept(sra);
+	sr_account_registering(sra, s->now);
+	TEST_EQ(nroute + 1, s->accv[a].nroute);
+	TEST_EQ(0, s->accv[a].route);
+	TEST_EQ(0, s->accv[a].nhold);
+
+	return 0;
+}
+
+
 /* a TLS account whose set is resolved while its registrar is verified
    (the gate): its REGISTER after the gate goes through a named server,
    so that the un-REGISTER of that reg client, when a pin replaces it,
