@@ -415,6 +415,42 @@ def test_dns_change_while_pinned_moves_to_the_new_server(registrars,
     reaches(r4, bs)
 
 
+def test_set_shrinks_to_one_server_registers_through_it(registrars,
+                                                        baresip, dns):
+    """Pinned to r2 (r1 frozen); the set becomes one server, r4: no set
+    any more, requests as DNS orders them, and the account registers
+    again through r4 at once.  (Before issue 17 the pin was dropped
+    without a new REGISTER: the reg client went on refreshing through
+    r2 while `serreg` showed no set, and r4 never got the binding.)"""
+    r1, r2, r3, d, bs, t0 = ladder(registrars, baresip, dns, retry=None)
+    r4, = registrars(1)
+    t_f = time.time()
+    r1.freeze()
+    assert wait_until(lambda: r2.has_binding('alice') and
+                      pinned_to(bs, r2), DETECT + 5), bs.log()[-4000:]
+
+    t_c = time.time()
+    d.server_set(DOMAIN, [r4], proto='udp')
+    d.apply()
+    # resolved again within 5 s (the shortest TTL serreg uses)
+    assert wait_until(lambda: r4.has_binding('alice'), 5 + TIMEOUT + 3), (
+        d.queries()[-6:], bs.log()[-4000:])
+    t4 = bound_since(r4, t_c)
+    print('set of one: bound at its server %.2f s after the change'
+          % (t4 - t_c))
+    acc = account(bs)
+    assert 'servers' not in acc and not acc.get('pinned'), acc
+    # nothing more through r2 (its un-REGISTER aside), and the binding
+    # at r4 holds for a refresh interval
+    gaps = binding_gaps(r4, 'alice', time.time() + REGINT + 2)
+    assert gaps == [], (gaps, unregisters(r4, t_c), bs.log()[-3000:])
+    late = [r for r in r2.requests('alice', since=t4 + 1)
+            if r.is_registration]
+    assert late == [], late
+    no_move(bs, r3, t0, t_f)
+    reaches(r4, bs)
+
+
 # ---------------------------------------------------------------------
 # f. Bad serreg_server_retry values
 # ---------------------------------------------------------------------
