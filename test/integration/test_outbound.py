@@ -6,10 +6,13 @@ second tier behind it.  Registrar-side truth: the bindings and their
 reg-ids; the edges' request logs; calls by sipp reaching baresip.
 """
 
+import os
+import re
 import time
 
 import rig
 from rig import account_line, wait_until
+from test_platform import netchange_so  # noqa: F401 (fixture)
 
 # every test against registrars that challenge REGISTER and that do not
 AUTH_MODES = ('auth', 'noauth')
@@ -192,3 +195,54 @@ def test_outbound_flow_answered_202_counts_as_registered(registrars, edges,
     assert regids(reg) == [2]
     assert not backup.has_binding('alice')
     assert bs.status()['state'] == 'registered'
+
+
+def reg_id_of(r):
+    """The reg-id of a REGISTER's Contact (0 if none)."""
+    m = re.search(r';reg-id=(\d+)', r.contact)
+    return int(m.group(1)) if m else 0
+
+
+def test_outbound_net_change_while_route_swapped(registrars, edges,
+                                                 baresip, netchange_so):
+    """The first edge is dead, so new calls go through the second (the
+    account's first outbound proxy swapped); then a network change:
+    baresip builds both flows again from the account's proxies.  Flow 1
+    must go through edge 1 again, not through the swapped proxy: edge 2
+    carries flow 2 only.  (Glue review, issue 17: with the route left
+    swapped, both flows went through edge 2 while the engine counted
+    two.)"""
+    reg, = registrars(1, template=rig.OUTBOUND_TEMPLATE)
+    backup, = registrars(1)
+    e1, e2 = edges(reg, 2)
+    bs = baresip([rig.outbound_account('alice', reg, (e1, e2),
+                                       regint=600, extra='prio=0'),
+                  account_line('alice', backup, prio=1, regint=600)],
+                 CFG + ['module_app netchange.so'], uuid=True,
+                 start=False)
+    os.symlink(str(netchange_so), os.path.join(bs.moddir, 'netchange.so'))
+    bs.start(hold=[reg, backup])
+    assert wait_until(lambda: regids(reg) == [1, 2], 10), bs.log()[-3000:]
+
+    e1.stop()
+    swapped = 'new calls through %s' % e2.outbound_uri('tcp')
+    assert wait_until(lambda: swapped in bs.log(), 5), bs.log()[-3000:]
+    n_swapped = bs.log().count(swapped)
+
+    t_nc = time.time()
+    assert bs.command('test_netchange')['ok']
+    assert wait_until(lambda: e2.registers('alice', t_nc), 5), (
+        bs.log()[-3000:])
+    time.sleep(3)
+    ids = sorted({reg_id_of(r) for r in e2.registers('alice', t_nc)})
+    assert ids == [2], (ids, e2.registers('alice', t_nc))
+    # (the registrar keeps flow 1's binding of before: edge 1 is gone)
+    assert 2 in regids(reg), regids(reg)
+    # flow 1 failed again at edge 1: new calls through edge 2 again
+    assert wait_until(lambda: bs.log().count(swapped) > n_swapped, 5), (
+        bs.log()[-3000:])
+    assert bs.moves(t_nc) == [], bs.moves(t_nc)
+    assert not backup.has_binding('alice')
+    dials_out_through(bs, reg, e2)
+    res = rig.call(reg, 'alice', bs, timeout=15)
+    assert res.event is not None and res.rc == 0, res.log[-2000:]
