@@ -234,6 +234,19 @@ def tcp_pair(registrars, baresip, netchange_so,
     return a, b, bs, t0
 
 
+def reset_is_found(a, b, bs, t0, within):
+    """A reset of alice's connection to a is found: she registers again
+    there on a new connection within `within` s, no move since t0."""
+    t = time.time()
+    assert cut_tcp(a) >= 1
+    assert wait_until(lambda: a.registers('alice', t), within), \
+        bs.log()[-3000:]
+    assert wait_until(lambda: a.has_binding('alice'), 3)
+    assert 'connection to the registrar closed' in bs.log()
+    assert [m for m in bs.moves(t0) if m['reason'] != 'start'] == []
+    assert bound([a, b]) == [0]
+
+
 @pytest.mark.parametrize('line', ['module serreg.so',
                                   'module_app serreg.so'])
 def test_r21_net_change_watches_the_new_connection(registrars, baresip,
@@ -260,15 +273,7 @@ def test_r21_net_change_watches_the_new_connection(registrars, baresip,
     assert wait_until(lambda: bs.status()['mem']['watches'] == 1, 3)
     assert 'Address already in use' not in bs.log()
     time.sleep(0.5)
-
-    t2 = time.time()
-    assert cut_tcp(a) >= 1
-    assert wait_until(lambda: a.registers('alice', t2), 3), \
-        bs.log()[-3000:]
-    assert wait_until(lambda: a.has_binding('alice'), 3)
-    assert 'connection to the registrar closed' in bs.log()
-    assert [m for m in bs.moves(t0) if m['reason'] != 'start'] == []
-    assert bound([a, b]) == [0]
+    reset_is_found(a, b, bs, t0, 3)
 
 
 
@@ -316,12 +321,5 @@ def test_r21_watch_that_cannot_start_is_a_lost_connection(registrars,
 
     # a reset is found: the account registers again on a new
     # connection (at the next recovery, 10 s after the last)
-    t1 = time.time()
-    assert cut_tcp(a) >= 1
-    assert wait_until(lambda: a.registers('alice', t1), 12), \
-        bs.log()[-3000:]
-    assert wait_until(lambda: a.has_binding('alice'), 3)
     assert watched, bs.status()
-    assert 'connection to the registrar closed' in bs.log()
-    assert [m for m in bs.moves(t0) if m['reason'] != 'start'] == []
-    assert bound([a, b]) == [0]
+    reset_is_found(a, b, bs, t0, 12)

@@ -35,16 +35,24 @@ def dials_out_through(bs, reg, edge):
     bs.command('hangup')
 
 
-def outbound_ladder(registrars, edges, baresip, config=CFG):
+def outbound_ladder(registrars, edges, baresip, config=CFG, module=None):
     """Tier 0: alice through two edges to an outbound registrar; tier 1:
-    alice at a plain registrar.  (reg, e1, e2, backup, bs)"""
+    alice at a plain registrar; module: the path of one more module to
+    load (module_app).  (reg, e1, e2, backup, bs)"""
     reg, = registrars(1, template=rig.OUTBOUND_TEMPLATE)
     backup, = registrars(1)
     e1, e2 = edges(reg, 2)
+    if module:
+        config = list(config) + ['module_app %s'
+                                 % os.path.basename(str(module))]
     bs = baresip([rig.outbound_account('alice', reg, (e1, e2),
                                        regint=600, extra='prio=0'),
                   account_line('alice', backup, prio=1, regint=600)],
-                 config, uuid=True)
+                 config, uuid=True, start=not module)
+    if module:
+        os.symlink(str(module), os.path.join(
+            bs.moddir, os.path.basename(str(module))))
+        bs.start(hold=[reg, backup])
     return reg, e1, e2, backup, bs
 
 
@@ -212,16 +220,8 @@ def test_outbound_net_change_while_route_swapped(registrars, edges,
     carries flow 2 only.  (Glue review, issue 17: with the route left
     swapped, both flows went through edge 2 while the engine counted
     two.)"""
-    reg, = registrars(1, template=rig.OUTBOUND_TEMPLATE)
-    backup, = registrars(1)
-    e1, e2 = edges(reg, 2)
-    bs = baresip([rig.outbound_account('alice', reg, (e1, e2),
-                                       regint=600, extra='prio=0'),
-                  account_line('alice', backup, prio=1, regint=600)],
-                 CFG + ['module_app netchange.so'], uuid=True,
-                 start=False)
-    os.symlink(str(netchange_so), os.path.join(bs.moddir, 'netchange.so'))
-    bs.start(hold=[reg, backup])
+    reg, e1, e2, backup, bs = outbound_ladder(registrars, edges, baresip,
+                                              module=netchange_so)
     assert wait_until(lambda: regids(reg) == [1, 2], 10), bs.log()[-3000:]
 
     e1.stop()

@@ -376,17 +376,26 @@ def test_standby_probed_per_server_fails_back_pinned(registrars, baresip,
 # e. The SRV set changes at run time (TTL 1 s) while pinned
 # ---------------------------------------------------------------------
 
-def test_dns_change_while_pinned_moves_to_the_new_server(registrars,
-                                                         baresip, dns):
-    """Pinned to r2 (r1 frozen); the set becomes {r1 (frozen), r4}:
-    the account leaves r2 and binds at r4, nothing more goes to r2.
-    The default serreg_server_retry (60 s): r1 is still known dead."""
+def pinned_to_second(registrars, baresip, dns):
+    """ladder() with the default server retry, a fourth registrar r4
+    (in no set yet), then r1 frozen: alice pinned to r2 and bound
+    there.  (r1, r2, r3, r4, d, bs, t0, t_f: the freeze)"""
     r1, r2, r3, d, bs, t0 = ladder(registrars, baresip, dns, retry=None)
     r4, = registrars(1)
     t_f = time.time()
     r1.freeze()
     assert wait_until(lambda: r2.has_binding('alice') and
                       pinned_to(bs, r2), DETECT + 5), bs.log()[-4000:]
+    return r1, r2, r3, r4, d, bs, t0, t_f
+
+
+def test_dns_change_while_pinned_moves_to_the_new_server(registrars,
+                                                         baresip, dns):
+    """Pinned to r2 (r1 frozen); the set becomes {r1 (frozen), r4}:
+    the account leaves r2 and binds at r4, nothing more goes to r2.
+    The default serreg_server_retry (60 s): r1 is still known dead."""
+    r1, r2, r3, r4, d, bs, t0, t_f = pinned_to_second(registrars, baresip,
+                                                      dns)
 
     t_c = time.time()
     d.server_set(DOMAIN, [r1, r4], proto='udp')
@@ -422,12 +431,8 @@ def test_set_shrinks_to_one_server_registers_through_it(registrars,
     again through r4 at once.  (Before issue 17 the pin was dropped
     without a new REGISTER: the reg client went on refreshing through
     r2 while `serreg` showed no set, and r4 never got the binding.)"""
-    r1, r2, r3, d, bs, t0 = ladder(registrars, baresip, dns, retry=None)
-    r4, = registrars(1)
-    t_f = time.time()
-    r1.freeze()
-    assert wait_until(lambda: r2.has_binding('alice') and
-                      pinned_to(bs, r2), DETECT + 5), bs.log()[-4000:]
+    r1, r2, r3, r4, d, bs, t0, t_f = pinned_to_second(registrars, baresip,
+                                                      dns)
 
     t_c = time.time()
     d.server_set(DOMAIN, [r4], proto='udp')
