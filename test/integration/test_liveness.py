@@ -23,15 +23,18 @@ AUTH_MODES = ('auth', 'noauth')
 SLOW_REFRESH = 600
 
 
+def tcp_accounts(a, b):
+    """alice over TCP at a (prio 0) and b (prio 1), regint 600."""
+    return [account_line('alice', k, prio=i, transport='tcp',
+                         regint=SLOW_REFRESH) for i, k in enumerate((a, b))]
+
+
 def test_r21_tcp_registrar_killed_is_a_failure_at_once(registrars,
                                                        baresip):
     """No check configured: the watch of the TCP connection alone finds
     a killed registrar, the check on a new connection is refused."""
     a, b = registrars(2)
-    bs = baresip([account_line('alice', a, prio=0, transport='tcp',
-                               regint=SLOW_REFRESH),
-                  account_line('alice', b, prio=1, transport='tcp',
-                               regint=SLOW_REFRESH)],
+    bs = baresip(tcp_accounts(a, b),
                  ['serreg_probe_timeout 2'])
     assert wait_until(lambda: bound([a, b]) == [0], 5)
     # the flow request that finds the connection (one OPTIONS)
@@ -76,10 +79,7 @@ def test_r21_idle_close_by_live_registrar_is_not_a_failure(
     a, = registrars(1, template=idle_closing_template(tmp_path, 2))
     b, = registrars(1)
     t0 = time.time()
-    bs = baresip([account_line('alice', a, prio=0, transport='tcp',
-                               regint=SLOW_REFRESH),
-                  account_line('alice', b, prio=1, transport='tcp',
-                               regint=SLOW_REFRESH)],
+    bs = baresip(tcp_accounts(a, b),
                  ['serreg_probe_timeout 2'])
     assert wait_until(lambda: bound([a, b]) == [0], 5)
 
@@ -220,10 +220,7 @@ def tcp_pair(registrars, baresip, netchange_so,
     connection watched.  (a, b, bs, t0)"""
     a, b = registrars(2)
     t0 = time.time()
-    bs = baresip([account_line('alice', a, prio=0, transport='tcp',
-                               regint=SLOW_REFRESH),
-                  account_line('alice', b, prio=1, transport='tcp',
-                               regint=SLOW_REFRESH)],
+    bs = baresip(tcp_accounts(a, b),
                  ['serreg_probe_timeout 2', 'module_app netchange.so'],
                  start=False, serreg_line=serreg_line)
     os.symlink(str(netchange_so), os.path.join(bs.moddir, 'netchange.so'))
@@ -305,10 +302,7 @@ def test_r21_watch_that_cannot_start_is_a_lost_connection(registrars,
     open(flag, 'w').close()
     a, b = registrars(2)
     t0 = time.time()
-    bs = baresip([account_line('alice', a, prio=0, transport='tcp',
-                               regint=SLOW_REFRESH),
-                  account_line('alice', b, prio=1, transport='tcp',
-                               regint=SLOW_REFRESH)],
+    bs = baresip(tcp_accounts(a, b),
                  ['serreg_probe_timeout 2'],
                  env={'LD_PRELOAD': so, 'SERREG_KAFAIL_FILE': flag})
     assert wait_until(lambda: bound([a, b]) == [0], 5)
