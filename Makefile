@@ -28,8 +28,14 @@ MOD      := modules/serreg/serreg.so
 MOD_SRCS := $(wildcard modules/serreg/*.c)
 MOD_OBJS := $(patsubst %.c,build/%.o,$(MOD_SRCS))
 
+# The policy engine (engine.h; engine_priv.h is shared by its files)
+ENGINE_SRCS := modules/serreg/engine.c modules/serreg/engine_tier.c \
+	modules/serreg/engine_acc.c modules/serreg/engine_srv.c \
+	modules/serreg/engine_gen.c modules/serreg/engine_flow.c
+ENGINE_OBJS := $(patsubst %.c,build/test/%.o,$(ENGINE_SRCS))
+
 # The pure parts, linked into the unit tests
-PURE_SRCS := modules/serreg/engine.c modules/serreg/params.c
+PURE_SRCS := $(ENGINE_SRCS) modules/serreg/params.c
 PURE_OBJS := $(patsubst %.c,build/test/%.o,$(PURE_SRCS))
 UNIT_SRCS := $(wildcard test/unit/*.c)
 UNIT_OBJS := $(patsubst %.c,build/test/%.o,$(UNIT_SRCS))
@@ -162,7 +168,7 @@ soak: all
 BENCH_SCALE := build/bench-scale
 
 $(BENCH_SCALE): build/test/test/bench/scale.o build/test/test/bench/bheap.o \
-		build/test/modules/serreg/engine.o
+		$(ENGINE_OBJS)
 	$(CC) -o $@ $^ -lre
 
 .PHONY: bench-scale
@@ -176,7 +182,7 @@ BENCH_FLEET := build/bench-fleet
 FLEET_ARGS  ?=
 
 $(BENCH_FLEET): build/test/test/bench/fleet.o build/test/test/bench/bheap.o \
-		build/test/modules/serreg/engine.o
+		$(ENGINE_OBJS)
 	$(CC) -o $@ $^ -lre
 
 .PHONY: bench-fleet

@@ -95,7 +95,7 @@ integration-valgrind-ci: $(MOD)
 	SERREG_VALGRIND=1 $(PYTEST) $(PYTEST_ARGS) $(VG_TEST_CI)
 
 # Coverage feedback from the code under test only (fuzzer-no-link), so
-# the corpus holds what reaches new code in engine.c and params.c
+# the corpus holds what reaches new code in engine*.c and params.c
 build/fuzz/obj/%.o: %.c $(wildcard include/*.h modules/serreg/*.h) mk/hardening.mk
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link -c $< -o $@

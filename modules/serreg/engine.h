@@ -74,7 +74,7 @@ enum {
 	 * [s] the longest window of late requests of a retired reg
 	 * client (with RFC 3261's T1): a REGISTER in flight then its
 	 * un-REGISTER, each Timer F at each server of a set it may try in
-	 * turn, plus a margin (engine.c, gen_retire)
+	 * turn, plus a margin (engine_gen.c, gen_retire)
 	 */
 	SR_LATE_MAX = 2 * 32 * SR_SERVERS_MAX + 2,
 };

@@ -2,7 +2,7 @@
  * @file ladder.c  The ladders: one policy engine per line (issue 12)
  *
  * A ladder is the accounts that fail over together: one engine
- * (engine.c) with its tiers, rounds, backoff, probes and failback.
+ * (engine*.c) with its tiers, rounds, backoff, probes and failback.
  * Accounts name their ladder with ";ladder=NAME"; those that do not are
  * in the ladder "default", so a configuration without ladders is one
  * ladder, as before.  This file keeps the table of ladders (by name, and

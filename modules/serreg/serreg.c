@@ -2,7 +2,7 @@
  * @file serreg.c  serreg: serial fallback registration for baresip 1.0.0
  *
  * Module entry, settings, commands, and the translation of baresip's UA
- * events into engine events.  Every decision is an engine's (engine.c,
+ * events into engine events.  Every decision is an engine's (engine*.c,
  * one per ladder, ladder.c); their actions are executed by exec.c and
  * member.c.
  *

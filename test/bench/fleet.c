@@ -2,7 +2,7 @@
  * @file fleet.c  Fleet simulator: N phones against loaded registrars
  *
  * N phones, each with its own instance of serreg's real policy engine
- * (modules/serreg/engine.c, linked as the unit tests link it) and its own
+ * (modules/serreg/engine*.c, linked as the unit tests link it) and its own
  * random stream, two accounts each in Cisco mode: tier 0 on registrar P,
  * tier 1 on registrar B.  The same phones can instead run a model of
  * upstream baresip's serreg (modules/serreg/serreg.c, v1.1.0 and later):

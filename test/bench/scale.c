@@ -1,7 +1,7 @@
 /**
  * @file scale.c  Scale benchmark of the policy engine (rule R50)
  *
- * The engine (modules/serreg/engine.c) gets 10, 1,000 and 10,000 accounts
+ * The engine (modules/serreg/engine*.c) gets 10, 1,000 and 10,000 accounts
  * spread over 10 tiers and 90 minutes of virtual life: 30 minutes steady
  * on tier 0 (standby accounts probe, the registered ones are checked and
  * refreshed), then the registrars of tier 0 go silent (checks time out,

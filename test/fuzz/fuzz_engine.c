@@ -1,5 +1,5 @@
 /**
- * @file fuzz_engine.c  libFuzzer target: the policy engine (engine.c)
+ * @file fuzz_engine.c  libFuzzer target: the policy engine (engine*.c)
  *
  * The input is decoded into a sequence of events: accounts added and
  * removed (random prio and fbregint), REGISTER answers, probe and check
@@ -24,7 +24,7 @@
  *    (issue 12: one ladder of several does); an engine that does not
  *    names no current UA, one turned into the driver names one at once
  *
- * Several ladders are several engines: engine.c has no static state,
+ * Several ladders are several engines: the engine has no static state,
  * so two engines share nothing and each keeps these invariants on its
  * own; what is shared, the driving of the current UA, is fuzzed here
  * (sr_engine_set_drives_current at any step).
