@@ -39,10 +39,11 @@ static const char *const event_names[EV_COUNT] = {
 	[EV_TARGET_OK]     = "target ok",
 	[EV_TARGET_FAILED] = "target failed",
 	[EV_BACKOFF]       = "backoff over",
-	[EV_STANDBY_ALIVE] = "standby alive",
+	[EV_PROBED_ALIVE]  = "probed alive",
 	[EV_ADDED_BETTER]  = "better account added",
 	[EV_EMPTY]         = "empty",
 	[EV_CALLS_ENDED]   = "calls ended",
+	[EV_HOT_FAILED]    = "hot standby failed",
 };
 
 
@@ -138,6 +139,20 @@ static void emit_move(struct sr_engine *eng, const struct sr_tier *from,
 }
 
 
+/* the hot standby changed (hot_set() is its one setter) */
+void emit_hot(struct sr_engine *eng, const struct sr_tier *from,
+	      const struct sr_tier *to)
+{
+	struct sr_action act;
+
+	action_init(&act, SR_ACT_HOT_STANDBY, NULL);
+	act.from = from ? (int)from->prio : -1;
+	act.to   = to ? (int)to->prio : -1;
+
+	eng->acth(&act, eng->arg);
+}
+
+
 void trace(struct sr_engine *eng, const struct sr_account *acc,
 	   int from, int to)
 {
@@ -195,6 +210,19 @@ static enum sr_state enter_waiting(struct sr_engine *eng,
 }
 
 
+/* a new round: every tier may be the hot standby again */
+static void tiers_unspend(struct sr_engine *eng)
+{
+	struct le *le;
+
+	for (le = eng->tierl.head; le; le = le->next) {
+		struct sr_tier *t = le->data;
+
+		t->spent = false;
+	}
+}
+
+
 /** Start a round at the best candidate tier */
 static enum sr_state round_start(struct sr_engine *eng,
 				 const struct sr_ctx *ctx)
@@ -205,6 +233,7 @@ static enum sr_state round_start(struct sr_engine *eng,
 	++eng->round;
 	eng->backoff_until = 0;
 	emit(eng, SR_ACT_ROUND_CANCEL, NULL, 0);
+	tiers_unspend(eng);
 
 	if (!eng->naccounts)
 		return SR_IDLE;
@@ -250,6 +279,11 @@ static enum sr_state tier_failed(struct sr_engine *eng,
 		next = eng->target;
 		eng->target = NULL;
 	}
+	else if (eng->hot) {
+		/* concurrent: the hot standby is in use at once, with no
+		   REGISTER in the path */
+		next = eng->hot;
+	}
 	else {
 		next = tier_choose(eng, from);
 		if (next)
@@ -257,6 +291,8 @@ static enum sr_state tier_failed(struct sr_engine *eng,
 	}
 
 	eng->cur = next;
+	if (eng->hot == next)
+		hot_set(eng, NULL, false, false);
 	emit_move(eng, from, next,
 		  next ? ctx->reason : SR_REASON_ALL_FAILED, ctx->ans,
 		  ctx->now);
@@ -315,7 +351,13 @@ static enum sr_state target_ok(struct sr_engine *eng,
 	eng->cur = eng->target;
 	eng->target = NULL;
 
-	tier_park(from, false, ctx->now);
+	/* concurrent: the tier left stays registered as the hot standby,
+	   the one that was releases its bindings */
+	if (eng->cfg.concurrent)
+		hot_set(eng, from, false, false);
+	else
+		tier_park(from, false, ctx->now);
+
 	emit_move(eng, from, eng->cur, eng->target_reason, &eng->target_ans,
 		  ctx->now);
 
@@ -330,6 +372,19 @@ static enum sr_state target_failed(struct sr_engine *eng,
 	eng->target = NULL;
 
 	return SR_REGISTERED;
+}
+
+
+/** Every account of the hot standby failed: hot_update() chooses the
+ *  next one at the end of the event */
+static enum sr_state hot_failed(struct sr_engine *eng,
+				const struct sr_ctx *ctx)
+{
+	(void)ctx;
+
+	hot_set(eng, NULL, true, false);
+
+	return eng->state;
 }
 
 
@@ -377,6 +432,7 @@ static enum sr_state empty(struct sr_engine *eng, const struct sr_ctx *ctx)
 	emit(eng, SR_ACT_ROUND_CANCEL, NULL, 0);
 	eng->cur = NULL;
 	eng->target = NULL;
+	eng->hot = NULL;
 	eng->curacc = NULL;
 	eng->backoff_until = 0;
 
@@ -397,6 +453,7 @@ static sr_trans_h *const fsm[SR_STATE_COUNT][EV_COUNT] = {
 		[EV_TIER_FAILED]   = tier_failed,
 		[EV_ADDED_BETTER]  = restart,
 		[EV_EMPTY]         = empty,
+		[EV_HOT_FAILED]    = hot_failed,
 	},
 	[SR_REGISTERED] = {
 		[EV_TIER_FAILED]   = tier_failed,
@@ -404,6 +461,7 @@ static sr_trans_h *const fsm[SR_STATE_COUNT][EV_COUNT] = {
 		[EV_ADDED_BETTER]  = promote,
 		[EV_EMPTY]         = empty,
 		[EV_CALLS_ENDED]   = calls_ended,
+		[EV_HOT_FAILED]    = hot_failed,
 	},
 	[SR_PROMOTING] = {
 		[EV_TIER_FAILED]   = tier_failed,
@@ -413,10 +471,11 @@ static sr_trans_h *const fsm[SR_STATE_COUNT][EV_COUNT] = {
 		[EV_ADDED_BETTER]  = promote,
 		[EV_EMPTY]         = empty,
 		[EV_CALLS_ENDED]   = target_resume,
+		[EV_HOT_FAILED]    = hot_failed,
 	},
 	[SR_WAITING] = {
 		[EV_BACKOFF]       = round_start,
-		[EV_STANDBY_ALIVE] = round_start,
+		[EV_PROBED_ALIVE]  = round_start,
 		[EV_ADDED_BETTER]  = round_start,
 		[EV_EMPTY]         = empty,
 	},
@@ -480,6 +539,7 @@ void event_begin(struct sr_engine *eng, const char *cause,
 
 void event_end(struct sr_engine *eng)
 {
+	hot_update(eng);
 	current_update(eng);
 	eng->cause = NULL;
 }
@@ -715,6 +775,13 @@ int sr_engine_target_tier(const struct sr_engine *eng)
 }
 
 
+/** The hot standby tier (concurrent mode), -1 if none */
+int sr_engine_hot_tier(const struct sr_engine *eng)
+{
+	return eng && eng->hot ? (int)eng->hot->prio : -1;
+}
+
+
 /** baresip's current UA as the engine chose it, NULL if none */
 const struct sr_account *sr_engine_current(const struct sr_engine *eng)
 {
@@ -765,6 +832,13 @@ uint64_t sr_engine_last_move(const struct sr_engine *eng)
 bool sr_account_active(const struct sr_account *acc)
 {
 	return acc && tier_is_active(acc->eng, acc->tier);
+}
+
+
+/** The account is of the hot standby tier (concurrent mode) */
+bool sr_account_hot(const struct sr_account *acc)
+{
+	return acc && acc->tier == acc->eng->hot;
 }
 
 
@@ -928,6 +1002,7 @@ const char *sr_action_name(enum sr_action_kind kind)
 		[SR_ACT_MOVE]           = "MOVE",
 		[SR_ACT_PIN]            = "PIN",
 		[SR_ACT_SERVER]         = "SERVER",
+		[SR_ACT_HOT_STANDBY]    = "HOT_STANDBY",
 	};
 
 	return kind < SR_ACT_COUNT ? names[kind] : "?";

@@ -41,6 +41,9 @@ struct sr_config {
 	   long a request libre cannot stop goes on; 0 = RFC 3261's */
 	uint32_t t1;             /**< RTT estimate, 0 = SR_T1            */
 	uint32_t t2;             /**< longest retransmit interval, 0 = SR_T2 */
+	bool concurrent;         /**< keep the next live tier registered
+				      too: the hot standby (concurrent
+				      registration)                      */
 };
 
 enum {
@@ -214,6 +217,8 @@ enum sr_action_kind {
 	SR_ACT_MOVE,          /**< the tier in use changed (log, event)     */
 	SR_ACT_SERVER,        /**< server `server` of its set changed
 				   state (log, event); ans: why          */
+	SR_ACT_HOT_STANDBY,   /**< the hot standby tier changed from
+				   `from` to `to` (log, event)          */
 
 	SR_ACT_COUNT
 };
@@ -228,8 +233,10 @@ struct sr_action {
 	unsigned flow;          /**< ROUTE: index of the flow (0, 1)     */
 	int server;             /**< REQUEST: server of the set it goes
 				     to, PIN: server; -1 as baresip routes */
-	int from;               /**< MOVE: previous tier, -1 for none    */
-	int to;                 /**< MOVE: new tier, -1 for none         */
+	int from;               /**< MOVE, HOT_STANDBY: previous tier, -1
+				     for none                            */
+	int to;                 /**< MOVE, HOT_STANDBY: new tier, -1 for
+				     none                                */
 	enum sr_reason reason;  /**< MOVE                                */
 	struct sr_answer ans;   /**< MOVE, SERVER: the answer behind it  */
 };
@@ -289,6 +296,7 @@ const struct sr_account *sr_engine_apply(const struct sr_engine *eng,
 enum sr_state sr_engine_state(const struct sr_engine *eng);
 int  sr_engine_current_tier(const struct sr_engine *eng);
 int  sr_engine_target_tier(const struct sr_engine *eng);
+int  sr_engine_hot_tier(const struct sr_engine *eng);
 const struct sr_account *sr_engine_current(const struct sr_engine *eng);
 bool sr_engine_drives_current(const struct sr_engine *eng);
 uint32_t sr_engine_naccounts(const struct sr_engine *eng);
@@ -297,6 +305,7 @@ enum sr_reason sr_engine_last_reason(const struct sr_engine *eng);
 uint64_t sr_engine_last_move(const struct sr_engine *eng);
 bool sr_engine_failback_held(const struct sr_engine *eng);
 bool sr_account_active(const struct sr_account *acc);
+bool sr_account_hot(const struct sr_account *acc);
 enum sr_acc_state sr_account_state(const struct sr_account *acc);
 enum sr_request sr_account_request(const struct sr_account *acc);
 uint32_t sr_account_prio(const struct sr_account *acc);

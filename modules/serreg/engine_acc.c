@@ -244,8 +244,8 @@ void acc_failed(struct sr_account *acc, const struct sr_answer *ans,
 	if (t->cnt[SR_ACC_FAILED] < t->n)
 		return;
 
-	fire_acc(acc, t == eng->cur ? EV_TIER_FAILED : EV_TARGET_FAILED,
-		 SR_REASON_TIER_FAILED, ans, now);
+	fire_acc(acc, tier_failed_event(eng, t), SR_REASON_TIER_FAILED, ans,
+		 now);
 }
 
 
@@ -321,6 +321,7 @@ static void acc_probed(struct sr_account *acc, enum sr_request req,
 	if (ok) {
 		acc_set_state(acc, SR_ACC_ALIVE);
 		++acc->good;
+		acc->tier->spent = false;
 	}
 	else {
 		acc_set_state(acc, SR_ACC_DEAD);
@@ -332,7 +333,7 @@ static void acc_probed(struct sr_account *acc, enum sr_request req,
 		acc_schedule_probe(acc, probe_interval(acc, ans));
 
 	if (ok && !was_alive && eng->state == SR_WAITING)
-		fire_acc(acc, EV_STANDBY_ALIVE, SR_REASON_ALIVE, ans, now);
+		fire_acc(acc, EV_PROBED_ALIVE, SR_REASON_ALIVE, ans, now);
 	else if (acc->ready && eng->cur && acc->tier->prio < eng->cur->prio)
 		fire_acc(acc, EV_BETTER_READY, SR_REASON_FAILBACK, ans, now);
 }
@@ -552,11 +553,13 @@ void sr_account_registered(struct sr_account *acc, uint16_t scode,
 		acc->repair = late_reaches(acc, acc->gen_route, now);
 		acc_schedule_check(acc, now);
 
-		if (acc->tier != eng->cur)
-			fire_acc(acc, EV_TARGET_OK, SR_REASON_FAILBACK, NULL,
-				 now);
-		else
+		/* (the hot standby's registration is no event: it
+		   only waits) */
+		if (acc->tier == eng->cur)
 			fire_acc(acc, EV_TIER_OK, SR_REASON_START, NULL,
+				 now);
+		else if (acc->tier == eng->target)
+			fire_acc(acc, EV_TARGET_OK, SR_REASON_FAILBACK, NULL,
 				 now);
 	}
 

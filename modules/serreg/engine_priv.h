@@ -74,6 +74,10 @@ struct sr_tier {
 	uint32_t nready;          /**< alive, with failback_hold good probes */
 	uint32_t nbusy;           /**< accounts whose UA has a call (R34) */
 	uint64_t round;           /**< last round the tier was tried in */
+	bool spent;               /**< failed while registered: not the
+				       hot standby again until one of its
+				       accounts answers a probe well, or
+				       a new round begins                */
 };
 
 struct sr_account {
@@ -158,6 +162,9 @@ struct sr_engine {
 	const char *cause;        /**< the event being handled (trace)  */
 	struct sr_tier *cur;      /**< tier in use, NULL when none      */
 	struct sr_tier *target;   /**< better tier being registered     */
+	struct sr_tier *hot;      /**< hot standby: the next live tier
+				       below, registered too (concurrent
+				       mode), NULL when none             */
 	enum sr_reason target_reason;  /**< why it is being registered  */
 	struct sr_answer target_ans;   /**< the answer that chose it    */
 	struct sr_account *curacc;  /**< baresip's current UA           */
@@ -183,10 +190,11 @@ enum sr_event {
 	EV_TARGET_OK,      /**< an account of the target tier registered */
 	EV_TARGET_FAILED,  /**< every account of the target tier failed */
 	EV_BACKOFF,        /**< the wait between rounds is over         */
-	EV_STANDBY_ALIVE,  /**< a standby registrar answered a probe    */
+	EV_PROBED_ALIVE,   /**< a probed registrar answered, waiting    */
 	EV_ADDED_BETTER,   /**< an account of a better tier was added   */
 	EV_EMPTY,          /**< the last account was removed            */
 	EV_CALLS_ENDED,    /**< the last call on the tier in use ended  */
+	EV_HOT_FAILED,     /**< every account of the hot standby failed */
 
 	EV_COUNT
 };
@@ -214,7 +222,7 @@ static inline bool is_probing(const struct sr_account *acc)
 static inline bool tier_is_active(const struct sr_engine *eng,
 				  const struct sr_tier *t)
 {
-	return t && (t == eng->cur || t == eng->target);
+	return t && (t == eng->cur || t == eng->target || t == eng->hot);
 }
 
 
@@ -243,6 +251,8 @@ void emit(struct sr_engine *eng, enum sr_action_kind kind,
 	  struct sr_account *acc, uint64_t delay);
 void emit_flow(struct sr_engine *eng, struct sr_account *acc,
 	       unsigned flow);
+void emit_hot(struct sr_engine *eng, const struct sr_tier *from,
+	      const struct sr_tier *to);
 void trace(struct sr_engine *eng, const struct sr_account *acc,
 	   int from, int to);
 uint64_t jitter(struct sr_engine *eng, uint64_t val, uint32_t lo);
@@ -262,6 +272,12 @@ struct sr_account *tier_registered_acc(const struct sr_tier *t);
 struct sr_tier *tier_choose(const struct sr_engine *eng,
 			    const struct sr_tier *from);
 struct sr_tier *tier_better_ready(const struct sr_engine *eng);
+enum sr_event tier_failed_event(const struct sr_engine *eng,
+				const struct sr_tier *t);
+struct sr_tier *hot_choose(const struct sr_engine *eng);
+void hot_set(struct sr_engine *eng, struct sr_tier *t, bool failed,
+	     bool activate);
+void hot_update(struct sr_engine *eng);
 void current_update(struct sr_engine *eng);
 
 /* engine_acc.c: the account machine */

@@ -124,6 +124,9 @@ void tier_park(struct sr_tier *t, bool failed, uint64_t now)
 {
 	struct le *le;
 
+	if (failed)
+		t->spent = true;
+
 	for (le = t->accl.head; le; le = le->next)
 		acc_park(le->data, failed, now);
 }
@@ -213,6 +216,90 @@ struct sr_tier *tier_better_ready(const struct sr_engine *eng)
 	}
 
 	return NULL;
+}
+
+
+/** The event of a chosen tier whose every account failed */
+enum sr_event tier_failed_event(const struct sr_engine *eng,
+				const struct sr_tier *t)
+{
+	if (t == eng->cur)
+		return EV_TIER_FAILED;
+
+	return t == eng->hot ? EV_HOT_FAILED : EV_TARGET_FAILED;
+}
+
+
+/**
+ * The tier that should be the hot standby (concurrent mode): the first
+ * tier below the one in use that has accounts, is not known dead and
+ * did not fail while registered (spent).  NULL when there is none, or
+ * when nothing works yet (no tier in use that is registered).
+ */
+struct sr_tier *hot_choose(const struct sr_engine *eng)
+{
+	struct le *le;
+
+	if (!eng->cfg.concurrent || !eng->cur ||
+	    (eng->state != SR_REGISTERED && eng->state != SR_PROMOTING))
+		return NULL;
+
+	for (le = eng->cur->le.next; le; le = le->next) {
+		struct sr_tier *t = le->data;
+
+		if (t->n && !t->spent && !tier_is_dead(t))
+			return t;
+	}
+
+	return NULL;
+}
+
+
+/**
+ * The one setter of the hot standby.  The tier that stops being it is
+ * parked (its un-REGISTERs are retired generations: they cannot undo a
+ * later registration, engine_gen.c), unless it is now in use; the new
+ * one registers, unless its accounts are registered already (the tier
+ * that was in use, after a failback).
+ *
+ * @param eng      Engine
+ * @param t        New hot standby, NULL for none
+ * @param failed   The old one failed (parked as dead)
+ * @param activate Register the new one's accounts
+ */
+void hot_set(struct sr_engine *eng, struct sr_tier *t, bool failed,
+	     bool activate)
+{
+	struct sr_tier *old = eng->hot;
+
+	if (old == t)
+		return;
+
+	eng->hot = t;
+
+	if (old && old != eng->cur && old != eng->target)
+		tier_park(old, failed, eng->now);
+
+	if (t && activate)
+		tier_activate(eng, t);
+
+	emit_hot(eng, old, t);
+}
+
+
+/**
+ * Keep the hot standby the next live tier below the one in use: called
+ * at the end of every event, as current_update().  A walk from the tier
+ * in use to the first candidate, O(tiers) at most, nothing per account.
+ */
+void hot_update(struct sr_engine *eng)
+{
+	struct sr_tier *t = hot_choose(eng);
+
+	/* (outside REGISTERED and PROMOTING the hot standby is gone:
+	   tier_failed() took it, or empty() dropped it) */
+	if (t != eng->hot)
+		hot_set(eng, t, false, true);
 }
 
 
@@ -400,8 +487,7 @@ void sr_account_remove(struct sr_account *acc, uint64_t now)
 		fire(eng, EV_EMPTY, &ctx);
 	}
 	else if (active && t->cnt[SR_ACC_FAILED] == t->n) {
-		fire(eng, t == eng->cur ? EV_TIER_FAILED : EV_TARGET_FAILED,
-		     &ctx);
+		fire(eng, tier_failed_event(eng, t), &ctx);
 	}
 
 	if (t == eng->cur && acc_was_busy && !t->nbusy)

@@ -51,8 +51,9 @@ static struct {
 } exec;
 
 
-/* Keep a move for the end of the drain; a ninth is merged (from the
-   first of them to the last; of one ladder, else it is not merged) */
+/* Keep a move or a change of the hot standby for the end of the
+   drain; a ninth is merged (from the first of them to the last; of one
+   ladder and kind, else it is not merged) */
 static void move_keep(const struct sr_action *act, const struct ladder *l)
 {
 	struct move *last = &exec.movev[MOVE_MAX - 1];
@@ -66,7 +67,7 @@ static void move_keep(const struct sr_action *act, const struct ladder *l)
 
 	++exec.nmerged;
 
-	if (last->ladder != l)
+	if (last->ladder != l || last->act.kind != act->kind)
 		return;
 
 	last->act.to     = act->to;
@@ -99,6 +100,15 @@ static void move_report(const struct move *mv)
 	if (!ladder_is_default(mv->ladder))
 		re_snprintf(where, sizeof(where), "ladder %s: ",
 			    ladder_name(mv->ladder));
+
+	if (act->kind == SR_ACT_HOT_STANDBY) {
+		info("serreg: %shot standby tier %s -> %s\n", where, tier[0],
+		     tier[1]);
+		platform_event(platform_current(), "hot_standby",
+			       "from=%s to=%s ladder=%s", tier[0], tier[1],
+			       ladder_name(mv->ladder));
+		return;
+	}
 
 	info("serreg: %stier %s -> %s (%s%s%s)\n", where, tier[0], tier[1],
 	     sr_reason_name(act->reason), why[0] ? ": " : "", why);
@@ -187,6 +197,7 @@ void exec_action_h(const struct sr_action *act, void *arg)
 		break;
 
 	case SR_ACT_MOVE:
+	case SR_ACT_HOT_STANDBY:
 		move_keep(act, l);
 		break;
 

@@ -119,6 +119,7 @@ static void config_get(struct sr_config *cfg)
 	cfg->failback_spread = set->failback_spread;
 	cfg->server_retry    = set->server_retry;
 	cfg->probe_timeout  = set->probe_timeout;
+	cfg->concurrent     = set->concurrent != 0;
 	cfg->t1             = SIP_T1;
 	cfg->t2             = SIP_T2;
 }

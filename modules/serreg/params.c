@@ -56,6 +56,8 @@ const struct serreg_setting_def serreg_setting_defs[] = {
 	 offsetof(struct serreg_settings, failback_spread), "s"},
 	{"serreg_server_retry",   1, 3600,  60,
 	 offsetof(struct serreg_settings, server_retry),   "s"},
+	{"serreg_concurrent",     0, 1,     0,
+	 offsetof(struct serreg_settings, concurrent),     ""},
 };
 
 const size_t serreg_setting_defc = ARRAY_SIZE(serreg_setting_defs);

@@ -58,6 +58,8 @@ struct serreg_settings {
 	uint32_t failback_spread; /**< failback waits uniform 0..this [s] */
 	uint32_t server_retry;    /**< a failed server of a set is skipped
 				       this long [s]                      */
+	uint32_t concurrent;      /**< 1: the next live tier is registered
+				       too, as the hot standby            */
 };
 
 /** One serreg_* configuration key */

@@ -205,7 +205,7 @@ void platform_start(void)
  * "MODULE").  serreg's own UA event handler ignores both.
  *
  * @param ua   The UA it is about (may be NULL)
- * @param kind "move", "server" or "pin"
+ * @param kind "move", "hot_standby", "server" or "pin"
  * @param fmt  The key=value pairs
  */
 void platform_event(struct ua *ua, const char *kind, const char *fmt, ...)

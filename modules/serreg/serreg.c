@@ -350,9 +350,10 @@ static int module_init(void)
 	tmr_start(&serreg.start_tmr, 0, start_h, NULL);
 
 	info("serreg: serial fallback registration loaded (check interval "
-	     "%us, probe timeout %us, failback hold %u, backoff max %us)\n",
+	     "%us, probe timeout %us, failback hold %u, backoff max %us%s)\n",
 	     serreg.set.check_interval, serreg.set.probe_timeout,
-	     serreg.set.failback_hold, serreg.set.backoff_max);
+	     serreg.set.failback_hold, serreg.set.backoff_max,
+	     serreg.set.concurrent ? ", concurrent" : "");
 
 	return 0;
 }

@@ -126,6 +126,9 @@ static const char *role(const struct sr_engine *eng,
 	if ((int)sr_account_prio(acc) == sr_engine_target_tier(eng))
 		return "target";
 
+	if ((int)sr_account_prio(acc) == sr_engine_hot_tier(eng))
+		return "hot";
+
 	return "current";
 }
 
@@ -356,6 +359,11 @@ static void print_ladder(struct print_ctx *ctx, const struct ladder *l,
 		ctx->err |= print_tier(pf, sr_engine_target_tier(eng));
 	}
 
+	if (sr_engine_hot_tier(eng) >= 0) {
+		ctx->err |= re_hprintf(pf, ", hot standby tier ");
+		ctx->err |= print_tier(pf, sr_engine_hot_tier(eng));
+	}
+
 	if (sr_engine_last_move(eng))
 		ctx->err |= re_hprintf(pf, ", last move %llus ago (%s)",
 				       age(v, sr_engine_last_move(eng)),
@@ -472,10 +480,11 @@ static void json_ladder(struct print_ctx *ctx, const struct sr_engine *eng)
 	ctx->first = true;
 
 	ctx->err |= re_hprintf(pf, "\"state\":\"%s\",\"current\":%d,"
-			       "\"target\":%d,",
+			       "\"target\":%d,\"hot\":%d,",
 			       sr_state_name(sr_engine_state(eng)),
 			       sr_engine_current_tier(eng),
-			       sr_engine_target_tier(eng));
+			       sr_engine_target_tier(eng),
+			       sr_engine_hot_tier(eng));
 
 	if (sr_engine_last_move(eng))
 		ctx->err |= re_hprintf(pf, "\"last_move\":{\"reason\":\"%s\","

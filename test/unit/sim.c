@@ -363,6 +363,11 @@ static void action_h(const struct sr_action *act, void *arg)
 		s->current = idx;
 		break;
 
+	case SR_ACT_HOT_STANDBY:
+		++s->nhot;
+		s->hot = act->to;
+		break;
+
 	case SR_ACT_MOVE:
 		++s->nmoves;
 		s->move_from = act->from;
@@ -385,6 +390,7 @@ int sim_init(struct sim *s, uint32_t hold, uint32_t backoff_max)
 	s->seed = 0x2545f491;
 	s->now = 1000;
 	s->current = -1;
+	s->hot = -1;
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.failback_hold = hold;
@@ -466,6 +472,14 @@ void sim_remove(struct sim *s, int idx)
 void sim_set_check(struct sim *s, uint32_t interval)
 {
 	s->cfg.check_interval = interval;
+	sr_engine_set_config(s->eng, &s->cfg);
+}
+
+
+/** Concurrent registration: the next live tier is the hot standby */
+void sim_set_concurrent(struct sim *s, bool on)
+{
+	s->cfg.concurrent = on;
 	sr_engine_set_config(s->eng, &s->cfg);
 }
 

@@ -116,6 +116,8 @@ struct sim {
 	int move_from, move_to;
 	enum sr_reason move_reason;
 	struct sr_answer move_ans; /**< the answer behind the last move */
+	unsigned nhot;           /**< HOT_STANDBY actions ...          */
+	int hot;                 /**< ... the last one's tier, -1 none */
 	unsigned nactions;
 };
 
@@ -127,6 +129,7 @@ int  sim_add_flags(struct sim *s, uint32_t prio, uint32_t fbregint,
 void sim_remove(struct sim *s, int idx);
 void sim_start(struct sim *s);
 void sim_set_check(struct sim *s, uint32_t interval);
+void sim_set_concurrent(struct sim *s, bool on);
 void sim_run(struct sim *s, uint64_t ms);
 bool sim_run_until(struct sim *s, uint64_t ms,
 		   bool (*pred)(const struct sim *s, int arg), int arg);
@@ -137,5 +140,21 @@ unsigned sim_registers(const struct sim *s, uint32_t prio);
 void sim_servers(struct sim *s, int idx, unsigned n, uint32_t key0);
 void sim_set_server(struct sim *s, int idx, unsigned i, uint16_t code);
 unsigned sim_bound_tier(const struct sim *s, int *prio);
+
+
+/* Define test `name` running `name_body` in a fresh world */
+#define SIM_TEST(name, hold, bmax)					\
+	static int name##_body(struct sim *s);				\
+	int name(void)							\
+	{								\
+		struct sim s;						\
+		int err = sim_init(&s, hold, bmax);			\
+		if (err)						\
+			return err;					\
+		err = name##_body(&s);					\
+		sim_close(&s);						\
+		return err;						\
+	}								\
+	static int name##_body(struct sim *s)
 
 #endif

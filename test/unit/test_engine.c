@@ -22,22 +22,6 @@ enum {
 };
 
 
-/* Define test `name` running `name_body` in a fresh world */
-#define SIM_TEST(name, hold, bmax)					\
-	static int name##_body(struct sim *s);				\
-	int name(void)							\
-	{								\
-		struct sim s;						\
-		int err = sim_init(&s, hold, bmax);			\
-		if (err)						\
-			return err;					\
-		err = name##_body(&s);					\
-		sim_close(&s);						\
-		return err;						\
-	}								\
-	static int name##_body(struct sim *s)
-
-
 static bool is_current(const struct sim *s, int prio)
 {
 	return sr_engine_current_tier(s->eng) == prio &&

@@ -322,6 +322,8 @@ int test_params_settings_defaults(void)
 		{"serreg_server_retry",
 		 offsetof(struct serreg_settings, server_retry), 1, 3600,
 		 60},
+		{"serreg_concurrent",
+		 offsetof(struct serreg_settings, concurrent), 0, 1, 0},
 	};
 	struct serreg_settings set;
 	size_t i;
@@ -505,9 +507,12 @@ int test_params_setting_apply_invalid(void)
 
 		/* a bad value puts back the default, as the text says */
 		serreg_settings_init(&dflt);
+		/* (7, or the most a key takes if less: not its default) */
 		for (j = 0; j < serreg_setting_defc; j++) {
 			struct pl k, v = PL("7");
 
+			if (serreg_setting_defs[j].max < 7)
+				pl_set_str(&v, "1");
 			pl_set_str(&k, serreg_setting_defs[j].key);
 			TEST_ERR(serreg_setting_apply(&set, &k, &v, NULL, 0));
 		}
@@ -527,7 +532,7 @@ int test_params_setting_apply_invalid(void)
 			df = (const uint32_t *)(void *)
 				((const uint8_t *)&dflt + d->offset);
 
-			TEST_EQ(d == def ? *df : 7, *f);
+			TEST_EQ(d == def ? *df : min(7U, d->max), *f);
 		}
 	}
 
@@ -561,7 +566,7 @@ int test_params_setting_unknown(void)
 			    " serreg_check_interval, serreg_probe_timeout,"
 			    " serreg_failback_hold, serreg_backoff_max,"
 			    " serreg_failback_spread, serreg_server_retry,"
-			    " serreg_current_ladder)",
+			    " serreg_concurrent, serreg_current_ladder)",
 			    keyv[i]);
 		TEST_STR(msg, errbuf);
 		TEST_ASSERT(!memcmp(&set, &dflt, sizeof(set)));

@@ -78,3 +78,12 @@ X(test_engine_gen_repair_to_dead_server_searches_set)
 X(test_engine_gen_net_change_restores_route)
 X(test_engine_gen_reg_kept_next_registering_is_own)
 X(test_engine_gen_set_during_gate_pins_first)
+
+/* test_concurrent.c */
+X(test_concurrent_start_registers_two_tiers)
+X(test_concurrent_failure_moves_without_register)
+X(test_concurrent_failback_keeps_two_tiers)
+X(test_concurrent_hot_failure_takes_next)
+X(test_concurrent_two_tiers_failure_and_failback)
+X(test_concurrent_unprobed_hot_failure_no_loop)
+X(test_concurrent_off_registers_one_tier)

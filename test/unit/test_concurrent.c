@@ -1,0 +1,284 @@
+/**
+ * @file test_concurrent.c  Concurrent registration: the hot standby, in
+ *                          virtual time
+ *
+ * With sr_config.concurrent the next live tier below the one in use is
+ * registered too (the hot standby): a failure of the tier in use moves
+ * to it with no REGISTER in the path, a failback makes the tier left
+ * the hot standby and releases the one below.
+ *
+ * Copyright (C) 2026 The serreg developers
+ */
+
+#include <string.h>
+#include <re.h>
+#include "engine.h"
+#include "sim.h"
+#include "test.h"
+
+
+enum {
+	HOLD = 2,
+	BACKOFF_MAX = 300,
+	MIN = 60000,
+	FBREGINT = 10,
+};
+
+
+static bool in_use(const struct sim *s, int prio)
+{
+	return sr_engine_current_tier(s->eng) == prio &&
+		sr_engine_state(s->eng) == SR_REGISTERED;
+}
+
+
+/* exactly the accounts of tiers p and q whose registrar answers are
+   bound (q = -1: only p) */
+static int check_bound(const struct sim *s, int p, int q)
+{
+	size_t i;
+
+	for (i = 0; i < SIM_ACCOUNTS; i++) {
+		const struct sim_acc *a = &s->accv[i];
+		bool want;
+
+		if (!a->used)
+			continue;
+
+		want = ((int)a->prio == p || (int)a->prio == q) &&
+			a->code == 200;
+		if (want != a->bound) {
+			fprintf(stderr, "  account %zu (tier %u): bound %d\n",
+				i, a->prio, a->bound);
+			return EINVAL;
+		}
+	}
+
+	return 0;
+}
+
+
+/* the engine's hot standby, the last action's, and the status' agree */
+static int check_hot(const struct sim *s, int prio)
+{
+	TEST_EQ(prio, sr_engine_hot_tier(s->eng));
+	TEST_EQ(prio, s->hot);
+
+	return 0;
+}
+
+
+/* three tiers, one account each, probing; concurrent; started */
+static int ladder3(struct sim *s, int *a0, int *a1, int *a2)
+{
+	sim_set_concurrent(s, true);
+	*a0 = sim_add(s, 0, FBREGINT);
+	*a1 = sim_add(s, 1, FBREGINT);
+	*a2 = sim_add(s, 2, FBREGINT);
+	TEST_ASSERT(*a0 >= 0 && *a1 >= 0 && *a2 >= 0);
+
+	sim_start(s);
+	sim_run(s, 1000);
+
+	return 0;
+}
+
+
+/* The start: the best tier is in use, the next one is the hot standby,
+   registered; the tier below only probed */
+SIM_TEST(test_concurrent_start_registers_two_tiers, HOLD, BACKOFF_MAX)
+{
+	int a0, a1, a2;
+
+	TEST_ERR(ladder3(s, &a0, &a1, &a2));
+
+	TEST_ASSERT(in_use(s, 0));
+	TEST_ERR(check_hot(s, 1));
+	TEST_EQ(a0, s->current);
+	TEST_EQ(1, s->accv[a1].nregister);
+	TEST_EQ(0, s->accv[a2].nregister);
+	TEST_ERR(check_bound(s, 0, 1));
+	TEST_ASSERT(sr_account_hot(s->accv[a1].sra));
+	TEST_ASSERT(!sr_account_hot(s->accv[a0].sra));
+	TEST_ASSERT(!sr_account_hot(s->accv[a2].sra));
+
+	/* a minute on: still two tiers, the hot standby is not probed */
+	sim_run(s, MIN);
+	TEST_ERR(check_bound(s, 0, 1));
+	TEST_EQ(0, s->accv[a1].nprobe);
+	TEST_EQ(1, s->nhot);
+
+	return 0;
+}
+
+
+/* The tier in use fails: the hot standby is in use at once, with no
+   REGISTER of its own; the tier below becomes the hot standby */
+SIM_TEST(test_concurrent_failure_moves_without_register, HOLD,
+	 BACKOFF_MAX)
+{
+	int a0, a1, a2;
+	unsigned nreg;
+
+	TEST_ERR(ladder3(s, &a0, &a1, &a2));
+	nreg = s->accv[a1].nregister;
+
+	sim_set(s, a0, 0, 0);
+	sim_refresh_fails(s, a0);
+
+	/* at once: no time has passed */
+	TEST_ASSERT(in_use(s, 1));
+	TEST_EQ(a1, s->current);
+	TEST_EQ(SR_REASON_TIER_FAILED, s->move_reason);
+	TEST_EQ(nreg, s->accv[a1].nregister);
+	TEST_ERR(check_hot(s, 2));
+	TEST_EQ(1, s->accv[a0].nunregister);
+
+	sim_run(s, 1000);
+	TEST_ERR(check_bound(s, 1, 2));
+	TEST_EQ(1, s->accv[a2].nregister);
+
+	return 0;
+}
+
+
+/* Failback: the better tier registers while the two stay; once it is
+   bound it is in use, the tier left is the hot standby and the one
+   below is released */
+SIM_TEST(test_concurrent_failback_keeps_two_tiers, HOLD, BACKOFF_MAX)
+{
+	int a0, a1, a2;
+
+	TEST_ERR(ladder3(s, &a0, &a1, &a2));
+	sim_fail(s, a0, 0);
+	TEST_ASSERT(in_use(s, 1));
+	TEST_ERR(check_bound(s, 1, 2));
+
+	sim_set(s, a0, 200, 0);
+	TEST_ASSERT(sim_run_until(s, 5 * MIN, in_use, 0));
+	TEST_EQ(SR_REASON_FAILBACK, s->move_reason);
+	TEST_EQ(a0, s->current);
+	TEST_ERR(check_hot(s, 1));
+
+	sim_run(s, 1000);
+	TEST_ERR(check_bound(s, 0, 1));
+	TEST_EQ(1, s->accv[a2].nunregister);
+	TEST_EQ(0, s->accv[a1].nunregister);
+
+	/* the released tier is probed again, and stays released */
+	sim_run(s, MIN);
+	TEST_ASSERT(s->accv[a2].nprobe > 0);
+	TEST_ERR(check_bound(s, 0, 1));
+
+	return 0;
+}
+
+
+/* The hot standby fails: no move; the next live tier below is the hot
+   standby; the failed one is probed and comes back as it once alive */
+SIM_TEST(test_concurrent_hot_failure_takes_next, HOLD, BACKOFF_MAX)
+{
+	int a0, a1, a2;
+	unsigned nmoves;
+
+	TEST_ERR(ladder3(s, &a0, &a1, &a2));
+	nmoves = s->nmoves;
+
+	sim_fail(s, a1, 503);
+	TEST_ASSERT(in_use(s, 0));
+	TEST_EQ(nmoves, s->nmoves);
+	TEST_ERR(check_hot(s, 2));
+	TEST_ERR(check_bound(s, 0, 2));
+	TEST_EQ(SR_ACC_DEAD, sr_account_state(s->accv[a1].sra));
+
+	/* tier 1 answers again: its next good probe makes it the hot
+	   standby again (the next live tier), tier 2 is released */
+	sim_set(s, a1, 200, 0);
+	sim_run(s, 2 * FBREGINT * 1000);
+	TEST_ERR(check_hot(s, 1));
+	TEST_ERR(check_bound(s, 0, 1));
+	TEST_EQ(1, s->accv[a2].nunregister);
+
+	return 0;
+}
+
+
+/* Two tiers: the one in use fails, the hot standby takes over and no
+   tier is left to be the hot standby; the failback brings it back */
+SIM_TEST(test_concurrent_two_tiers_failure_and_failback, HOLD,
+	 BACKOFF_MAX)
+{
+	int a0, a1;
+
+	sim_set_concurrent(s, true);
+	a0 = sim_add(s, 0, FBREGINT);
+	a1 = sim_add(s, 1, FBREGINT);
+	sim_start(s);
+	sim_run(s, 1000);
+	TEST_ERR(check_bound(s, 0, 1));
+	TEST_ASSERT(sr_account_hot(s->accv[a1].sra));
+
+	sim_fail(s, a0, 0);
+	TEST_ASSERT(in_use(s, 1));
+	TEST_ERR(check_hot(s, -1));
+	TEST_ERR(check_bound(s, 1, -1));
+
+	sim_set(s, a0, 200, 0);
+	TEST_ASSERT(sim_run_until(s, 5 * MIN, in_use, 0));
+	TEST_ERR(check_hot(s, 1));
+	sim_run(s, 1000);
+	TEST_ERR(check_bound(s, 0, 1));
+	TEST_EQ(a0, s->current);
+
+	return 0;
+}
+
+
+/* A hot standby that fails and is not probed (fbregint 0) is not
+   registered again until a new round: no REGISTER loop */
+SIM_TEST(test_concurrent_unprobed_hot_failure_no_loop, HOLD,
+	 BACKOFF_MAX)
+{
+	int a0, a1, a2;
+
+	sim_set_concurrent(s, true);
+	a0 = sim_add(s, 0, FBREGINT);
+	a1 = sim_add(s, 1, 0);
+	a2 = sim_add(s, 2, 0);
+	sim_start(s);
+	sim_run(s, 1000);
+	TEST_ERR(check_hot(s, 1));
+
+	sim_fail(s, a1, 503);
+	sim_run(s, 10 * MIN);
+	TEST_EQ(1, s->accv[a1].nregister);
+	TEST_ERR(check_hot(s, 2));
+	TEST_ERR(check_bound(s, 0, 2));
+	TEST_EQ(a0, s->current);
+	TEST_EQ(1, s->accv[a2].nregister);
+
+	return 0;
+}
+
+
+/* Off (the default): one tier only, no hot standby ever */
+SIM_TEST(test_concurrent_off_registers_one_tier, HOLD, BACKOFF_MAX)
+{
+	int a0 = sim_add(s, 0, FBREGINT);
+	int a1 = sim_add(s, 1, FBREGINT);
+
+	sim_start(s);
+	sim_run(s, 1000);
+	sim_fail(s, a0, 0);
+	sim_set(s, a0, 200, 0);
+	TEST_ASSERT(sim_run_until(s, 5 * MIN, in_use, 0));
+	sim_run(s, 1000);
+
+	TEST_EQ(0, s->nhot);
+	TEST_EQ(-1, sr_engine_hot_tier(s->eng));
+	TEST_ERR(check_bound(s, 0, -1));
+	TEST_EQ(a0, s->current);
+	(void)a1;
+
+	return 0;
+}
