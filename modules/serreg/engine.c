@@ -653,6 +653,13 @@ void sr_engine_set_config(struct sr_engine *eng, const struct sr_config *cfg)
 	if (!eng->cfg.t1)
 		eng->cfg.t1 = SR_T1;
 	eng->cfg.t2 = eng->cfg.t2 ? max(eng->cfg.t2, eng->cfg.t1) : SR_T2;
+
+	/* concurrent registration turned on or off: the hot standby is
+	   chosen, or released, at once (as of the last event's time) */
+	if (eng->started && (eng->hot != NULL) != eng->cfg.concurrent) {
+		event_begin(eng, "settings", eng->now);
+		event_end(eng);
+	}
 }
 
 

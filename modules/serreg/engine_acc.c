@@ -82,6 +82,10 @@ void acc_answer_set(struct sr_account *acc,
 	acc->last      = *ans;
 	acc->last_ok   = ok;
 	acc->last_time = now;
+
+	/* a good answer: its tier may be the hot standby again */
+	if (ok)
+		acc->tier->spent = false;
 }
 
 
@@ -321,7 +325,6 @@ static void acc_probed(struct sr_account *acc, enum sr_request req,
 	if (ok) {
 		acc_set_state(acc, SR_ACC_ALIVE);
 		++acc->good;
-		acc->tier->spent = false;
 	}
 	else {
 		acc_set_state(acc, SR_ACC_DEAD);

@@ -76,7 +76,7 @@ struct sr_tier {
 	uint64_t round;           /**< last round the tier was tried in */
 	bool spent;               /**< failed while registered: not the
 				       hot standby again until one of its
-				       accounts answers a probe well, or
+				       accounts answers well, or
 				       a new round begins                */
 };
 

@@ -20,6 +20,12 @@
  *    registered: one is registered or registering, and then baresip's
  *    current UA is a registered account of the tier in use, R3)
  *  - no failback MOVE away from a tier with a call (R34)
+ *  - concurrent registration (issue 19): at most two tiers hold
+ *    registrations, three while promoting; the hot standby is below the
+ *    tier in use, exists only in REGISTERED and PROMOTING, and is the
+ *    next live tier (no tier between has an account alive, and none
+ *    below is alive without one); HOT_STANDBY actions agree with
+ *    sr_engine_hot_tier(); none when concurrent is off
  *  - CURRENT only from an engine that drives baresip's current UA
  *    (issue 12: one ladder of several does); an engine that does not
  *    names no current UA, one turned into the driver names one at once
@@ -82,6 +88,7 @@ struct world {
 	bool round;
 	uint64_t round_at;
 	int moved_to;                /**< tier of the last MOVE, -1 none */
+	int hot_to;                  /**< tier of the last HOT_STANDBY  */
 	unsigned current_id;         /**< account of the last CURRENT   */
 	bool drives;                 /**< the engine drives the current UA */
 	bool started;
@@ -239,6 +246,7 @@ static void action_h(const struct sr_action *act, void *arg)
 	case SR_ACT_ROUND_TIMER:
 	case SR_ACT_ROUND_CANCEL:
 	case SR_ACT_MOVE:
+	case SR_ACT_HOT_STANDBY:
 		CHECK(w, !act->acc && !act->ref, "engine action with account");
 		break;
 
@@ -409,6 +417,17 @@ static void action_h(const struct sr_action *act, void *arg)
 		w->moved_to = act->to;
 		break;
 
+	case SR_ACT_HOT_STANDBY:
+		CHECK(w, act->from == w->hot_to,
+		      "HOT_STANDBY from %d, but the last one went to %d",
+		      act->from, w->hot_to);
+		CHECK(w, act->from != act->to, "HOT_STANDBY from %d to itself",
+		      act->from);
+		CHECK(w, act->to < 0 || w->cfg.concurrent,
+		      "HOT_STANDBY to %d, concurrent off", act->to);
+		w->hot_to = act->to;
+		break;
+
 	default:
 		break;
 	}
@@ -419,8 +438,12 @@ struct walk {
 	struct world *w;
 	unsigned n;
 	uint32_t last_prio;
-	int cur, target;
-	unsigned cur_registering, cur_registered, cur_n, target_n;
+	int cur, target, hot;
+	unsigned cur_registering, cur_registered, cur_n, target_n, hot_n;
+	int reg_tiers[3];            /**< tiers holding registrations  */
+	unsigned nreg_tiers;         /**< ... how many (a 4th counts)  */
+	int first_alive;             /**< best tier below cur with an
+					  account alive, -1 none        */
 };
 
 
@@ -459,9 +482,31 @@ static bool walk_h(const struct sr_account *acc, void *arg)
 	      (s->ra_wait && st == SR_ACC_REGISTERING),
 	      "active id %u (prio %u) was never asked to register", id,
 	      prio);
-	CHECK(w, active == ((int)prio == k->cur || (int)prio == k->target),
-	      "id %u active=%d, prio %u, tiers %d/%d", id, active, prio,
-	      k->cur, k->target);
+	CHECK(w, active == ((int)prio == k->cur || (int)prio == k->target ||
+			   (int)prio == k->hot),
+	      "id %u active=%d, prio %u, tiers %d/%d/%d", id, active, prio,
+	      k->cur, k->target, k->hot);
+	CHECK(w, sr_account_hot(acc) == ((int)prio == k->hot),
+	      "id %u hot=%d, prio %u, hot tier %d", id,
+	      sr_account_hot(acc), prio, k->hot);
+
+	if (s->reg) {
+		size_t j;
+		bool seen = false;
+
+		for (j = 0; j < k->nreg_tiers && j < 3; j++)
+			seen |= k->reg_tiers[j] == (int)prio;
+		if (!seen) {
+			if (k->nreg_tiers < 3)
+				k->reg_tiers[k->nreg_tiers] = (int)prio;
+			++k->nreg_tiers;
+		}
+	}
+	if (k->cur >= 0 && (int)prio > k->cur && st == SR_ACC_ALIVE &&
+	    k->first_alive < 0)
+		k->first_alive = (int)prio;
+	if ((int)prio == k->hot)
+		++k->hot_n;
 	CHECK(w, active || (st != SR_ACC_REGISTERING &&
 			    st != SR_ACC_REGISTERED && st != SR_ACC_FAILED &&
 			    st != SR_ACC_VERIFYING),
@@ -508,8 +553,35 @@ static void check_world(struct world *w)
 	k.w = w;
 	k.cur = sr_engine_current_tier(w->eng);
 	k.target = sr_engine_target_tier(w->eng);
+	k.hot = sr_engine_hot_tier(w->eng);
+	k.first_alive = -1;
 
 	(void)sr_engine_apply(w->eng, walk_h, &k);
+
+	/* concurrent registration: the hot standby */
+	CHECK(w, k.hot == w->hot_to,
+	      "hot standby %d, but the last HOT_STANDBY went to %d", k.hot,
+	      w->hot_to);
+	CHECK(w, k.hot < 0 || w->cfg.concurrent,
+	      "hot standby %d, concurrent off", k.hot);
+	CHECK(w, k.hot < 0 || (k.cur >= 0 && k.hot > k.cur &&
+			       (st == SR_REGISTERED || st == SR_PROMOTING)),
+	      "hot standby %d, current %d, %s", k.hot, k.cur,
+	      sr_state_name(st));
+	CHECK(w, k.hot < 0 || k.hot_n > 0, "hot standby %d is empty",
+	      k.hot);
+	CHECK(w, k.nreg_tiers <= (k.target >= 0 ? 3U : 2U),
+	      "%u tiers hold registrations (current %d, target %d, hot %d)",
+	      k.nreg_tiers, k.cur, k.target, k.hot);
+	CHECK(w, w->cfg.concurrent || k.nreg_tiers <= (k.target >= 0 ?
+						       2U : 1U),
+	      "successive: %u tiers hold registrations", k.nreg_tiers);
+	/* the next live tier: none between, none below left out */
+	CHECK(w, !w->cfg.concurrent || k.first_alive < 0 ||
+	      (st != SR_REGISTERED && st != SR_PROMOTING) ||
+	      (k.hot >= 0 && k.hot <= k.first_alive),
+	      "tier %d below the current %d is alive, hot standby %d",
+	      k.first_alive, k.cur, k.hot);
 
 	CHECK(w, k.n == live, "ladder has %u accounts, %u live", k.n, live);
 	CHECK(w, sr_engine_naccounts(w->eng) == live,
@@ -624,6 +696,7 @@ static void set_config(struct world *w)
 	w->cfg.backoff_max    = backoffs[c % ARRAY_SIZE(backoffs)];
 	w->cfg.check_interval = checks[(b >> 4) % ARRAY_SIZE(checks)];
 	w->cfg.failback_spread = spreads[(c >> 6) % ARRAY_SIZE(spreads)];
+	w->cfg.concurrent     = (c >> 3) & 1;
 
 	w->backoff_max_seen = max(w->backoff_max_seen,
 				  max(w->cfg.backoff_max, 1U));
@@ -883,6 +956,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	w.p = data;
 	w.n = size;
 	w.moved_to = -1;
+	w.hot_to = -1;
 	w.drives = true;
 	w.trace = getenv("FUZZ_TRACE") != NULL;
 
