@@ -122,6 +122,7 @@ def test_status_all_down_shows_backoff(registrars, baresip):
     ('serreg_failback_hold', '101', '1..100'),
     ('serreg_backoff_max', '-5', '1..86400'),
     ('serreg_backoff_max', '', '1..86400'),
+    ('serreg_concurrent', '2', '0..1'),
 ])
 def test_bad_setting_named_with_range(registrars, baresip, key, value,
                                       rng):
