@@ -35,6 +35,14 @@ requests the registrars logged (SRREQ lines: every request received,
 digest resends and retransmissions included).  baresip is only asked
 for `serreg json` and `reginfo` when the end state is checked.
 
+frozen-udp, killed-tcp and failback also measure the *unreachable
+time*: from the fault to the first INVITE sent through a live registrar
+(tier 1's) that reaches baresip (calls again and again, as the srv-*
+scenarios do).  --concurrent runs serreg with `serreg_concurrent 1`
+(issue 19): tier 1 is registered beforehand as the hot standby, so the
+failover gap (a new 200 at tier 1) does not apply; a failback leaves
+tier 1 bound (the end state allows it).
+
 Output: the settings, a progress line per run (stderr), then a
 markdown report (stdout, and --out FILE).  Nothing is asserted: the
 numbers are reported as measured.  --png-dir DIR also draws the first
@@ -43,7 +51,7 @@ bindings, fault, moves, probes; python3-matplotlib).
 
     /usr/bin/python3 test/bench/failover.py [--runs N | --quick]
         [--scenario NAME ...] [--out FILE] [--png-dir DIR] [--keep]
-        [--noauth]
+        [--noauth] [--concurrent]
     make bench-failover [BENCH_ARGS='--runs 3 --out /tmp/b.md']
 """
 
@@ -102,6 +110,9 @@ QUIT_TIMEOUT = 10.0
 FOREIGN = None
 FOREIGN_SCENARIOS = ('frozen-udp', 'killed-tcp', 'failback', 'all-down')
 FOREIGN_TIMEOUT = 150.0
+
+# --concurrent: serreg_concurrent 1 (issue 19), tier 1 is the hot standby
+CONCURRENT = False
 
 CONFIG = ['serreg_check_interval %d' % CHECK_INTERVAL,
           'serreg_probe_timeout %d' % PROBE_TIMEOUT,
@@ -245,21 +256,32 @@ def end_state(bs, regs, expect, faulted):
     indexes of registrars that are frozen/dead/refusing (a binding left
     there is stale, the UA could not remove it: reported, not wrong).
 
+    Concurrent: serreg's hot standby tier holds a binding too, and
+    must (its index is the tier).
+
     Returns (ok, text)."""
     wrong, notes = [], []
+    st = None if FOREIGN else bs.status()
+    hot = st.get('hot', -1) if st else -1
     if not regs[expect].has_binding(USER):
         wrong.append('no binding on %s' % regs[expect].name)
     for i, k in enumerate(regs):
         if i == expect or not askable(k):
+            continue
+        if i == hot:
+            if not k.has_binding(USER):
+                wrong.append('no binding on hot standby %s' % k.name)
             continue
         if k.has_binding(USER):
             if i in faulted:
                 notes.append('stale binding on faulted %s' % k.name)
             else:
                 wrong.append('binding on %s too' % k.name)
+    if CONCURRENT and hot < 0 and expect + 1 < len(regs) and \
+            expect + 1 not in faulted:
+        wrong.append('no hot standby')
     if FOREIGN:
         return not wrong, '; '.join(wrong + notes) or 'ok (bindings)'
-    st = bs.status()
     if st.get('current') != expect:
         wrong.append('serreg current %s' % st.get('current'))
     cur = bs.current_aor()
@@ -295,8 +317,11 @@ def failover(run, res, fault, transport, fault_before=True,
         rig.account_line(USER, a, prio=0, fbregint=FBREGINT,
                          regint=REGINT, transport=transport),
         rig.account_line(USER, b, prio=1, fbregint=FBREGINT,
-                         regint=REGINT, transport=transport)])
+                         regint=REGINT, transport=transport)],
+        CONFIG + rig.CALLEE_CONFIG)
     wait_bound_first(run)
+    if CONCURRENT:
+        wait_bound_first(run, 1)
     if stable:
         stable_window(run, res)
     else:
@@ -313,11 +338,33 @@ def failover(run, res, fault, transport, fault_before=True,
         t_f = time.time()
     run.faults.append(timeline.Fault(0, t_f, fault.__doc__ or 'fault',
                                      lost=fault.__doc__ == 'killed'))
-    t_b = bound_at(b, t_f, GAP_TIMEOUT)
-    if t_b is None:
-        raise RuntimeError('no binding on %s %.0f s after the fault'
-                           % (b.name, GAP_TIMEOUT))
-    res['gap'] = t_b - t_f
+    # unreachable time: the first INVITE through tier 1's registrar
+    # that reaches baresip (each attempt answered 404 costs ~0.1 s)
+    t_r, ncalls = (None, 0) if FOREIGN else rig.wait_reachable(
+        b, USER, bs, GAP_TIMEOUT, attempt=2.0, interval=0.2)
+    res['reach'] = t_r - t_f if t_r else None
+    res['ncalls'] = ncalls
+    if CONCURRENT:
+        # the binding was there before the fault; its 200 is the last
+        # one before it (no REGISTER is needed for the move)
+        if not b.has_binding(USER):
+            raise RuntimeError('no binding on the hot standby %s after '
+                               'the fault' % b.name)
+        # serreg's move to it (its event: the one time read from
+        # baresip, for the end state and the failback that follow)
+        mv = bs.wait_move(1, GAP_TIMEOUT, t_f)
+        if not mv:
+            raise RuntimeError('no move to tier 1 %.0f s after the '
+                               'fault' % GAP_TIMEOUT)
+        t_b = mv[-1]['_time']
+        res['moved'] = t_b - t_f
+        res['gap'] = None
+    else:
+        t_b = bound_at(b, t_f, GAP_TIMEOUT)
+        if t_b is None:
+            raise RuntimeError('no binding on %s %.0f s after the fault'
+                               % (b.name, GAP_TIMEOUT))
+        res['gap'] = t_b - t_f
     # where the fault fell in the check cycle: the last check of tier 0
     # answered before it (the gap is about the rest of the interval,
     # plus the probe timeout if the registrar is silent)
@@ -326,6 +373,12 @@ def failover(run, res, fault, transport, fault_before=True,
     res['phase'] = t_f - done[-1] if done else None
     res['note'] = ('last check %.1f s before the fault'
                    % res['phase'] if done else 'no check before the fault')
+    if not FOREIGN:
+        res['note'] += ('; INVITE through %s reached baresip after %s s '
+                        '(%d calls)' % (b.name, '%.2f' % res['reach']
+                                        if t_r else 'never', ncalls))
+    if CONCURRENT:
+        res['note'] += '; serreg moved after %.2f s' % res['moved']
     return bs, a, b, t_f, t_b
 
 
@@ -408,7 +461,9 @@ def s_failback(run, res):
                         sum(1 for r in probes if r.method == 'OPTIONS'),
                         sum(1 for r in probes if r.method != 'OPTIONS')))
     # make-before-break: the standby binding goes away after the 200
-    rig.wait_until(lambda: not b.has_binding(USER), 5.0, 0.1)
+    # (concurrent: it stays, tier 1 is the hot standby again)
+    if not CONCURRENT:
+        rig.wait_until(lambda: not b.has_binding(USER), 5.0, 0.1)
     # the binding of the failback must hold: a late un-REGISTER of the
     # primary's departure (retransmitted until Timer F, 32 s after the
     # failover) would remove it (issue 9, bug 0)
@@ -737,6 +792,11 @@ def settings_text():
         'account in Cisco mode, none in serial mode' % (REGINT, FBREGINT),
         '- registrars %s' % ('challenge REGISTER (digest auth)' if rig.AUTH
                              else 'do not challenge REGISTER (no auth)'),
+        '- registration: %s' % (
+            'concurrent (serreg_concurrent 1): tier 1 registered too, '
+            'the hot standby' if CONCURRENT else
+            'successive (serreg_concurrent 0, the default): one tier '
+            'registered'),
         '- transport per scenario as in the table; one user, one account '
         'per registrar, tier = prio = registrar index',
         '- faults at a random phase: 0-%d s after the stable window '
@@ -837,6 +897,12 @@ def report(results, runs, argv, started, elapsed, env):
     if 'killed-tcp' in results:
         target('failover gap, killed registrar, TCP', ('<= 1 s', 1.0),
                vals('killed-tcp', 'gap'))
+    for name, what in (('frozen-udp', 'frozen registrar, UDP'),
+                       ('killed-tcp', 'killed registrar, TCP')):
+        if name in results and CONCURRENT:
+            target('unreachable time, %s, concurrent (issue 19: 0 s is '
+                   'the goal)' % what, ('<= 1 s', 1.0),
+                   vals(name, 'reach'))
     if 'srv-frozen-udp' in results:
         target('failover gap, frozen first SRV server, UDP, same tier',
                ('<= 8 s', 8.0), vals('srv-frozen-udp', 'gap'))
@@ -925,6 +991,7 @@ def draw(run, name, outdir):
 
 
 def main(argv):
+    global STABLE, CONCURRENT, FOREIGN, GAP_TIMEOUT, BACK_TIMEOUT
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     ap.add_argument('--runs', type=int, default=5,
                     help='runs per scenario (default 5)')
@@ -941,6 +1008,13 @@ def main(argv):
     ap.add_argument('--noauth', action='store_true',
                     help='registrars that do not challenge REGISTER '
                     '(default: digest auth)')
+    ap.add_argument('--stable', type=float, default=STABLE,
+                    help='seconds of the stable window (default %.0f; '
+                    'more than regint=%d to count refreshes)'
+                    % (STABLE, REGINT))
+    ap.add_argument('--concurrent', action='store_true',
+                    help='serreg_concurrent 1: tier 1 is registered too, '
+                    'as the hot standby (issue 19)')
     ap.add_argument('--foreign', metavar='SO',
                     help='another serial registration module instead of '
                     'serreg (Debian 13\'s own: /usr/lib/baresip/modules/'
@@ -949,8 +1023,15 @@ def main(argv):
                     'the scenarios ' + ', '.join(FOREIGN_SCENARIOS))
     args = ap.parse_args(argv[1:])
     rig.AUTH = not args.noauth
+    if not 1.0 <= args.stable <= 600.0:
+        ap.error('--stable must be in 1..600')
+    STABLE = args.stable
+    if args.concurrent:
+        if args.foreign:
+            ap.error('--concurrent: serreg only, not with --foreign')
+        CONCURRENT = True
+        CONFIG.append('serreg_concurrent 1')
     if args.foreign:
-        global FOREIGN, GAP_TIMEOUT, BACK_TIMEOUT
         if not os.path.exists(args.foreign):
             ap.error('%s not found' % args.foreign)
         FOREIGN = os.path.abspath(args.foreign)
@@ -996,9 +1077,13 @@ def main(argv):
                     res['end'] = (res.get('end', '') + '; teardown: '
                                   + '; '.join(errs))
                 results[name].append(res)
-                log('%-10s run %d/%d (%4.1f s): gap %s back %s end %s %s'
+                log('%-10s run %d/%d (%4.1f s): gap %s reach %s back %s '
+                    'end %s %s'
                     % (name, i + 1, runs, time.monotonic() - ts,
-                       '%.2f' % res['gap'] if 'gap' in res else '-',
+                       '%.2f' % res['gap'] if res.get('gap') is not None
+                       else '-',
+                       '%.2f' % res['reach']
+                       if res.get('reach') is not None else '-',
                        '%.2f' % res['back'] if 'back' in res else '-',
                        res.get('end', '-'), res.get('error', '')))
     finally:
