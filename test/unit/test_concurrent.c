@@ -17,18 +17,21 @@
 #include "test.h"
 
 
+/* the world of these tests: hold 2, backoff up to 300 s, probes every
+   10 s; a minute of virtual time */
+#define CONC_TEST(name) SIM_TEST(name, 2, 300)
+
 enum {
-	HOLD = 2,
-	BACKOFF_MAX = 300,
-	MIN = 60000,
 	FBREGINT = 10,
+	MINUTE = 60000,
 };
 
 
+/* tier prio is in use and registered */
 static bool in_use(const struct sim *s, int prio)
 {
-	return sr_engine_current_tier(s->eng) == prio &&
-		sr_engine_state(s->eng) == SR_REGISTERED;
+	return sr_engine_state(s->eng) == SR_REGISTERED &&
+		sr_engine_current_tier(s->eng) == prio;
 }
 
 
@@ -86,7 +89,7 @@ static int ladder3(struct sim *s, int *a0, int *a1, int *a2)
 
 /* The start: the best tier is in use, the next one is the hot standby,
    registered; the tier below only probed */
-SIM_TEST(test_concurrent_start_registers_two_tiers, HOLD, BACKOFF_MAX)
+CONC_TEST(test_concurrent_start_registers_two_tiers)
 {
 	int a0, a1, a2;
 
@@ -103,7 +106,7 @@ SIM_TEST(test_concurrent_start_registers_two_tiers, HOLD, BACKOFF_MAX)
 	TEST_ASSERT(!sr_account_hot(s->accv[a2].sra));
 
 	/* a minute on: still two tiers, the hot standby is not probed */
-	sim_run(s, MIN);
+	sim_run(s, MINUTE);
 	TEST_ERR(check_bound(s, 0, 1));
 	TEST_EQ(0, s->accv[a1].nprobe);
 	TEST_EQ(1, s->nhot);
@@ -114,8 +117,7 @@ SIM_TEST(test_concurrent_start_registers_two_tiers, HOLD, BACKOFF_MAX)
 
 /* The tier in use fails: the hot standby is in use at once, with no
    REGISTER of its own; the tier below becomes the hot standby */
-SIM_TEST(test_concurrent_failure_moves_without_register, HOLD,
-	 BACKOFF_MAX)
+CONC_TEST(test_concurrent_failure_moves_without_register)
 {
 	int a0, a1, a2;
 	unsigned nreg;
@@ -145,7 +147,7 @@ SIM_TEST(test_concurrent_failure_moves_without_register, HOLD,
 /* Failback: the better tier registers while the two stay; once it is
    bound it is in use, the tier left is the hot standby and the one
    below is released */
-SIM_TEST(test_concurrent_failback_keeps_two_tiers, HOLD, BACKOFF_MAX)
+CONC_TEST(test_concurrent_failback_keeps_two_tiers)
 {
 	int a0, a1, a2;
 
@@ -155,7 +157,7 @@ SIM_TEST(test_concurrent_failback_keeps_two_tiers, HOLD, BACKOFF_MAX)
 	TEST_ERR(check_bound(s, 1, 2));
 
 	sim_set(s, a0, 200, 0);
-	TEST_ASSERT(sim_run_until(s, 5 * MIN, in_use, 0));
+	TEST_ASSERT(sim_run_until(s, 5 * MINUTE, in_use, 0));
 	TEST_EQ(SR_REASON_FAILBACK, s->move_reason);
 	TEST_EQ(a0, s->current);
 	TEST_ERR(check_hot(s, 1));
@@ -166,7 +168,7 @@ SIM_TEST(test_concurrent_failback_keeps_two_tiers, HOLD, BACKOFF_MAX)
 	TEST_EQ(0, s->accv[a1].nunregister);
 
 	/* the released tier is probed again, and stays released */
-	sim_run(s, MIN);
+	sim_run(s, MINUTE);
 	TEST_ASSERT(s->accv[a2].nprobe > 0);
 	TEST_ERR(check_bound(s, 0, 1));
 
@@ -176,7 +178,7 @@ SIM_TEST(test_concurrent_failback_keeps_two_tiers, HOLD, BACKOFF_MAX)
 
 /* The hot standby fails: no move; the next live tier below is the hot
    standby; the failed one is probed and comes back as it once alive */
-SIM_TEST(test_concurrent_hot_failure_takes_next, HOLD, BACKOFF_MAX)
+CONC_TEST(test_concurrent_hot_failure_takes_next)
 {
 	int a0, a1, a2;
 	unsigned nmoves;
@@ -205,8 +207,7 @@ SIM_TEST(test_concurrent_hot_failure_takes_next, HOLD, BACKOFF_MAX)
 
 /* Two tiers: the one in use fails, the hot standby takes over and no
    tier is left to be the hot standby; the failback brings it back */
-SIM_TEST(test_concurrent_two_tiers_failure_and_failback, HOLD,
-	 BACKOFF_MAX)
+CONC_TEST(test_concurrent_two_tiers_failure_and_failback)
 {
 	int a0, a1;
 
@@ -224,7 +225,7 @@ SIM_TEST(test_concurrent_two_tiers_failure_and_failback, HOLD,
 	TEST_ERR(check_bound(s, 1, -1));
 
 	sim_set(s, a0, 200, 0);
-	TEST_ASSERT(sim_run_until(s, 5 * MIN, in_use, 0));
+	TEST_ASSERT(sim_run_until(s, 5 * MINUTE, in_use, 0));
 	TEST_ERR(check_hot(s, 1));
 	sim_run(s, 1000);
 	TEST_ERR(check_bound(s, 0, 1));
@@ -236,8 +237,7 @@ SIM_TEST(test_concurrent_two_tiers_failure_and_failback, HOLD,
 
 /* A hot standby that fails and is not probed (fbregint 0) is not
    registered again until a new round: no REGISTER loop */
-SIM_TEST(test_concurrent_unprobed_hot_failure_no_loop, HOLD,
-	 BACKOFF_MAX)
+CONC_TEST(test_concurrent_unprobed_hot_failure_no_loop)
 {
 	int a0, a1, a2;
 
@@ -250,7 +250,7 @@ SIM_TEST(test_concurrent_unprobed_hot_failure_no_loop, HOLD,
 	TEST_ERR(check_hot(s, 1));
 
 	sim_fail(s, a1, 503);
-	sim_run(s, 10 * MIN);
+	sim_run(s, 10 * MINUTE);
 	TEST_EQ(1, s->accv[a1].nregister);
 	TEST_ERR(check_hot(s, 2));
 	TEST_ERR(check_bound(s, 0, 2));
@@ -262,7 +262,7 @@ SIM_TEST(test_concurrent_unprobed_hot_failure_no_loop, HOLD,
 
 
 /* Off (the default): one tier only, no hot standby ever */
-SIM_TEST(test_concurrent_off_registers_one_tier, HOLD, BACKOFF_MAX)
+CONC_TEST(test_concurrent_off_registers_one_tier)
 {
 	int a0 = sim_add(s, 0, FBREGINT);
 	int a1 = sim_add(s, 1, FBREGINT);
@@ -271,7 +271,7 @@ SIM_TEST(test_concurrent_off_registers_one_tier, HOLD, BACKOFF_MAX)
 	sim_run(s, 1000);
 	sim_fail(s, a0, 0);
 	sim_set(s, a0, 200, 0);
-	TEST_ASSERT(sim_run_until(s, 5 * MIN, in_use, 0));
+	TEST_ASSERT(sim_run_until(s, 5 * MINUTE, in_use, 0));
 	sim_run(s, 1000);
 
 	TEST_EQ(0, s->nhot);
