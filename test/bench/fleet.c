@@ -39,7 +39,14 @@
  *              [-c capacity] [-k check] [-t probe timeout]
  *              [-f fbregint] [-r regint] [-S failback spread]
  *              [-R return] [-x none|libre|own] [-z|--seed seed]
- *              [-o csv dir] [--smoke]
+ *              [-o csv dir] [-C|--concurrent] [--smoke]
+ *
+ * -C: serreg with serreg_concurrent 1 (issue 19): each phone keeps the
+ * tier below the one in use registered too (the hot standby): its
+ * REGISTERs, refreshes, checks and un-REGISTERs are the engine's
+ * actions like any other, counted at B; a binding of the hot standby
+ * makes the phone reachable.  --smoke runs serreg, upstream and
+ * serreg-c.
  *
  * Copyright (C) 2026 The serreg developers
  */
@@ -89,6 +96,7 @@ enum {
 	MA_WINDOW     = 10,       /* [s] moving average of the bound check */
 	BURST         = 10,       /* [s] the return burst is measured in */
 	BURST4        = 4,        /* [s] ... and summed over             */
+	SECS_MIN      = 60,       /* [s] a minute: steady-state window   */
 	TXN_NONE      = UINT32_MAX,
 };
 
@@ -109,12 +117,13 @@ enum scenario {
 	SC_503,
 	SC_RETURN,
 	SC_ALLDOWN,
+	SC_B503,
 
 	SC_COUNT
 };
 
 static const char *const sc_names[SC_COUNT] = {
-	"silent", "reset", "503", "return", "alldown"
+	"silent", "reset", "503", "return", "alldown", "b503"
 };
 
 static const char *const sc_desc[SC_COUNT] = {
@@ -123,6 +132,8 @@ static const char *const sc_desc[SC_COUNT] = {
 	"primary answers 503 (Retry-After 30)",
 	"primary returns, empty location table, fleet on backup",
 	"all registrars down, then the backup returns",
+	"the backup (concurrent: the hot standby) answers 503 (Retry-After "
+	"30), then returns with an empty table",
 };
 
 enum model {
@@ -133,6 +144,12 @@ enum model {
 };
 
 static const char *const model_names[M_COUNT] = {"serreg", "upstream"};
+
+/* the model as shown: serreg with serreg_concurrent 1 is "serreg-c" */
+static const char *model_label(enum model m, bool concurrent)
+{
+	return m == M_SERREG && concurrent ? "serreg-c" : model_names[m];
+}
 
 
 /** How long a request goes on over UDP (RFC 3261 17.1.2: copies at 0,
@@ -159,6 +176,8 @@ enum rkind {
 	RK_OPTIONS,        /* check, flow, probe of a failed check      */
 	RK_REPAIR,         /* repair REGISTER                           */
 	RK_QUERY,          /* binding query: REGISTER without Contact   */
+
+	RK_COUNT
 };
 
 /** Work in the heap */
@@ -235,6 +254,8 @@ struct phone {
 	uint32_t egen;           /**< round timer generation            */
 	uint8_t nlive;           /**< accounts with a live binding      */
 	int ucur;                /**< upstream: tier in use, -1 none    */
+	uint64_t t_down;         /**< [ms] unreachable since (nlive 0)  */
+	uint64_t down_ms;        /**< [ms] unreachable after the fault  */
 };
 
 struct registrar {
@@ -243,6 +264,7 @@ struct registrar {
 	uint64_t busy_until;     /**< [us] its queue is worked off      */
 	uint32_t *arr;           /**< arrivals per second               */
 	uint32_t *regarr;        /**< ... of them REGISTERs (any expires) */
+	uint32_t *karr[RK_COUNT];/**< ... by kind                       */
 	uint64_t nshed;          /**< load 503s                         */
 	uint32_t lost;           /**< first of its lost transactions    */
 	uint64_t nlate;          /**< copies that arrived after a return */
@@ -262,6 +284,7 @@ struct cfg {
 	uint32_t ret;            /**< [s] return after the fault, 0: auto */
 	enum xmodel xm;
 	uint32_t seed;
+	bool concurrent;         /**< serreg_concurrent 1 (issue 19)   */
 	const char *csvdir;
 };
 
@@ -288,7 +311,10 @@ struct world {
 	uint32_t *reach;         /**< phones reachable                  */
 	uint32_t *onp;           /**< phones with a live binding at P   */
 	uint32_t *regsent;       /**< REGISTERs sent (any registrar)    */
+	uint32_t *serve[NACC];   /**< phones whose tier in use is i and
+				      bound at a registrar that is up   */
 	uint64_t next_sample;
+	uint32_t nboth;          /**< phones bound at both, at the fault */
 
 	uint32_t nreach;
 	uint32_t nonp;
@@ -314,6 +340,17 @@ struct result {
 	uint32_t bpk, bregpk;    /**< return burst: peak /s at the returned
 				      registrar in its first BURST s     */
 	uint32_t b4, breg4;      /**< ... requests in its first 4 s      */
+	double tmove[NPCT];      /**< [s] in use and bound on the new tier
+				      (return: P), < 0 never            */
+	double steady[NREG][RK_COUNT]; /**< [/min] before the fault     */
+	double after[NREG][RK_COUNT];  /**< [/min] the last minute     */
+	uint32_t regmin[NREG];   /**< REGISTERs, peak of a 60 s window  */
+	double down_mean, down_p99, down_max; /**< [s] per phone, after
+						  the fault, no binding
+						  at a live registrar  */
+	uint32_t nboth;          /**< phones bound at P and B at the fault */
+	uint32_t nboth_end;      /**< ... at the end of the run          */
+	uint64_t nunreg[NREG];   /**< un-REGISTERs arriving after the fault */
 	double wall;
 };
 
@@ -413,12 +450,18 @@ static void acc_live_update(struct world *w, struct facc *a)
 	}
 
 	if (live) {
-		if (!ph->nlive++)
+		if (!ph->nlive++) {
 			++w->nreach;
+			if (w->now > T_FAULT)
+				ph->down_ms += w->now -
+					max(ph->t_down, (uint64_t)T_FAULT);
+		}
 	}
 	else {
-		if (!--ph->nlive)
+		if (!--ph->nlive) {
 			--w->nreach;
+			ph->t_down = w->now;
+		}
 	}
 }
 
@@ -549,6 +592,7 @@ static void count_arrival(struct world *w, struct registrar *r,
 			  enum rkind rk, uint64_t t)
 {
 	count(r->arr, w->nsec, t);
+	count(r->karr[rk], w->nsec, t);
 	if (rk_is_register(rk))
 		count(r->regarr, w->nsec, t);
 }
@@ -1261,6 +1305,7 @@ static int world_init(struct world *w, const struct cfg *cfg,
 
 	case SC_RETURN:
 	case SC_ALLDOWN:
+	case SC_B503:
 		w->t_second = T_FAULT + (cfg->ret ? (uint64_t)cfg->ret * MS :
 					 slow);
 		w->end = w->t_second + 4ULL * cfg->fbregint * MS +
@@ -1277,9 +1322,22 @@ static int world_init(struct world *w, const struct cfg *cfg,
 	w->onp     = calloc(w->nsec, sizeof(uint32_t));
 	w->regsent = calloc(w->nsec, sizeof(uint32_t));
 	for (r = 0; r < NREG; r++) {
+		unsigned k;
+
 		w->regv[r].arr    = calloc(w->nsec, sizeof(uint32_t));
 		w->regv[r].regarr = calloc(w->nsec, sizeof(uint32_t));
 		if (!w->regv[r].arr || !w->regv[r].regarr)
+			return ENOMEM;
+		for (k = 0; k < RK_COUNT; k++) {
+			w->regv[r].karr[k] = calloc(w->nsec,
+						    sizeof(uint32_t));
+			if (!w->regv[r].karr[k])
+				return ENOMEM;
+		}
+	}
+	for (r = 0; r < NACC; r++) {
+		w->serve[r] = calloc(w->nsec, sizeof(uint32_t));
+		if (!w->serve[r])
 			return ENOMEM;
 	}
 
@@ -1295,6 +1353,7 @@ static int world_init(struct world *w, const struct cfg *cfg,
 	ec.backoff_max     = cfg->backoff_max;
 	ec.check_interval  = cfg->check;
 	ec.failback_spread = cfg->spread;
+	ec.concurrent      = cfg->concurrent;
 
 	for (p = 0; p < cfg->n; p++) {
 		struct phone *ph = &w->phv[p];
@@ -1354,9 +1413,41 @@ static void world_close(struct world *w)
 	free(w->onp);
 	free(w->regsent);
 	for (r = 0; r < NREG; r++) {
+		unsigned k;
+
 		free(w->regv[r].arr);
 		free(w->regv[r].regarr);
+		for (k = 0; k < RK_COUNT; k++)
+			free(w->regv[r].karr[k]);
 	}
+	for (r = 0; r < NACC; r++)
+		free(w->serve[r]);
+}
+
+
+/* The tier a phone works through: the tier in use (serreg: the
+   engine registered or promoting; upstream: the tier it registered)
+   whose account is bound at a registrar that is up; -1 none */
+static int serving_tier(const struct world *w, uint32_t p)
+{
+	const struct phone *ph = &w->phv[p];
+	int t;
+
+	if (w->cfg->model == M_SERREG) {
+		enum sr_state st = sr_engine_state(ph->eng);
+
+		if (st != SR_REGISTERED && st != SR_PROMOTING)
+			return -1;
+		t = sr_engine_current_tier(ph->eng);
+	}
+	else {
+		t = ph->ucur;
+	}
+
+	if (t < 0 || t >= NACC || !w->accv[(size_t)p * NACC + t].live)
+		return -1;
+
+	return t;
 }
 
 
@@ -1364,9 +1455,19 @@ static void sample(struct world *w, uint64_t upto)
 {
 	while (w->next_sample <= upto && w->next_sample < w->end) {
 		size_t s = (size_t)(w->next_sample / MS);
+		uint32_t p;
 
 		w->reach[s] = w->nreach;
 		w->onp[s]   = w->nonp;
+
+		/* O(N) a second: the engines are asked, not followed */
+		for (p = 0; p < w->cfg->n; p++) {
+			int t = serving_tier(w, p);
+
+			if (t >= 0)
+				++w->serve[t][s];
+		}
+
 		w->next_sample += MS;
 	}
 }
@@ -1414,6 +1515,15 @@ static int run_scenario(struct world *w)
 	if (err)
 		return err;
 
+	/* the fleet before the fault: bound at both registrars? */
+	{
+		uint32_t p;
+
+		for (p = 0; p < w->cfg->n; p++)
+			if (w->phv[p].nlive == NACC)
+				++w->nboth;
+	}
+
 	switch (w->sc) {
 
 	case SC_SILENT:
@@ -1432,6 +1542,10 @@ static int run_scenario(struct world *w)
 	case SC_ALLDOWN:
 		reg_set(w, REG_P, R_SILENT);
 		reg_set(w, REG_B, R_SILENT);
+		break;
+
+	case SC_B503:
+		reg_set(w, REG_B, R_503);
 		break;
 
 	default:
@@ -1457,6 +1571,14 @@ static int run_scenario(struct world *w)
 static int cmp_u32(const void *a, const void *b)
 {
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
 	return x < y ? -1 : x > y;
 }
@@ -1572,6 +1694,76 @@ static void measure(const struct world *w, struct result *res)
 
 	res->events = w->nevents;
 
+	/* time to move: in use and bound on the new tier (return: P) */
+	for (i = 0; i < NPCT; i++)
+		res->tmove[i] = time_to(w->serve[w->sc == SC_RETURN ||
+						 w->sc == SC_B503 ? 0 : 1],
+					to, rec, cfg->n, pct[i]);
+
+	/* the load in steady state, per minute: the minute before the
+	   fault, and the last minute of the run */
+	for (i = 0; i < NREG; i++) {
+		size_t k, s0 = from >= SECS_MIN ? from - SECS_MIN : 0;
+
+		for (k = 0; k < RK_COUNT; k++) {
+			uint64_t a = 0, b = 0;
+
+			for (s = s0; s < from; s++)
+				a += w->regv[i].karr[k][s];
+			for (s = to - SECS_MIN; s < to; s++)
+				b += w->regv[i].karr[k][s];
+			res->steady[i][k] = (double)a * SECS_MIN /
+				(double)(from - s0);
+			res->after[i][k] = (double)b;
+		}
+
+		/* the busiest minute after the fault (the return) */
+		acc = 0;
+		res->regmin[i] = 0;
+		for (s = w->t_second ? rec + 1 : from; s < to; s++) {
+			size_t s1 = w->t_second ? rec + 1 : from;
+
+			acc += w->regv[i].regarr[s];
+			if (s >= s1 + SECS_MIN)
+				acc -= w->regv[i].regarr[s - SECS_MIN];
+			res->regmin[i] = max(res->regmin[i], (uint32_t)acc);
+		}
+	}
+
+	res->nboth = w->nboth;
+	for (i = 0; i < NREG; i++)
+		for (s = from; s < to; s++)
+			res->nunreg[i] += w->regv[i].karr[RK_UNREG][s];
+	for (i = 0; i < cfg->n; i++)
+		if (w->phv[i].nlive == NACC)
+			++res->nboth_end;
+
+	/* per phone: how long it had no binding at a registrar that is
+	   up, after the fault */
+	{
+		uint64_t *d = malloc(cfg->n * sizeof(*d)), sum = 0;
+		uint32_t p;
+
+		for (p = 0; d && p < cfg->n; p++) {
+			const struct phone *ph = &w->phv[p];
+
+			d[p] = ph->down_ms;
+			if (!ph->nlive && w->now > T_FAULT)
+				d[p] += w->now - max(ph->t_down,
+						     (uint64_t)T_FAULT);
+			sum += d[p];
+		}
+
+		if (d) {
+			qsort(d, cfg->n, sizeof(*d), cmp_u64);
+			res->down_mean = (double)sum / cfg->n / MS;
+			res->down_p99 = (double)d[(size_t)((double)(cfg->n - 1)
+							   * 0.99)] / MS;
+			res->down_max = (double)d[cfg->n - 1] / MS;
+			free(d);
+		}
+	}
+
 	/* the burst at the registrar that returned, from its return */
 	if (w->t_second) {
 		const struct registrar *r =
@@ -1598,22 +1790,35 @@ static int write_csv(const struct world *w)
 
 	snprintf(path, sizeof(path), "%s/fleet-%s-%s-%u.csv",
 		 w->cfg->csvdir, sc_names[w->sc],
-		 model_names[w->cfg->model], w->cfg->n);
+		 model_label(w->cfg->model, w->cfg->concurrent), w->cfg->n);
 
 	f = fopen(path, "w");
 	if (!f)
 		return errno;
 
-	/* t: seconds after the fault; t2: after the return (or t) */
-	fprintf(f, "t,t2,P,B,Preg,Breg,reach,onp,regsent\n");
-	for (s = 0; s + 1 < w->nsec; s++)
-		fprintf(f, "%zd,%zd,%u,%u,%u,%u,%u,%u,%u\n",
+	/* t: seconds after the fault; t2: after the return (or t);
+	   Pbind/Bbind: REGISTERs that bind (baresip's, repairs), Punreg/
+	   Bunreg: un-REGISTERs, Pprobe/Bprobe: REGISTER expires=0 probes;
+	   serve0/serve1: phones working through tier 0/1 (in use, bound) */
+	fprintf(f, "t,t2,P,B,Preg,Breg,reach,onp,regsent,Pbind,Bbind,"
+		"Punreg,Bunreg,Pprobe,Bprobe,serve0,serve1\n");
+	for (s = 0; s + 1 < w->nsec; s++) {
+		const struct registrar *rp = &w->regv[REG_P];
+		const struct registrar *rb = &w->regv[REG_B];
+
+		fprintf(f, "%zd,%zd,%u,%u,%u,%u,%u,%u,%u,%u,%u,%u,%u,%u,%u,"
+			"%u,%u\n",
 			(ssize_t)s - (ssize_t)(w->t_event / MS),
 			(ssize_t)s - (ssize_t)((w->t_second ? w->t_second :
 						w->t_event) / MS),
-			w->regv[REG_P].arr[s], w->regv[REG_B].arr[s],
-			w->regv[REG_P].regarr[s], w->regv[REG_B].regarr[s],
-			w->reach[s], w->onp[s], w->regsent[s]);
+			rp->arr[s], rb->arr[s], rp->regarr[s], rb->regarr[s],
+			w->reach[s], w->onp[s], w->regsent[s],
+			rp->karr[RK_REGISTER][s] + rp->karr[RK_REPAIR][s],
+			rb->karr[RK_REGISTER][s] + rb->karr[RK_REPAIR][s],
+			rp->karr[RK_UNREG][s], rb->karr[RK_UNREG][s],
+			rp->karr[RK_PROBE][s], rb->karr[RK_PROBE][s],
+			w->serve[0][s], w->serve[1][s]);
+	}
 
 	fclose(f);
 
@@ -1736,8 +1941,9 @@ static void print_row(const struct cfg *cfg, enum scenario sc,
 	printf("| %-8s | %-8s | %6u | %5u/%-4u | %5u/%-4u | %6u/%-5u "
 	       "| %6u/%-5u | %6s/%5s/%5s "
 	       "| %6s/%5s/%5s | %10.1f %% | %-18s | %20s | %4llu | %30s |\n",
-	       sc_names[sc], model_names[cfg->model], cfg->n,
-	       r->peak[REG_P], r->p99[REG_P], r->peak[REG_B], r->p99[REG_B],
+	       sc_names[sc], model_label(cfg->model, cfg->concurrent),
+	       cfg->n, r->peak[REG_P], r->p99[REG_P], r->peak[REG_B],
+	       r->p99[REG_B],
 	       r->regpk[REG_P], r->regp99[REG_P], r->regpk[REG_B],
 	       r->regp99[REG_B],
 	       t[0], t[1], t[2],
@@ -1748,6 +1954,59 @@ static void print_row(const struct cfg *cfg, enum scenario sc,
 }
 
 
+/* The second table (issue 19): the load per minute in steady state and
+   at its busiest, the time to move, each phone's time unreachable */
+static void print_load_header(void)
+{
+	printf("| scenario | model    | bound at P+B | P steady REG/min "
+	       "bind/unREG/probe, OPTIONS/min | B steady REG/min "
+	       "bind/unREG/probe, OPTIONS/min | P REG/min peak | B REG/min "
+	       "peak | P REG/s pk | B REG/s pk | moved 50/99/100 %% [s] "
+	       "| unreachable per phone mean/p99/max [s] | B after, REG/min "
+	       "bind/unREG/probe, OPTIONS/min | un-REGs at P/B | bound at "
+	       "P+B, end |\n");
+	printf("|----------|----------|-------------:|----------------------"
+	       "-----------------------:|------------------------------------"
+	       "---------:|---------------:|---------------:|-----------:"
+	       "|-----------:|---------------------:|-----------------------"
+	       "-----------------:|--------------------------------------:|"
+	       "---------------:|------------------:|\n");
+}
+
+
+static void fmt_kinds(char *buf, size_t sz, const double *k)
+{
+	snprintf(buf, sz, "%.0f/%.0f/%.0f, %.0f",
+		 k[RK_REGISTER] + k[RK_REPAIR], k[RK_UNREG], k[RK_PROBE],
+		 k[RK_OPTIONS]);
+}
+
+
+static void print_load_row(const struct cfg *cfg, enum scenario sc,
+			   const struct result *r)
+{
+	char t[NPCT][16], sp[64], sb[64], ab[64];
+	unsigned i;
+
+	for (i = 0; i < NPCT; i++)
+		fmt_t(t[i], sizeof(t[i]), r->tmove[i]);
+
+	fmt_kinds(sp, sizeof(sp), r->steady[REG_P]);
+	fmt_kinds(sb, sizeof(sb), r->steady[REG_B]);
+	fmt_kinds(ab, sizeof(ab), r->after[REG_B]);
+
+	printf("| %-8s | %-8s | %12u | %44s | %44s | %14u | %14u "
+	       "| %10u | %10u | %6s/%5s/%5s | %17.1f/%6.1f/%6.1f "
+	       "| %37s | %6llu/%-6llu | %17u |\n",
+	       sc_names[sc], model_label(cfg->model, cfg->concurrent),
+	       r->nboth, sp, sb, r->regmin[REG_P], r->regmin[REG_B],
+	       r->regpk[REG_P], r->regpk[REG_B], t[0], t[1], t[2],
+	       r->down_mean, r->down_p99, r->down_max, ab,
+	       (unsigned long long)r->nunreg[REG_P],
+	       (unsigned long long)r->nunreg[REG_B], r->nboth_end);
+}
+
+
 /* The returning registrar's first seconds (issue 20) */
 static void burst_line(char *buf, size_t sz, const struct cfg *cfg,
 		       enum scenario sc, const struct result *r)
@@ -1755,7 +2014,7 @@ static void burst_line(char *buf, size_t sz, const struct cfg *cfg,
 	snprintf(buf, sz, "%s/%s: at %s in its first %u s back: peak "
 		 "%u/s (REGISTER %u/s); first %u s: %u requests (%u "
 		 "REGISTERs); late copies %llu",
-		 sc_names[sc], model_names[cfg->model],
+		 sc_names[sc], model_label(cfg->model, cfg->concurrent),
 		 sc == SC_RETURN ? "P" : "B", BURST, r->bpk, r->bregpk,
 		 BURST4, r->b4, r->breg4, (unsigned long long)r->nlate);
 }
@@ -1774,8 +2033,8 @@ static int smoke_check(const struct cfg *cfg, enum scenario sc,
 	do {								\
 		if (!(cond)) {						\
 			fprintf(stderr, "fleet: smoke: %s/%s: %s\n",	\
-				model_names[cfg->model], sc_names[sc],	\
-				what);					\
+				model_label(cfg->model, cfg->concurrent), \
+				sc_names[sc], what);			\
 			++fails;					\
 		}							\
 	} while (0)
@@ -1805,17 +2064,76 @@ static int smoke_check(const struct cfg *cfg, enum scenario sc,
 }
 
 
+/*
+ * Concurrent registration (issue 19): the hot standby is registered and
+ * kept like the tier in use, so the fleet is bound at both registrars,
+ * the steady REGISTER load of the tiers involved is about twice, and a
+ * failure of the primary leaves no phone unreachable
+ */
+static int smoke_concurrent(const struct cfg *cfg, enum scenario sc,
+			    const struct result *single,
+			    const struct result *conc)
+{
+	double bp = conc->steady[REG_P][RK_REGISTER];
+	double bb = conc->steady[REG_B][RK_REGISTER];
+	double b1 = single->steady[REG_P][RK_REGISTER] +
+		single->steady[REG_B][RK_REGISTER];
+	int fails = 0;
+
+#define SMOKE(cond, what)						\
+	do {								\
+		if (!(cond)) {						\
+			fprintf(stderr, "fleet: smoke: serreg-c/%s: %s\n", \
+				sc_names[sc], what);			\
+			++fails;					\
+		}							\
+	} while (0)
+
+	SMOKE(conc->nboth == cfg->n,
+	      "not every phone bound at P and B before the fault");
+	SMOKE(single->nboth == 0,
+	      "without concurrent, a phone bound at P and B");
+	SMOKE(bb >= 0.5 * bp && bb <= 2 * bp,
+	      "steady REGISTERs at B not about those at P");
+	SMOKE(bp + bb >= 1.5 * b1,
+	      "steady REGISTER load not about twice that without");
+
+	if (sc == SC_SILENT || sc == SC_RESET || sc == SC_503)
+		SMOKE(conc->down_max == 0,
+		      "a phone unreachable although bound at B");
+
+	/* the hot standby fails (its un-REGISTERs reach the 503 backup)
+	   and registers again when the backup is back */
+	if (sc == SC_B503) {
+		SMOKE(conc->nunreg[REG_B] >= cfg->n,
+		      "no un-REGISTER of the failed hot standby at B");
+		SMOKE(conc->nboth_end == cfg->n,
+		      "the hot standby not registered again after the "
+		      "backup's return");
+		SMOKE(conc->down_max == 0, "a phone unreachable");
+	}
+
+#undef SMOKE
+
+	return fails;
+}
+
+
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: fleet [-n N] [-s silent|reset|503|return|alldown]\n"
+		"usage: fleet [-n N] "
+		"[-s silent|reset|503|return|alldown|b503]\n"
 		"             [-m serreg|upstream|both] [-c capacity/s]\n"
 		"             [-k check s] [-t probe timeout s] "
 		"[-f fbregint s]\n"
 		"             [-r regint s] [-H hold] [-S failback spread s]\n"
 		"             [-R return s after the fault] "
 		"[-x none|libre|own]\n"
-		"             [-z|--seed seed] [-o csv dir] [--smoke]\n"
+		"             [-z|--seed seed] [-o csv dir] [-C|--concurrent]\n"
+		"             [--smoke]\n"
+		"  -C: serreg with serreg_concurrent 1 (the hot standby "
+		"registered too, issue 19)\n"
 		"  -x: requests over UDP retransmitted (T1 doubling to T2) "
 		"until Timer F (libre:\n"
 		"      serreg before issue 20), serreg's own until its probe "
@@ -1833,12 +2151,18 @@ int main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{"smoke", no_argument, NULL, 'Z'},
 		{"seed",  required_argument, NULL, 'z'},
+		{"concurrent", no_argument, NULL, 'C'},
 		{NULL, 0, NULL, 0},
 	};
-	static char bursts[SC_COUNT][M_COUNT][160];
+	/* the runs: serreg, upstream, and serreg with serreg_concurrent 1
+	   (--concurrent: instead of serreg; --smoke: all three) */
+	enum { RUN_SERREG = 0, RUN_UPSTREAM, RUN_CONC, RUN_COUNT };
+	static char bursts[SC_COUNT][RUN_COUNT][160];
+	static struct result res[SC_COUNT][RUN_COUNT];
+	static bool done[SC_COUNT][RUN_COUNT];
 	struct cfg cfg;
 	int scs = -1, models = -1, c, m, s, err = 0, fails = 0;
-	bool smoke = false;
+	bool smoke = false, concurrent = false;
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.n           = DEF_N;
@@ -1853,7 +2177,7 @@ int main(int argc, char *argv[])
 	cfg.xm          = X_OWN;
 	cfg.spread      = DEF_SPREAD;
 
-	while ((c = getopt_long(argc, argv, "n:s:m:c:k:t:f:r:H:S:R:x:z:o:",
+	while ((c = getopt_long(argc, argv, "n:s:m:c:k:t:f:r:H:S:R:x:z:o:C",
 				longopts, NULL)) != -1) {
 		switch (c) {
 
@@ -1878,6 +2202,7 @@ int main(int argc, char *argv[])
 			break;
 		case 'o': cfg.csvdir = optarg;                     break;
 		case 'Z': smoke = true;                            break;
+		case 'C': concurrent = true;                       break;
 
 		case 's':
 			for (scs = 0; scs < SC_COUNT; scs++)
@@ -1921,37 +2246,64 @@ int main(int argc, char *argv[])
 		if (scs >= 0 && s != scs)
 			continue;
 
-		for (m = 0; m < M_COUNT; m++) {
-			struct result r;
+		for (m = 0; m < RUN_COUNT; m++) {
+			enum model md = m == RUN_UPSTREAM ? M_UPSTREAM :
+				M_SERREG;
+			struct result *r = &res[s][m];
 
-			if (models >= 0 && m != models)
+			if (models >= 0 && (int)md != models)
+				continue;
+			if (!smoke && md == M_SERREG &&
+			    (m == RUN_CONC) != concurrent)
 				continue;
 
-			cfg.model = (enum model)m;
-			err = simulate(&cfg, (enum scenario)s, &r);
+			cfg.model = md;
+			cfg.concurrent = m == RUN_CONC;
+			err = simulate(&cfg, (enum scenario)s, r);
 			if (err) {
 				fprintf(stderr, "fleet: %s/%s: %s\n",
-					sc_names[s], model_names[m],
+					sc_names[s],
+					model_label(md, cfg.concurrent),
 					strerror(err));
 				goto out;
 			}
 
-			print_row(&cfg, (enum scenario)s, &r);
-			if (s == SC_RETURN || s == SC_ALLDOWN)
+			done[s][m] = true;
+			print_row(&cfg, (enum scenario)s, r);
+			if (s == SC_RETURN || s == SC_ALLDOWN ||
+			    s == SC_B503)
 				burst_line(bursts[s][m], sizeof(bursts[s][m]),
-					   &cfg, (enum scenario)s, &r);
+					   &cfg, (enum scenario)s, r);
 			fflush(stdout);
 			if (smoke)
 				fails += smoke_check(&cfg, (enum scenario)s,
-						     &r);
+						     r);
+			if (smoke && m == RUN_CONC && done[s][RUN_SERREG])
+				fails += smoke_concurrent(&cfg,
+							  (enum scenario)s,
+							  &res[s][RUN_SERREG],
+							  r);
 		}
 	}
 
 	printf("\n");
 	for (s = 0; s < SC_COUNT; s++) {
-		for (m = 0; m < M_COUNT; m++) {
+		for (m = 0; m < RUN_COUNT; m++) {
 			if (bursts[s][m][0])
 				printf("%s\n", bursts[s][m]);
+		}
+	}
+
+	/* issue 19: the load per minute, the moves, the time unreachable */
+	printf("\n");
+	print_load_header();
+	for (s = 0; s < SC_COUNT; s++) {
+		for (m = 0; m < RUN_COUNT; m++) {
+			if (!done[s][m])
+				continue;
+			cfg.model = m == RUN_UPSTREAM ? M_UPSTREAM : M_SERREG;
+			cfg.concurrent = m == RUN_CONC;
+			print_load_row(&cfg, (enum scenario)s, &res[s][m]);
 		}
 	}
 

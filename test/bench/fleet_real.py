@@ -23,6 +23,18 @@ build/bench-fleet runs the same N and settings, and the two are printed
 side by side.  Time is bounded (about 3 minutes); only the processes
 this script started are stopped.
 
+--concurrent: every phone with serreg_concurrent 1 (issue 19: the
+tier below the one in use registered too, the hot standby), the
+simulator with --concurrent.  The fleet is then bound at P and B before
+the freeze.  In both modes a phone has moved when its tier in use is
+the new one (serreg's move event) and it is bound there (its first
+REGISTER answered 200 after the event, or, at B in concurrent mode, a
+binding it held already); it is unreachable from the freeze until it is
+bound at B.  Before the freeze the steady load is counted for STEADY
+seconds at P and B (first sends, per minute: REGISTERs that bind,
+REGISTER expires=0, OPTIONS), beside the simulator's minute before its
+fault.
+
 --burst: the return burst of issue 20 at the issue's settings (check
 30 s, probe timeout 5 s, hold 2, spread 60 s, regint 120 s, fbregint
 30 s): P is frozen, killed and started afresh 36 s after the freeze;
@@ -33,6 +45,7 @@ at the same settings (-R 36, 10 seeds, median and max) for -x none,
 libre and own.  About 2 minutes.
 
     /usr/bin/python3 test/bench/fleet_real.py [-n 40] [--out FILE]
+    /usr/bin/python3 test/bench/fleet_real.py -n 30 --concurrent
     /usr/bin/python3 test/bench/fleet_real.py --burst -n 30 [--save J]
     make bench-fleet-real [FLEET_REAL_ARGS='-n 30']
 """
@@ -74,11 +87,52 @@ RETURN_WAIT = 3 * FBREGINT + SPREAD + 30  # [s] bound of phase 2
 UP_WAIT = 60                             # [s] bound of the start
 BETWEEN = 5                              # [s] between the phases
 SHOW = 40                                # [s] rows of the curves
+STEADY = 60                              # [s] steady load counted
 POLL = 0.5                               # [s]
 
 
 def user(i):
     return 'fleet%03d' % i
+
+
+def bound_at(reg, users, t):
+    """Users holding a binding at reg at time t, from its request log:
+    the last REGISTER answered 200 before t asked for a binding (a 200
+    to an expires=0, a probe or an un-REGISTER, removes it)."""
+    last = {}
+    for r in reg.requests(method='REGISTER'):
+        if r.user in users and r.answer == 200 and r.time < t:
+            last[r.user] = r.is_registration
+    return {u for u, b in last.items() if b}
+
+
+def moves_to(phones, to, since):
+    """{user: time of its first move event to tier `to` since}."""
+    out = {}
+    for i, bs in enumerate(phones):
+        mv = [m for m in bs.moves(since) if m['to'] == str(to)]
+        if mv:
+            out[user(i)] = mv[0]['_time']
+    return out
+
+
+def kind_counts(reg, t0, t1):
+    """Arrivals at reg in [t0, t1), first sends (no digest resend, no
+    retransmission), per minute: {'bind': REGISTER asking for a
+    binding, 'exp0': REGISTER expires=0 (probe, un-REGISTER),
+    'options': OPTIONS, 'all'}."""
+    out = {'bind': 0, 'exp0': 0, 'options': 0, 'all': 0}
+    for r in reg.requests(since=t0):
+        if r.retry or r.retrans or r.time >= t1:
+            continue
+        out['all'] += 1
+        if r.method == 'OPTIONS':
+            out['options'] += 1
+        elif r.is_registration:
+            out['bind'] += 1
+        elif r.is_probe:
+            out['exp0'] += 1
+    return {k: v * 60.0 / (t1 - t0) for k, v in out.items()}
 
 
 def first_ok(reg, users, since):
@@ -92,11 +146,12 @@ def first_ok(reg, users, since):
     return out
 
 
-def arrivals(reg, t0, t1):
-    """Requests arriving per second in [t0, t1): first sends only."""
+def arrivals(reg, t0, t1, method=None):
+    """Requests (of a method) arriving per second in [t0, t1): first
+    sends only."""
     n = int(math.ceil(t1 - t0))
     bins = [0] * max(n, 1)
-    for r in reg.requests(since=t0):
+    for r in reg.requests(method=method, since=t0):
         if r.retry or r.retrans or r.time >= t1:
             continue
         bins[int(r.time - t0)] += 1
@@ -127,14 +182,33 @@ def wait_all(reg, users, since, timeout):
     return False
 
 
-def phase(reg, key, users, t0, timeout):
-    """Wait (bounded) until every phone registered at reg after t0,
-    and for the window shown; what reg saw."""
-    ok = wait_all(reg, users, t0, timeout)
+def moved(reg, phones, users, tier, t0, held):
+    """{user: when it moved}: its move event to `tier` since t0 and a
+    binding at reg (held: the users bound there at t0, else its first
+    REGISTER answered 200 since t0), whichever is later; and {user:
+    when it was bound at reg} (t0 for the held ones)."""
+    bound = first_ok(reg, users, t0)
+    bound.update({u: t0 for u in held})
+    mv = moves_to(phones, tier, t0)
+    return ({u: max(mv[u], bound[u]) for u in mv if u in bound}, bound)
+
+
+def phase(reg, key, phones, users, tier, t0, timeout, held=()):
+    """Wait (bounded) until every phone moved to `tier` at reg after
+    t0, and for the window shown; what reg saw."""
+    end = time.time() + timeout
+    while (time.time() < end and
+           len(moved(reg, phones, users, tier, t0, held)[0]) < len(users)):
+        time.sleep(POLL)
     time.sleep(max(0.0, t0 + SHOW + 1 - time.time()))
-    return {'t0': t0, 'ok': ok,
-            'times': list(first_ok(reg, users, t0).values()),
-            key: arrivals(reg, t0, time.time())}
+    mv, bound = moved(reg, phones, users, tier, t0, held)
+    return {'t0': t0, 'ok': len(mv) == len(users),
+            'times': list(mv.values()),
+            'unreach': [bound[u] - t0 if u in bound else None
+                        for u in sorted(users)],
+            'held': len(held),
+            key: arrivals(reg, t0, time.time()),
+            key + 'reg': arrivals(reg, t0, time.time(), 'REGISTER')}
 
 
 FLEET = {'check': CHECK, 'timeout': TIMEOUT, 'hold': HOLD,
@@ -142,7 +216,7 @@ FLEET = {'check': CHECK, 'timeout': TIMEOUT, 'hold': HOLD,
 
 
 @contextlib.contextmanager
-def fleet(n, base, st):
+def fleet(n, base, st, concurrent=False, stagger=0.0):
     """Registrars P and B and n real baresip, each with an account on P
     (prio 0) and on B (prio 1), at the settings st; yields (P, B,
     phones, users) once every phone is bound at P; stops them all."""
@@ -158,6 +232,8 @@ def fleet(n, base, st):
                   'serreg_failback_hold %d' % st['hold'],
                   'serreg_failback_spread %d' % st['spread'],
                   'serreg_backoff_max %d' % BACKOFF_MAX]
+        if concurrent:
+            config.append('serreg_concurrent 1')
         t_boot = time.time()
         for i in range(n):
             acc = [rig.account_line(user(i), reg, prio=prio,
@@ -167,9 +243,17 @@ def fleet(n, base, st):
             bs = rig.Baresip(os.path.join(base, user(i)), acc, config)
             phones.append(bs)
             bs.start()
-        if not wait_all(P, users, t_boot, UP_WAIT):
+            # the phones' phases (checks, refreshes) spread over the
+            # boot, as the simulator's boot over 60 s
+            time.sleep(max(0.0, t_boot + stagger * (i + 1) / n -
+                           time.time()))
+        if not wait_all(P, users, t_boot, UP_WAIT + stagger):
             raise RuntimeError('the fleet did not register at P in %d s'
                                % UP_WAIT)
+        if concurrent and not wait_all(B, users, t_boot,
+                                       UP_WAIT + stagger):
+            raise RuntimeError('the fleet did not register at B (hot '
+                               'standby) in %d s' % UP_WAIT)
         yield P, B, phones, users
     finally:
         for bs in phones:
@@ -178,41 +262,69 @@ def fleet(n, base, st):
         B.close()
 
 
-def run_real(n, base):
+def run_real(n, base, concurrent=False, stagger=0.0):
     res = {}
-    with fleet(n, base, FLEET) as (P, B, phones, users):
+    with fleet(n, base, FLEET, concurrent, stagger) as (P, B, phones,
+                                                        users):
         time.sleep(SETTLE)
+
+        # the steady load
+        ts = time.time()
+        time.sleep(STEADY)
+        res['steady'] = {'P': kind_counts(P, ts, ts + STEADY),
+                         'B': kind_counts(B, ts, ts + STEADY)}
 
         # phase 1: P freezes, the fleet goes to B
         t0 = time.time()
         P.freeze()
-        res['silent'] = phase(B, 'B', users, t0, SILENT_WAIT)
+        res['silent'] = phase(B, 'B', phones, users, 1, t0, SILENT_WAIT,
+                              bound_at(B, users, t0))
         time.sleep(BETWEEN)
 
         # phase 2: P comes back with an empty table
         P.stop()
         P.start()
-        res['return'] = phase(P, 'P', users, time.time(), RETURN_WAIT)
+        res['return'] = phase(P, 'P', phones, users, 0, time.time(),
+                              RETURN_WAIT)
         res['crashed'] = sum(1 for bs in phones if bs.crashed)
     return res
 
 
-def run_sim(n, scenario, outdir):
+def run_sim(n, scenario, outdir, concurrent=False):
+    """The simulator at the same N and settings: (arrivals per second
+    at the registrar the fleet moves to, % of the fleet moved there
+    (in use and bound), REGISTERs per second there, the steady load
+    per minute {P, B: {bind, exp0, options, all}}, unreachable time
+    per phone, mean [s])."""
     cmd = [SIM, '-n', str(n), '-s', scenario, '-m', 'serreg',
            '-k', str(CHECK), '-t', str(TIMEOUT), '-f', str(FBREGINT),
            '-r', str(REGINT), '-S', str(SPREAD), '-H', str(HOLD),
-           '-o', outdir]
+           '-o', outdir] + (['--concurrent'] if concurrent else [])
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    path = os.path.join(outdir, 'fleet-%s-serreg-%d.csv' % (scenario, n))
+    path = os.path.join(outdir, 'fleet-%s-serreg%s-%d.csv'
+                        % (scenario, '-c' if concurrent else '', n))
     with open(path) as f:
         rows = list(csv.DictReader(f))
+    steady = {}
+    for k in ('P', 'B'):
+        win = [r for r in rows if -60 <= int(r['t']) < 0]
+        steady[k] = {
+            'bind': sum(int(r[k + 'bind']) for r in win),
+            'exp0': sum(int(r[k + 'unreg']) + int(r[k + 'probe'])
+                        for r in win),
+            'options': sum(int(r[k]) - int(r[k + 'reg']) for r in win),
+            'all': sum(int(r[k]) for r in win)}
+    after = [r for r in rows if int(r['t']) >= 0]
+    unreach = sum(n - int(r['reach']) for r in after) / float(n)
     if scenario == 'silent':
-        rows = [r for r in rows if int(r['t']) >= 0]
-        return ([int(r['B']) for r in rows],
-                [100.0 * int(r['reach']) / n for r in rows])
-    rows = [r for r in rows if int(r['t2']) >= 0]
-    return ([int(r['P']) for r in rows],
-            [100.0 * int(r['onp']) / n for r in rows])
+        rows = after
+        key, tier = 'B', 'serve1'
+    else:
+        rows = [r for r in rows if int(r['t2']) >= 0]
+        key, tier = 'P', 'serve0'
+    return ([int(r[key]) for r in rows],
+            [100.0 * int(r[tier]) / n for r in rows],
+            [int(r[key + 'reg']) for r in rows], steady, unreach)
 
 
 def sim_share(pcts, share):
@@ -226,40 +338,72 @@ def fmt(t):
     return '-' if t is None else '%.0f' % t
 
 
-def report(n, real, sims):
+def mean(v):
+    return sum(v) / float(len(v)) if v else 0.0
+
+
+def report(n, real, sims, concurrent=False):
     out = []
     out.append('settings: N=%d real baresip processes, 2 accounts each '
                '(prio 0 on P, prio 1 on B, Cisco mode), regint=%d s, '
                'fbregint=%d s, serreg_check_interval=%d s, '
                'serreg_probe_timeout=%d s, serreg_failback_hold=%d, '
-               'serreg_failback_spread=%d s, serreg_backoff_max=%d s; '
+               'serreg_failback_spread=%d s, serreg_backoff_max=%d s%s; '
                'simulator: the same N and settings'
                % (n, REGINT, FBREGINT, CHECK, TIMEOUT, HOLD, SPREAD,
-                  BACKOFF_MAX))
+                  BACKOFF_MAX, ', serreg_concurrent 1' if concurrent
+                  else ''))
     out.append('')
-    out.append('| phase | registered again at | real 50/99/100 % [s] '
-               '| sim 50/99/100 % [s] | real peak/s | sim peak/s |')
+    out.append('Steady load before the freeze, per minute (first sends): '
+               'REGISTERs that bind / REGISTER expires=0 / OPTIONS / all '
+               '(real: %d s counted; sim: the minute before its fault)'
+               % STEADY)
+    out.append('')
+    out.append('| registrar | real | sim |')
+    out.append('|-----------|-----:|----:|')
+    for k in ('P', 'B'):
+        rs, ss = real['steady'][k], sims['silent'][3][k]
+        out.append('| %s | %s | %s |' % (k, ' / '.join(
+            '%.0f' % rs[c] for c in ('bind', 'exp0', 'options', 'all')),
+            ' / '.join('%.0f' % ss[c] for c in ('bind', 'exp0',
+                                                'options', 'all'))))
+    out.append('')
+    out.append('| phase | moved to (in use, bound) | real 50/99/100 % [s] '
+               '| sim 50/99/100 % [s] | real peak/s | sim peak/s '
+               '| real REGISTER peak/s | sim REGISTER peak/s |')
     out.append('|-------|---------------------|--------------------:'
-               '|-------------------:|------------:|-----------:|')
+               '|-------------------:|------------:|-----------:'
+               '|--:|--:|')
     for ph, reg, key in (('silent', 'B', 'B'), ('return', 'P', 'P')):
         r = real[ph]
-        arr, pcts = sims[ph]
+        arr, pcts, regs = sims[ph][:3]
+        w = len(r[key])
         rt = [t_share(r['times'], r['t0'], n, s) for s in (.5, .99, 1.)]
         st = [sim_share(pcts, s) for s in (.5, .99, 1.)]
-        out.append('| %-6s | %-19s | %s | %s | %d | %d |' % (
+        out.append('| %-6s | %-19s | %s | %s | %d | %d | %d | %d |' % (
             ph, reg, '/'.join(fmt(t) for t in rt),
             '/'.join(fmt(t) for t in st), max(r[key] or [0]),
-            max(arr[:len(r[key])] or [0])))
+            max(arr[:w] or [0]), max(r[key + 'reg'] or [0]),
+            max(regs[:w] or [0])))
+    r = real['silent']
+    ur = [u for u in r['unreach'] if u is not None]
+    out.append('')
+    out.append('silent: phones bound at B at the freeze: real %d/%d; '
+               'unreachable per phone (no binding at a live registrar), '
+               'mean: real %.1f s (max %.1f s, %d never bound again), '
+               'sim %.1f s'
+               % (r['held'], n, mean(ur), max(ur or [0]),
+                  len(r['unreach']) - len(ur), sims['silent'][4]))
     out.append('')
     for ph, key in (('silent', 'B'), ('return', 'P')):
         r = real[ph]
-        arr, pcts = sims[ph]
+        arr, pcts = sims[ph][:2]
         rc = curve(r['times'], r['t0'], n, SHOW)
         out.append('%s: requests arriving at %s in second s..s+1 after '
-                   'the event, and %% of the fleet registered at s+1 '
+                   'the event, and %% of the fleet moved at s+1 '
                    '(real, sim)' % (ph, key))
-        out.append('| s | real %s/s | sim %s/s | real reg. %% '
-                   '| sim reg. %% |' % (key, key))
+        out.append('| s | real %s/s | sim %s/s | real moved %% '
+                   '| sim moved %% |' % (key, key))
         out.append('|--:|------:|------:|------:|------:|')
         for s in range(SHOW):
             ra = r[key][s] if s < len(r[key]) else 0
@@ -465,10 +609,17 @@ def main(argv):
                     help='the return burst of issue 20 (its settings; '
                     'P fresh %d s after the freeze)' % BURST_BACK)
     ap.add_argument('--save', metavar='JSON',
-                    help='--burst: keep the real fleet\'s counts here')
+                    help='keep the real fleet\'s counts here')
+    ap.add_argument('--concurrent', action='store_true',
+                    help='serreg_concurrent 1 in every phone, the '
+                    'simulator with --concurrent (issue 19)')
+    ap.add_argument('--stagger', type=float, default=0.0, metavar='S',
+                    help='start the phones one after the other over S '
+                    'seconds (default 0: at once; the simulator boots '
+                    'its fleet over 60 s)')
     ap.add_argument('--load', metavar='JSON',
-                    help='--burst: the real counts of an earlier run '
-                    '(no real fleet; the simulator only)')
+                    help='the real counts of an earlier run (no real '
+                    'fleet; the simulator only)')
     args = ap.parse_args(argv)
     if not os.path.exists(SIM):
         sys.exit('fleet_real: %s missing: make build/bench-fleet' % SIM)
@@ -476,10 +627,17 @@ def main(argv):
         return main_burst(args)
     base = tempfile.mkdtemp(prefix='serreg-fleet-')
     try:
-        real = run_real(args.n, base)
-        sims = {ph: run_sim(args.n, ph, base) for ph in ('silent',
-                                                         'return')}
-        text = report(args.n, real, sims)
+        if args.load:
+            with open(args.load) as f:
+                real = json.load(f)
+        else:
+            real = run_real(args.n, base, args.concurrent, args.stagger)
+            if args.save:
+                with open(args.save, 'w') as f:
+                    json.dump(real, f)
+        sims = {ph: run_sim(args.n, ph, base, args.concurrent)
+                for ph in ('silent', 'return')}
+        text = report(args.n, real, sims, args.concurrent)
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
