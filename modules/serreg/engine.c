@@ -266,6 +266,7 @@ static enum sr_state tier_failed(struct sr_engine *eng,
 				 const struct sr_ctx *ctx)
 {
 	struct sr_tier *from = eng->cur;
+	bool hot_bound = eng->hot && tier_registered_acc(eng->hot);
 	struct sr_tier *next;
 
 	if (eng->state != SR_TRYING) {
@@ -275,7 +276,10 @@ static enum sr_state tier_failed(struct sr_engine *eng,
 
 	tier_park(from, true, ctx->now);
 
-	if (eng->target) {
+	/* the target, unless it is not bound yet and the hot standby is:
+	   then the hot standby is in use and the failback goes on */
+	if (eng->target &&
+	    (tier_registered_acc(eng->target) || !hot_bound)) {
 		next = eng->target;
 		eng->target = NULL;
 	}
@@ -301,10 +305,11 @@ static enum sr_state tier_failed(struct sr_engine *eng,
 		return enter_waiting(eng, ctx);
 
 	/* the target may be registered already, its move held by a call
-	   on the failed tier (R34): no REGISTER_OK will come again */
+	   on the failed tier (R34), or the hot standby: no REGISTER_OK
+	   will come again; a target still registering goes on */
 	if (tier_registered_acc(next)) {
 		eng->nrounds_failed = 0;
-		return SR_REGISTERED;
+		return eng->target ? SR_PROMOTING : SR_REGISTERED;
 	}
 
 	return SR_TRYING;
@@ -846,6 +851,14 @@ bool sr_account_active(const struct sr_account *acc)
 bool sr_account_hot(const struct sr_account *acc)
 {
 	return acc && acc->tier == acc->eng->hot;
+}
+
+
+/** The account passed the failback hold (and spread): its tier may be
+ *  failed back to, or be the hot standby */
+bool sr_account_ready(const struct sr_account *acc)
+{
+	return acc && acc->ready;
 }
 
 

@@ -306,6 +306,7 @@ uint64_t sr_engine_last_move(const struct sr_engine *eng);
 bool sr_engine_failback_held(const struct sr_engine *eng);
 bool sr_account_active(const struct sr_account *acc);
 bool sr_account_hot(const struct sr_account *acc);
+bool sr_account_ready(const struct sr_account *acc);
 enum sr_acc_state sr_account_state(const struct sr_account *acc);
 enum sr_request sr_account_request(const struct sr_account *acc);
 uint32_t sr_account_prio(const struct sr_account *acc);

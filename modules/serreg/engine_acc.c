@@ -34,10 +34,15 @@ static void acc_update_ready(struct sr_account *acc, uint64_t now)
 		return;
 
 	acc->ready = ready;
-	if (ready)
+	if (ready) {
 		++acc->tier->nready;
-	else
+		/* as for a failback: the hold, the spread and the late
+		   requests passed, its tier may be the hot standby again */
+		acc->tier->spent = false;
+	}
+	else {
 		--acc->tier->nready;
+	}
 }
 
 
@@ -82,10 +87,6 @@ void acc_answer_set(struct sr_account *acc,
 	acc->last      = *ans;
 	acc->last_ok   = ok;
 	acc->last_time = now;
-
-	/* a good answer: its tier may be the hot standby again */
-	if (ok)
-		acc->tier->spent = false;
 }
 
 
@@ -550,6 +551,7 @@ void sr_account_registered(struct sr_account *acc, uint16_t scode,
 	if (acc->state != SR_ACC_REGISTERED) {
 		acc_set_state(acc, SR_ACC_REGISTERED);
 		acc->check_failed = false;
+		acc->tier->spent = false;
 
 		/* a late request of a reg client it had before may still
 		   remove this binding: repair it when they are over */

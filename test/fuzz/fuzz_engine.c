@@ -23,8 +23,8 @@
  *  - concurrent registration (issue 19): at most two tiers hold
  *    registrations, three while promoting; the hot standby is below the
  *    tier in use, exists only in REGISTERED and PROMOTING, and is the
- *    next live tier (no tier between has an account alive, and none
- *    below is alive without one); HOT_STANDBY actions agree with
+ *    next live tier (a tier below whose account passed the failback
+ *    hold is it, or one above it is); HOT_STANDBY actions agree with
  *    sr_engine_hot_tier(); none when concurrent is off
  *  - CURRENT only from an engine that drives baresip's current UA
  *    (issue 12: one ladder of several does); an engine that does not
@@ -442,8 +442,8 @@ struct walk {
 	unsigned cur_registering, cur_registered, cur_n, target_n, hot_n;
 	int reg_tiers[3];            /**< tiers holding registrations  */
 	unsigned nreg_tiers;         /**< ... how many (a 4th counts)  */
-	int first_alive;             /**< best tier below cur with an
-					  account alive, -1 none        */
+	int first_ready;             /**< best tier below cur with an
+					  account ready, -1 none        */
 };
 
 
@@ -502,9 +502,9 @@ static bool walk_h(const struct sr_account *acc, void *arg)
 			++k->nreg_tiers;
 		}
 	}
-	if (k->cur >= 0 && (int)prio > k->cur && st == SR_ACC_ALIVE &&
-	    k->first_alive < 0)
-		k->first_alive = (int)prio;
+	if (k->cur >= 0 && (int)prio > k->cur && sr_account_ready(acc) &&
+	    k->first_ready < 0)
+		k->first_ready = (int)prio;
 	if ((int)prio == k->hot)
 		++k->hot_n;
 	CHECK(w, active || (st != SR_ACC_REGISTERING &&
@@ -554,7 +554,7 @@ static void check_world(struct world *w)
 	k.cur = sr_engine_current_tier(w->eng);
 	k.target = sr_engine_target_tier(w->eng);
 	k.hot = sr_engine_hot_tier(w->eng);
-	k.first_alive = -1;
+	k.first_ready = -1;
 
 	(void)sr_engine_apply(w->eng, walk_h, &k);
 
@@ -576,12 +576,13 @@ static void check_world(struct world *w)
 	CHECK(w, w->cfg.concurrent || k.nreg_tiers <= (k.target >= 0 ?
 						       2U : 1U),
 	      "successive: %u tiers hold registrations", k.nreg_tiers);
-	/* the next live tier: none between, none below left out */
-	CHECK(w, !w->cfg.concurrent || k.first_alive < 0 ||
+	/* the next live tier: a tier below the one in use whose account
+	   passed the failback hold is the hot standby, or one above it is */
+	CHECK(w, !w->cfg.concurrent || k.first_ready < 0 ||
 	      (st != SR_REGISTERED && st != SR_PROMOTING) ||
-	      (k.hot >= 0 && k.hot <= k.first_alive),
-	      "tier %d below the current %d is alive, hot standby %d",
-	      k.first_alive, k.cur, k.hot);
+	      (k.hot >= 0 && k.hot <= k.first_ready),
+	      "tier %d below the current %d is ready, hot standby %d",
+	      k.first_ready, k.cur, k.hot);
 
 	CHECK(w, k.n == live, "ladder has %u accounts, %u live", k.n, live);
 	CHECK(w, sr_engine_naccounts(w->eng) == live,

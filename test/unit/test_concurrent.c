@@ -71,6 +71,13 @@ static int check_hot(const struct sim *s, int prio)
 }
 
 
+/* account idx (arg) has had one good probe in a row, and no more */
+static bool probed_good(const struct sim *s, int idx)
+{
+	return sr_account_state(s->accv[idx].sra) == SR_ACC_ALIVE;
+}
+
+
 /* three tiers, one account each, probing; concurrent; started */
 static int ladder3(struct sim *s, int *a0, int *a1, int *a2)
 {
@@ -193,9 +200,16 @@ CONC_TEST(test_concurrent_hot_failure_takes_next)
 	TEST_ERR(check_bound(s, 0, 2));
 	TEST_EQ(SR_ACC_DEAD, sr_account_state(s->accv[a1].sra));
 
-	/* tier 1 answers again: its next good probe makes it the hot
-	   standby again (the next live tier), tier 2 is released */
+	/* tier 1 answers again: one good probe is not enough (the
+	   failback hold, 2, applies as for a failback: a flapping backup
+	   does not register and leave at every probe) ... */
 	sim_set(s, a1, 200, 0);
+	TEST_ASSERT(sim_run_until(s, 2 * FBREGINT * 1000, probed_good,
+				  a1));
+	TEST_ERR(check_hot(s, 2));
+
+	/* ... the second makes it the hot standby again (the next live
+	   tier), tier 2 is released */
 	sim_run(s, 2 * FBREGINT * 1000);
 	TEST_ERR(check_hot(s, 1));
 	TEST_ERR(check_bound(s, 0, 1));
@@ -279,6 +293,56 @@ CONC_TEST(test_concurrent_off_registers_one_tier)
 	TEST_ERR(check_bound(s, 0, -1));
 	TEST_EQ(a0, s->current);
 	(void)a1;
+
+	return 0;
+}
+
+
+static bool promoting(const struct sim *s, int arg)
+{
+	(void)arg;
+	return sr_engine_state(s->eng) == SR_PROMOTING;
+}
+
+
+/* The tier in use fails while a failback's REGISTER is in flight: the
+   registered hot standby is in use at once (the failback goes on), not
+   the target that is not bound yet; the phone is never bound nowhere
+   (found by the fleet simulator's author) */
+CONC_TEST(test_concurrent_failure_while_promoting_takes_hot)
+{
+	int a0, a1, a2;
+	unsigned nreg2;
+
+	TEST_ERR(ladder3(s, &a0, &a1, &a2));
+	sim_fail(s, a0, 0);
+	TEST_ASSERT(in_use(s, 1));
+	TEST_ERR(check_hot(s, 2));
+
+	sim_set(s, a0, 200, 0);
+	TEST_ASSERT(sim_run_until(s, 5 * MINUTE, promoting, 0));
+	TEST_ASSERT(!s->accv[a0].bound);
+	nreg2 = s->accv[a2].nregister;
+
+	sim_set(s, a1, 0, 0);
+	sim_refresh_fails(s, a1);
+
+	/* at once: tier 2 in use, still bound, the failback goes on */
+	TEST_EQ(2, sr_engine_current_tier(s->eng));
+	TEST_EQ(SR_PROMOTING, sr_engine_state(s->eng));
+	TEST_EQ(0, sr_engine_target_tier(s->eng));
+	TEST_ASSERT(s->accv[a2].bound);
+	TEST_EQ(0, s->accv[a2].nunregister);
+	TEST_EQ(a2, s->current);
+
+	/* the failback completes: tier 0 in use, tier 2 the hot standby
+	   (tier 1 failed), never released in between */
+	TEST_ASSERT(sim_run_until(s, MINUTE, in_use, 0));
+	TEST_ERR(check_hot(s, 2));
+	sim_run(s, 1000);
+	TEST_ERR(check_bound(s, 0, 2));
+	TEST_EQ(nreg2, s->accv[a2].nregister);
+	TEST_EQ(0, s->accv[a2].nunregister);
 
 	return 0;
 }
