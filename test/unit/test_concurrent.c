@@ -71,7 +71,7 @@ static int check_hot(const struct sim *s, int prio)
 }
 
 
-/* account idx (arg) has had one good probe in a row, and no more */
+/* account idx (arg) is alive: its last probe was good */
 static bool probed_good(const struct sim *s, int idx)
 {
 	return sr_account_state(s->accv[idx].sra) == SR_ACC_ALIVE;
