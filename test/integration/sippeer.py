@@ -5,7 +5,9 @@ of the test process and answers every request according to its mode,
 which the test may change at any time with set(mode, **opts):
 
   ok            REGISTER: 200 with the Contact echoed (and a binding
-                kept, see bindings()); OPTIONS: 200
+                kept, see bindings()); a REGISTER without Contact (a
+                query) gets the binding held, as RFC 3261 10.3 step 8
+                says; OPTIONS: 200
   code          answer every request with opts['code'] (and the
                 extra header lines in opts['headers'], a dict)
   challenge     401 with a fresh digest challenge, forever: no
@@ -91,7 +93,7 @@ class SipPeer:
         self.port = rig.free_port_block() if port is None else port
         self._lock = threading.Lock()
         self._log = []
-        self._bindings = {}         # user -> expiry time.monotonic()
+        self._bindings = {}         # user -> (expiry monotonic, URI)
         self.mode, self.opts = 'ok', {}
         self.set(mode, **opts)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -154,8 +156,8 @@ class SipPeer:
         """True if user holds a binding here now (mode ok and
         min_expires keep them; other modes leave them alone)."""
         with self._lock:
-            exp = self._bindings.get(rig._user_of(user))
-        return exp is not None and exp > time.monotonic()
+            held = self._bindings.get(rig._user_of(user))
+        return held is not None and held[0] > time.monotonic()
 
     def log(self):
         """The request log as text (for failure reports)."""
@@ -271,21 +273,28 @@ class SipPeer:
 
     def _ok(self, method, hdrs, expires):
         """200 OK; for a REGISTER with a Contact the binding is kept
-        (or dropped for expires=0) and the Contact echoed."""
+        (or dropped for expires=0) and the Contact echoed; for one
+        without, the binding held is listed."""
         extra = {}
         contact = first(hdrs, 'contact')
         user = re.search(r'sips?:([^@;>]+)@', first(hdrs, 'to') or '')
+        name = user.group(1) if user else ''
         if method == 'REGISTER' and contact and contact != '*':
             exp = 3600 if expires is None else expires
-            name = user.group(1) if user else ''
+            uri = re.sub(r';\s*expires\s*=\s*\d+', '', contact)
             with self._lock:
                 if exp:
-                    self._bindings[name] = time.monotonic() + exp
+                    self._bindings[name] = (time.monotonic() + exp, uri)
                 else:
                     self._bindings.pop(name, None)
             if exp:
-                uri = re.sub(r';\s*expires\s*=\s*\d+', '', contact)
                 extra['Contact'] = '%s;expires=%d' % (uri, exp)
+        elif method == 'REGISTER' and not contact:
+            with self._lock:
+                held = self._bindings.get(name)
+            left = held and int(held[0] - time.monotonic())
+            if left and left > 0:
+                extra['Contact'] = '%s;expires=%d' % (held[1], left)
         return self._reply(hdrs, 200, extra)
 
     def _reply(self, hdrs, code, extra):
