@@ -288,6 +288,9 @@ void sr_account_calls(struct sr_account *acc, uint32_t ncalls,
 void sr_account_timer(struct sr_account *acc, uint64_t now);
 void sr_account_servers(struct sr_account *acc, unsigned n,
 			const uint32_t *keys, uint64_t now);
+void sr_account_call_placed(struct sr_account *acc, uint64_t now);
+void sr_account_call_failed(struct sr_account *acc,
+			    const struct sr_answer *ans, uint64_t now);
 
 /* Queries */
 typedef bool (sr_account_apply_h)(const struct sr_account *acc, void *arg);
@@ -319,6 +322,8 @@ int  sr_account_server(const struct sr_account *acc);
 bool sr_account_pinned(const struct sr_account *acc);
 enum sr_srv_state sr_account_server_state(const struct sr_account *acc,
 					  unsigned i, uint64_t *retry_at);
+struct sr_account *sr_engine_fallback(const struct sr_engine *eng);
+struct sr_engine *sr_account_engine(const struct sr_account *acc);
 
 const char *sr_state_name(enum sr_state st);
 const char *sr_acc_state_name(enum sr_acc_state st);

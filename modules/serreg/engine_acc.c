@@ -782,6 +782,10 @@ void sr_account_timer(struct sr_account *acc, uint64_t now)
 		acc_request(acc, SR_REQ_QUERY);
 		acc_schedule_check(acc, now);
 	}
+	else if (acc->req == SR_REQ_CHECK) {
+		/* a call's check is out (sr_account_call_placed): its
+		   answer arms the next one */
+	}
 	else if (eng->cfg.check_interval) {
 		acc_request(acc, SR_REQ_CHECK);
 	}
@@ -790,4 +794,66 @@ void sr_account_timer(struct sr_account *acc, uint64_t now)
 	}
 
 	event_end(eng);
+}
+
+
+/*
+ * Calls (issue 19): an outgoing call is evidence on its first hop
+ */
+
+/* check the account's registrar at once, if it is registered in a tier
+   in use and no request of its own is in flight (that one's answer is
+   the verdict) */
+static void acc_check_now(struct sr_account *acc, const char *cause,
+			  uint64_t now)
+{
+	struct sr_engine *eng = acc->eng;
+
+	if (!tier_is_active(eng, acc->tier) ||
+	    acc->state != SR_ACC_REGISTERED || acc->req != SR_REQ_NONE ||
+	    acc->hunting || acc->recover)
+		return;
+
+	event_begin(eng, cause, now);
+	acc_request(acc, SR_REQ_CHECK);
+	event_end(eng);
+}
+
+
+/**
+ * An outgoing call through the account was placed: baresip reports no
+ * 100 Trying, so its first hop (the registrar or outbound proxy the
+ * check asks) is checked at once.  The check's verdict is the call's: a
+ * check that fails (no answer within probe_timeout, a transport error,
+ * 408, 503) fails the account as any failed check does.
+ *
+ * @param acc Account of the call's UA
+ * @param now Current time [ms]
+ */
+void sr_account_call_placed(struct sr_account *acc, uint64_t now)
+{
+	if (acc)
+		acc_check_now(acc, "call placed", now);
+}
+
+
+/**
+ * An outgoing call through the account failed before any answer of the
+ * far end: a transport error, or a 408 or 503 (from the first hop, or
+ * relayed).  Evidence, not a verdict: the account's registrar is checked
+ * at once, and only a failed check fails the account.  A refusal (486,
+ * 603, 404...) is no evidence.
+ *
+ * @param acc Account of the call's UA
+ * @param ans The call's failure
+ * @param now Current time [ms]
+ */
+void sr_account_call_failed(struct sr_account *acc,
+			    const struct sr_answer *ans, uint64_t now)
+{
+	if (!acc || !ans || check_passed(ans) ||
+	    (!ans->err && ans->scode < 200))
+		return;
+
+	acc_check_now(acc, "call failed", now);
 }

@@ -540,3 +540,50 @@ void sr_account_calls(struct sr_account *acc, uint32_t ncalls, uint64_t now)
 	/* (a current UA kept for its call is replaced now) */
 	event_end(acc->eng);
 }
+
+
+/**
+ * The account a call that met a dead tier is placed again through: the
+ * registered account of the hot standby if there is one (concurrent
+ * mode), else an account of the next tier below the one in use that is
+ * not known dead (a registered one first).  Only below: the tiers above
+ * the one in use were left for a reason.  O(tiers).
+ *
+ * @param eng Engine
+ *
+ * @return The account, NULL if there is none
+ */
+struct sr_account *sr_engine_fallback(const struct sr_engine *eng)
+{
+	struct sr_account *acc;
+	struct le *le;
+
+	if (!eng || !eng->cur)
+		return NULL;
+
+	if (eng->hot) {
+		acc = tier_registered_acc(eng->hot);
+		if (acc)
+			return acc;
+	}
+
+	for (le = eng->cur->le.next; le; le = le->next) {
+		struct sr_tier *t = le->data;
+
+		if (!t->n || tier_is_dead(t))
+			continue;
+
+		acc = tier_registered_acc(t);
+
+		return acc ? acc : list_ledata(list_head(&t->accl));
+	}
+
+	return NULL;
+}
+
+
+/** The engine an account belongs to (the glue asks it for a fallback) */
+struct sr_engine *sr_account_engine(const struct sr_account *acc)
+{
+	return acc ? acc->eng : NULL;
+}

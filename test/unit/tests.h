@@ -88,3 +88,9 @@ X(test_concurrent_two_tiers_failure_and_failback)
 X(test_concurrent_unprobed_hot_failure_no_loop)
 X(test_concurrent_off_registers_one_tier)
 X(test_concurrent_failure_while_promoting_takes_hot)
+
+/* test_calls.c */
+X(test_calls_fallback_next_live_tier)
+X(test_calls_fallback_hot_standby)
+X(test_calls_placed_checks_at_once)
+X(test_calls_failed_is_evidence)
