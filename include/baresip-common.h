@@ -71,6 +71,36 @@ void ua_stop_all(bool forced);
 
 
 /*
+ * Calls (the same in 1.0.0 and 1.1.0)
+ */
+
+enum call_state {
+	CALL_STATE_IDLE = 0,
+	CALL_STATE_INCOMING,
+	CALL_STATE_OUTGOING,
+	CALL_STATE_RINGING,
+	CALL_STATE_EARLY,
+	CALL_STATE_ESTABLISHED,
+	CALL_STATE_TERMINATED,
+	CALL_STATE_UNKNOWN
+};
+
+enum vidmode {
+	VIDMODE_OFF = 0,
+	VIDMODE_ON,
+};
+
+int  ua_connect(struct ua *ua, struct call **callp,
+		const char *from_uri, const char *req_uri,
+		enum vidmode vmode);
+void ua_hangup(struct ua *ua, struct call *call,
+	       uint16_t scode, const char *reason);
+enum call_state call_state(const struct call *call);
+const char *call_peeruri(const struct call *call);
+bool call_is_outgoing(const struct call *call);
+
+
+/*
  * Commands
  */
 

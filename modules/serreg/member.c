@@ -144,17 +144,51 @@ static void destructor(void *arg)
  * from inside the execution of an action
  */
 
+/*
+ * The answer to a request of the member, to the engine.  With calls of
+ * its UA watched (call.c), the fallback is asked before the answer (the
+ * answer may move the ladder to it) and the verdict is told after.
+ */
+static void answer_report(struct member *m, const struct sr_answer *ans)
+{
+	struct sr_account *fallback = NULL;
+	struct ua *ua = m->ua;
+	bool watched, was, check;
+
+	watched = calls_pending(ua);
+	was = sr_account_state(m->sra) == SR_ACC_REGISTERED &&
+		sr_account_active(m->sra);
+	check = sr_account_request(m->sra) == SR_REQ_CHECK;
+	if (watched && was)
+		fallback = sr_engine_fallback(sr_account_engine(m->sra));
+
+	sr_account_answer(m->sra, ans, serreg_now());
+	exec_drain();
+
+	if (!watched || !was || ans->err == ENOMEM)
+		return;
+
+	/* (m may be gone: the UA is looked up again) */
+	m = member_find(ua);
+	calls_verdict(ua, fallback,
+		      m && sr_account_state(m->sra) != SR_ACC_REGISTERED,
+		      check && !ans->err && ans->scode >= 200 &&
+		      ans->scode != 408 && ans->scode != 503);
+}
+
+
 static void fail_tmr_h(void *arg)
 {
 	struct member *m = arg;
 	struct sr_answer ans = m->fail;
 
-	if (m->fail_reg)
+	if (m->fail_reg) {
 		sr_account_reg_failed(m->sra, &ans, serreg_now());
-	else
-		sr_account_answer(m->sra, &ans, serreg_now());
-
-	exec_drain();
+		exec_drain();
+	}
+	else {
+		answer_report(m, &ans);
+	}
 }
 
 
@@ -184,8 +218,7 @@ static void probe_answer_h(const struct sr_answer *ans, void *arg)
 
 	m->probe = mem_deref(m->probe);
 
-	sr_account_answer(m->sra, &answer, serreg_now());
-	exec_drain();
+	answer_report(m, &answer);
 
 	/* not kept: a message holds libre's transport (a UDP socket and
 	   its port, a TCP connection) alive past a net change, whose

@@ -152,6 +152,8 @@ static void ua_event_handler(struct ua *ua, enum ua_event ev,
 			sr_account_calls(member_sra(m), ua_ncalls(ua,
 				ev == UA_EVENT_CALL_CLOSED ? call : NULL),
 					 serreg_now());
+		/* a call that meets a dead tier is placed again (call.c) */
+		calls_event(ua, ev, call, prm);
 		exec_drain();
 		return;
 	}
@@ -373,6 +375,7 @@ static int module_close(void)
 
 	/* no UA exists any more: free without asking the engine */
 	exec_close();
+	calls_close();
 	member_table_close();
 	probe_close();
 	ladder_close();

@@ -9,6 +9,7 @@
  *   ladder.c  the ladders: one engine each, the driving ladder
  *   member.c  the managed UAs: table, baresip calls, request outcomes
  *   exec.c    execution of the engine's actions
+ *   call.c    calls that meet a dead tier
  *   probe.c   the requests serreg sends itself
  *   servers.c the servers of an account's registrar (RFC 3263)
  *   watch.c   watch of a registrar's connection
@@ -29,6 +30,7 @@ struct sr_action;
 struct sr_answer;
 struct serreg_settings;
 struct ua;
+struct call;
 struct account;
 struct sa;
 struct sip_msg;
@@ -89,6 +91,18 @@ void member_timer_cancel(struct member *m);
 void member_queue(struct member *m, const struct sr_action *act,
 		  struct list *queue);
 void member_execute(struct member *m);
+
+
+/*
+ * call.c: calls that meet a dead tier (issue 19)
+ */
+
+void calls_event(struct ua *ua, enum ua_event ev, struct call *call,
+		 const char *prm);
+bool calls_pending(const struct ua *ua);
+void calls_verdict(struct ua *ua, struct sr_account *fallback, bool failed,
+		   bool passed);
+void calls_close(void);
 
 
 /*
