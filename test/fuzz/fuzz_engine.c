@@ -804,6 +804,33 @@ static void op_servers(struct world *w, struct slot *s)
 }
 
 
+/* an outgoing call through its UA was placed, or failed (issue 19);
+   the fallback is a tier below the one in use */
+static void op_call(struct world *w, struct slot *s, bool failed)
+{
+	const struct sr_account *fb;
+	struct sr_answer ans;
+
+	if (failed) {
+		answer(w, &ans, s);
+		hist(w, "%u call failed id=%u err=%d %u", w->step, s->id,
+		     ans.err, ans.scode);
+		sr_account_call_failed(s->sra, &ans, w->now);
+	}
+	else {
+		hist(w, "%u call placed id=%u", w->step, s->id);
+		sr_account_call_placed(s->sra, w->now);
+	}
+
+	fb = sr_engine_fallback(w->eng);
+	CHECK(w, !fb || (sr_engine_current_tier(w->eng) >= 0 &&
+			 sr_account_prio(fb) >
+			 (uint32_t)sr_engine_current_tier(w->eng)),
+	      "fallback tier %u, in use %d", fb ? sr_account_prio(fb) : 0,
+	      sr_engine_current_tier(w->eng));
+}
+
+
 static void step(struct world *w)
 {
 	struct sr_answer ans;
@@ -866,7 +893,7 @@ static void step(struct world *w)
 		s = pick(w);
 		if (!s)
 			break;
-		switch (byte(w) % 3) {
+		switch (byte(w) % 5) {
 
 		case 0:
 			hist(w, "%u registering id=%u", w->step, s->id);
@@ -876,6 +903,14 @@ static void step(struct world *w)
 		case 1:
 			hist(w, "%u flow closed id=%u", w->step, s->id);
 			sr_account_flow_closed(s->sra, ECONNRESET, w->now);
+			break;
+
+		case 3:
+			op_call(w, s, false);
+			break;
+
+		case 4:
+			op_call(w, s, true);
 			break;
 
 		default:
