@@ -17,6 +17,8 @@ CALL_ESTABLISHED/CALL_CLOSED events how many calls are up.
 
 import time
 
+import pytest
+
 from rig import CALLEE_CONFIG, HOST, account_line, wait_until
 from test_serial import bound
 
@@ -29,18 +31,22 @@ def bob_uri(reg):
     return 'sip:bob@%s:%d' % (HOST, reg.port)
 
 
-def two_tiers(registrars, baresip, answer=False):
-    """(a, b, alice's baresip, bob's baresip), everyone bound."""
+def two_tiers(registrars, baresip, answer=False, concurrent=False,
+              transport='udp'):
+    """(a, b, alice's baresip, bob's baresip), everyone bound (alice at
+    b too if concurrent: the hot standby)."""
     a, b = registrars(2)
     extra = ';answermode=auto' if answer else ''
     bob = baresip([account_line('bob', a, regint=600, extra=extra),
                    account_line('bob', b, regint=600, extra=extra)],
                   CALLEE_CONFIG, serreg=False)
     bs = baresip([account_line('alice', a, prio=0, fbregint=5,
-                               regint=600),
+                               regint=600, transport=transport),
                   account_line('alice', b, prio=1, fbregint=5,
-                               regint=600)], CALLER_CONFIG)
-    assert wait_until(lambda: bound([a, b]) == [0], 5)
+                               regint=600, transport=transport)],
+                 CALLER_CONFIG + ['serreg_concurrent %d' % concurrent])
+    assert wait_until(lambda: bound([a, b]) == ([0, 1] if concurrent
+                                                else [0]), 5)
     assert wait_until(lambda: bound([a, b], 'bob') == [0, 1], 5)
     time.sleep(0.5)
     return a, b, bs, bob
@@ -71,10 +77,17 @@ def calls_up(b, since):
     return est - closed
 
 
-def test_calls_frozen_tier_rings_through_next(registrars, baresip):
+@pytest.mark.parametrize('concurrent,transport',
+                         [(False, 'udp'), (True, 'udp'), (False, 'tcp')],
+                         ids=['serial', 'concurrent', 'tcp'])
+def test_calls_frozen_tier_rings_through_next(registrars, baresip,
+                                              concurrent, transport):
     """(a) the call rings at bob through b within probe_timeout + 1 s
-    of the dial; bob got one INVITE only; alice has one call."""
-    a, b, bs, bob = two_tiers(registrars, baresip)
+    of the dial; bob got one INVITE only; alice has one call.
+    Concurrent: through the hot standby, registered already.  TCP: the
+    frozen registrar's connection stays up, nothing closes it."""
+    a, b, bs, bob = two_tiers(registrars, baresip, concurrent=concurrent,
+                              transport=transport)
 
     a.freeze()
     t_dial = time.time()
@@ -84,7 +97,10 @@ def test_calls_frozen_tier_rings_through_next(registrars, baresip):
                         PROBE_TIMEOUT + 3, t_dial)
     assert ev, bs.log()[-3000:]
     took = ev['_time'] - t_dial
-    print('ringing through b %.2f s after the dial' % took)
+    inv = [r for r in b.requests(method='INVITE', since=t_dial)
+           if r.user == 'alice']
+    print('ringing through b %.2f s after the dial (INVITE at b %.2f s)'
+          % (took, inv[0].time - t_dial if inv else -1))
     assert took <= PROBE_TIMEOUT + 1, bs.log()[-3000:]
     assert incoming(bob, t_dial) == [b.port]
     assert bs.wait_event(lambda e: e.get('type') == 'CALL_RINGING', 3,

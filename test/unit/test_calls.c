@@ -167,3 +167,31 @@ SIM_TEST(test_calls_failed_is_evidence, HOLD, BACKOFF_MAX)
 
 	return 0;
 }
+
+
+/* The account's timer fires while a call's check is out (here the
+   periodic check, 3 s, shorter than the probe timeout): nothing
+   replaces the call's check, so the failure comes at its deadline */
+SIM_TEST(test_calls_check_not_replaced_by_timer, HOLD, BACKOFF_MAX)
+{
+	int a0, a1, a2;
+	unsigned ncheck;
+	uint64_t t0;
+
+	sim_set_check(s, 3);
+	TEST_ERR(ladder3(s, false, &a0, &a1, &a2));
+	sim_run(s, 500);
+	TEST_ASSERT(in_use(s, 0));
+
+	sim_set(s, a0, 0, 0);
+	ncheck = s->accv[a0].ncheck;
+	t0 = s->now;
+	sr_account_call_placed(s->accv[a0].sra, s->now);
+	TEST_EQ(ncheck + 1, s->accv[a0].ncheck);
+
+	TEST_ASSERT(sim_run_until(s, SIM_TIMEOUT + 1000, in_use, 1));
+	TEST_ASSERT(s->now - t0 <= SIM_TIMEOUT + SIM_RTT * 2);
+	TEST_EQ(ncheck + 1, s->accv[a0].ncheck);
+
+	return 0;
+}
