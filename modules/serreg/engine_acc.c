@@ -770,16 +770,16 @@ void sr_account_timer(struct sr_account *acc, uint64_t now)
 	else if (acc->state != SR_ACC_REGISTERED || acc->hunting) {
 		/* nothing: registering, failed, or its set is searched */
 	}
-	else if (acc->req == SR_REQ_CHECK) {
-		/* a call's check is out (sr_account_call_placed): nothing
-		   replaces it; its answer arms the timer again (a repair
-		   that waits is then due at once) */
-	}
 	else if (acc->recover && now >= acc->recover_at) {
 		acc_recover(acc, now);
 	}
 	else if (acc->recover) {
 		acc_schedule_check(acc, now);
+	}
+	else if (acc->req == SR_REQ_CHECK) {
+		/* a call's check is out (sr_account_call_placed): nothing
+		   replaces it; its answer arms the timer again (a repair
+		   that waits is then due at once) */
 	}
 	else if (acc->repair && now >= acc->unreg_until) {
 		/* the late requests are over: is the binding there? */
