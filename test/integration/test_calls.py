@@ -139,6 +139,26 @@ def test_calls_refused_never_placed_again(registrars, baresip):
     assert bs.moves(t_dial) == []
 
 
+def test_calls_not_found_never_placed_again(registrars, baresip):
+    """(b') the registrar answers 404 at once (no such user, no
+    ringing): the first hop lives, the call is not placed again."""
+    a, b, bs, bob = two_tiers(registrars, baresip)
+
+    t_dial = time.time()
+    bs.command('dial', 'sip:nobody@%s:%d' % (HOST, a.port))
+    closed = bs.wait_event(lambda e: e.get('type') == 'CALL_CLOSED', 5,
+                           t_dial)
+    assert closed and closed.get('param', '').startswith('404'), \
+        bs.log()[-3000:]
+    assert not bs.events('CALL_RINGING', since=t_dial)
+
+    time.sleep(PROBE_TIMEOUT + 2)
+    assert not [r for r in b.requests(method='INVITE', since=t_dial)
+                if r.user == 'alice']
+    assert not bs.serreg_events('call', t_dial)
+    assert bs.moves(t_dial) == []
+
+
 def test_calls_late_answer_of_first_invite(registrars, baresip):
     """(c) the call is placed again through b and answered; a thaws and
     bob gets the first INVITE late: alice CANCELs it, or ACKs and BYEs
