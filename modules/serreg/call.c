@@ -333,6 +333,27 @@ void calls_verdict(struct ua *ua, struct sr_account *fallback, bool failed,
 }
 
 
+/**
+ * Forget the watched calls of a UA that goes (its calls go without a
+ * CALL_CLOSED)
+ *
+ * @param ua The UA
+ */
+void calls_forget(const struct ua *ua)
+{
+	struct le *le = list_head(&calls.l);
+
+	while (le) {
+		struct ocall *oc = le->data;
+
+		le = le->next;
+
+		if (oc->ua == ua)
+			mem_deref(oc);
+	}
+}
+
+
 /** Forget every watched call (module close) */
 void calls_close(void)
 {

@@ -1013,6 +1013,7 @@ void member_remove(struct member *m)
 		return;
 
 	sra = m->sra;
+	calls_forget(m->ua);
 	exec_forget(m);
 	m->sra = NULL;
 	hash_unlink(&m->he);

@@ -100,6 +100,7 @@ void member_execute(struct member *m);
 void calls_event(struct ua *ua, enum ua_event ev, struct call *call,
 		 const char *prm);
 bool calls_pending(const struct ua *ua);
+void calls_forget(const struct ua *ua);
 void calls_verdict(struct ua *ua, struct sr_account *fallback, bool failed,
 		   bool passed);
 void calls_close(void);
