@@ -546,8 +546,9 @@ void sr_account_calls(struct sr_account *acc, uint32_t ncalls, uint64_t now)
  * The account a call that met a dead tier is placed again through: the
  * registered account of the hot standby if there is one (concurrent
  * mode), else an account of the next tier below the one in use that is
- * not known dead (a registered one first).  Only below: the tiers above
- * the one in use were left for a reason.  O(tiers).
+ * not known dead and did not fail while registered (spent; a
+ * registered account first).  Only below: the tiers above the one in
+ * use were left for a reason.  O(tiers).
  *
  * @param eng Engine
  *
@@ -570,7 +571,7 @@ struct sr_account *sr_engine_fallback(const struct sr_engine *eng)
 	for (le = eng->cur->le.next; le; le = le->next) {
 		struct sr_tier *t = le->data;
 
-		if (!t->n || tier_is_dead(t))
+		if (!t->n || t->spent || tier_is_dead(t))
 			continue;
 
 		acc = tier_registered_acc(t);

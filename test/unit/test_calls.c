@@ -84,6 +84,21 @@ SIM_TEST(test_calls_fallback_hot_standby, HOLD, BACKOFF_MAX)
 	TEST_ASSERT(s->accv[a1].sra == sr_engine_fallback(s->eng));
 	TEST_ASSERT(s->eng == sr_account_engine(s->accv[a0].sra));
 
+	/* the hot standby fails; tier 2, whose registrar is silent, takes
+	   its place and is the fallback while it registers */
+	sim_set(s, a2, 0, 0);
+	sim_fail(s, a1, 503);
+	TEST_EQ(2, sr_engine_hot_tier(s->eng));
+	TEST_ASSERT(s->accv[a2].sra == sr_engine_fallback(s->eng));
+
+	/* one good probe of tier 1 is not the failback hold: it failed
+	   while registered (spent), tier 2 stays the fallback */
+	sim_set(s, a1, 200, 0);
+	sim_run(s, FBREGINT * 1000 + 1000);
+	TEST_EQ(SR_ACC_ALIVE, sr_account_state(s->accv[a1].sra));
+	TEST_EQ(2, sr_engine_hot_tier(s->eng));
+	TEST_ASSERT(s->accv[a2].sra == sr_engine_fallback(s->eng));
+
 	return 0;
 }
 
