@@ -145,35 +145,74 @@ static void destructor(void *arg)
  */
 
 /*
- * The answer to a request of the member, to the engine.  With calls of
- * its UA watched (call.c), the fallback is asked before the answer (the
- * answer may move the ladder to it) and the verdict is told after.
+ * Watched calls (call.c) around an outcome that may fail the member's
+ * account: the fallback is asked before (the outcome may move the ladder
+ * to it) and the verdict is told after.  Any outcome counts, an answer
+ * to serreg's own request as a failure of baresip's REGISTER or of a
+ * flow, so a call is placed again however the engine learns it.
  */
-static void answer_report(struct member *m, const struct sr_answer *ans)
+struct verdict {
+	struct ua *ua;
+	struct sr_account *fallback;
+	bool watched;
+};
+
+
+static void verdict_begin(struct verdict *v, const struct member *m)
 {
-	struct sr_account *fallback = NULL;
-	struct ua *ua = m->ua;
-	bool watched, was, check;
-
-	watched = calls_pending(ua);
-	was = sr_account_state(m->sra) == SR_ACC_REGISTERED &&
+	v->ua = m->ua;
+	v->watched = calls_pending(m->ua) &&
+		sr_account_state(m->sra) == SR_ACC_REGISTERED &&
 		sr_account_active(m->sra);
-	check = sr_account_request(m->sra) == SR_REQ_CHECK;
-	if (watched && was)
-		fallback = sr_engine_fallback(sr_account_engine(m->sra));
+	v->fallback = v->watched ?
+		sr_engine_fallback(sr_account_engine(m->sra)) : NULL;
+}
 
-	sr_account_answer(m->sra, ans, serreg_now());
+
+/* passed: the answer is that of a check that passed (the first hop
+   lives) */
+static void verdict_end(const struct verdict *v, bool passed)
+{
+	const struct member *m;
+
 	exec_drain();
 
-	if (!watched || !was || ans->err == ENOMEM)
+	if (!v->watched)
 		return;
 
-	/* (m may be gone: the UA is looked up again) */
-	m = member_find(ua);
-	calls_verdict(ua, fallback,
+	/* (the member may be gone: the UA is looked up again) */
+	m = member_find(v->ua);
+	calls_verdict(v->ua, v->fallback,
 		      m && sr_account_state(m->sra) != SR_ACC_REGISTERED,
-		      check && !ans->err && ans->scode >= 200 &&
-		      ans->scode != 408 && ans->scode != 503);
+		      passed);
+}
+
+
+/* The answer to a request of the member, to the engine */
+static void answer_report(struct member *m, const struct sr_answer *ans)
+{
+	struct verdict v;
+	bool check = sr_account_request(m->sra) == SR_REQ_CHECK;
+
+	verdict_begin(&v, m);
+	if (ans->err == ENOMEM)
+		v.watched = false;
+
+	sr_account_answer(m->sra, ans, serreg_now());
+
+	verdict_end(&v, check && !ans->err && ans->scode >= 200 &&
+		    ans->scode != 408 && ans->scode != 503);
+}
+
+
+/* A failure of baresip's REGISTER of the member, to the engine */
+static void reg_failed_report(struct member *m, const struct sr_answer *ans)
+{
+	struct verdict v;
+
+	verdict_begin(&v, m);
+	sr_account_reg_failed(m->sra, ans, serreg_now());
+	verdict_end(&v, false);
 }
 
 
@@ -182,13 +221,10 @@ static void fail_tmr_h(void *arg)
 	struct member *m = arg;
 	struct sr_answer ans = m->fail;
 
-	if (m->fail_reg) {
-		sr_account_reg_failed(m->sra, &ans, serreg_now());
-		exec_drain();
-	}
-	else {
+	if (m->fail_reg)
+		reg_failed_report(m, &ans);
+	else
 		answer_report(m, &ans);
-	}
 }
 
 
@@ -583,13 +619,16 @@ static bool flows_bound(const struct ua *ua)
 bool member_flows(struct member *m, const struct sr_answer *ans)
 {
 	unsigned nflows, answered, mask;
+	struct verdict v;
 
 	if (!m->outbound[0] || !m->outbound[1])
 		return true;
 
 	mask = flows_ok(m->ua, &nflows, &answered);
 
+	verdict_begin(&v, m);
 	sr_account_flows(m->sra, mask, answered & ~mask, ans, serreg_now());
+	verdict_end(&v, false);
 
 	return !nflows || answered == (nflows == 32 ? ~0u :
 				       (1u << nflows) - 1);
@@ -608,8 +647,7 @@ static void query_answer_h(const struct sr_answer *qans, void *arg)
 
 	m->query = mem_deref(m->query);   /* qans lives in it */
 
-	sr_account_reg_failed(m->sra, &ans, serreg_now());
-	exec_drain();
+	reg_failed_report(m, &ans);
 }
 
 
@@ -663,7 +701,7 @@ void member_reg_failed(struct member *m, const struct sr_answer *ans)
 		return;
 
  report:
-	sr_account_reg_failed(m->sra, ans, serreg_now());
+	reg_failed_report(m, ans);
 }
 
 
