@@ -39,6 +39,7 @@ struct ocall {
 	struct ua *ua;
 	struct call *call;     /**< NULL once closed (with a failure)  */
 	char *user;            /**< the user of the request URI         */
+	struct ua *fua;        /**< placed again through it, from tmr   */
 };
 
 
@@ -333,6 +334,57 @@ void calls_verdict(struct ua *ua, struct sr_account *fallback, bool failed,
 }
 
 
+/* placed again from a timer: the account failed inside one of
+   baresip's REGISTER events */
+static void ocall_replace_h(void *arg)
+{
+	struct ocall *oc = arg;
+
+	/* (the fallback's UA still serreg's: calls_forget() ran for one
+	   removed) */
+	if (member_find(oc->fua))
+		replace(oc, oc->fua);
+
+	mem_deref(oc);
+}
+
+
+/**
+ * The account of a UA with watched calls failed inside one of baresip's
+ * REGISTER events (a failed refresh, an outbound account's last flow):
+ * each call is placed again through the fallback named before, from a
+ * timer of 0, in libre's main loop.  A hangup and a dial there would
+ * raise call events, and serreg's actions with them, while baresip is
+ * still inside its reg client's handler.
+ *
+ * @param ua       The UA
+ * @param fallback The engine's fallback before the failure, or NULL
+ */
+void calls_failed_later(struct ua *ua, struct sr_account *fallback)
+{
+	struct member *fm = fallback ? sr_account_ref(fallback) : NULL;
+	struct ua *fua = fm ? member_ua(fm) : NULL;
+	struct le *le = list_head(&calls.l);
+
+	while (le) {
+		struct ocall *oc = le->data;
+
+		le = le->next;
+
+		if (oc->ua != ua || oc->fua)
+			continue;
+
+		if (!fua || fua == ua) {
+			mem_deref(oc);
+			continue;
+		}
+
+		oc->fua = fua;
+		tmr_start(&oc->tmr, 0, ocall_replace_h, oc);
+	}
+}
+
+
 /**
  * Forget the watched calls of a UA that goes (its calls go without a
  * CALL_CLOSED)
@@ -348,7 +400,7 @@ void calls_forget(const struct ua *ua)
 
 		le = le->next;
 
-		if (oc->ua == ua)
+		if (oc->ua == ua || oc->fua == ua)
 			mem_deref(oc);
 	}
 }

@@ -169,8 +169,8 @@ static void verdict_begin(struct verdict *v, const struct member *m)
 }
 
 
-/* passed: the answer is that of a check that passed (the first hop
-   lives) */
+/* In libre's main loop: the actions run, then the verdict.  passed:
+   the answer is that of a check that passed (the first hop lives) */
 static void verdict_end(const struct verdict *v, bool passed)
 {
 	const struct member *m;
@@ -185,6 +185,17 @@ static void verdict_end(const struct verdict *v, bool passed)
 	calls_verdict(v->ua, v->fallback,
 		      m && sr_account_state(m->sra) != SR_ACC_REGISTERED,
 		      passed);
+}
+
+
+/* Inside one of baresip's REGISTER events: nothing runs now (serreg.c
+   drains the actions after the event); a failure places the calls
+   again from the main loop */
+static void verdict_end_later(const struct verdict *v,
+			      const struct member *m)
+{
+	if (v->watched && sr_account_state(m->sra) != SR_ACC_REGISTERED)
+		calls_failed_later(v->ua, v->fallback);
 }
 
 
@@ -205,14 +216,20 @@ static void answer_report(struct member *m, const struct sr_answer *ans)
 }
 
 
-/* A failure of baresip's REGISTER of the member, to the engine */
-static void reg_failed_report(struct member *m, const struct sr_answer *ans)
+/* A failure of baresip's REGISTER of the member, to the engine; inside
+   its REGISTER_FAIL event if `in_event` */
+static void reg_failed_report(struct member *m, const struct sr_answer *ans,
+			      bool in_event)
 {
 	struct verdict v;
 
 	verdict_begin(&v, m);
 	sr_account_reg_failed(m->sra, ans, serreg_now());
-	verdict_end(&v, false);
+
+	if (in_event)
+		verdict_end_later(&v, m);
+	else
+		verdict_end(&v, false);
 }
 
 
@@ -222,7 +239,7 @@ static void fail_tmr_h(void *arg)
 	struct sr_answer ans = m->fail;
 
 	if (m->fail_reg)
-		reg_failed_report(m, &ans);
+		reg_failed_report(m, &ans, false);
 	else
 		answer_report(m, &ans);
 }
@@ -628,7 +645,7 @@ bool member_flows(struct member *m, const struct sr_answer *ans)
 
 	verdict_begin(&v, m);
 	sr_account_flows(m->sra, mask, answered & ~mask, ans, serreg_now());
-	verdict_end(&v, false);
+	verdict_end_later(&v, m);
 
 	return !nflows || answered == (nflows == 32 ? ~0u :
 				       (1u << nflows) - 1);
@@ -647,7 +664,7 @@ static void query_answer_h(const struct sr_answer *qans, void *arg)
 
 	m->query = mem_deref(m->query);   /* qans lives in it */
 
-	reg_failed_report(m, &ans);
+	reg_failed_report(m, &ans, false);
 }
 
 
@@ -701,7 +718,7 @@ void member_reg_failed(struct member *m, const struct sr_answer *ans)
 		return;
 
  report:
-	reg_failed_report(m, ans);
+	reg_failed_report(m, ans, true);
 }
 
 

@@ -101,6 +101,7 @@ void calls_event(struct ua *ua, enum ua_event ev, struct call *call,
 		 const char *prm);
 bool calls_pending(const struct ua *ua);
 void calls_forget(const struct ua *ua);
+void calls_failed_later(struct ua *ua, struct sr_account *fallback);
 void calls_verdict(struct ua *ua, struct sr_account *fallback, bool failed,
 		   bool passed);
 void calls_close(void);
