@@ -284,14 +284,16 @@ static void probe_answer_h(const struct sr_answer *ans, void *arg)
 static void watch_closed_h(int err, void *arg)
 {
 	struct member *m = arg;
+	struct verdict v;
 
 	m->watch = mem_deref(m->watch);
 
 	info("serreg: %s: connection to the registrar closed (%m)\n",
 	     serreg_aor(m->ua), err);
 
+	verdict_begin(&v, m);
 	sr_account_flow_closed(m->sra, err, serreg_now());
-	exec_drain();
+	verdict_end(&v, false);
 }
 
 
@@ -308,18 +310,23 @@ static void watch_closed_h(int err, void *arg)
 static void watch_failed_h(void *arg)
 {
 	struct member *m = arg;
+	struct verdict v;
 
+	verdict_begin(&v, m);
 	sr_account_flow_closed(m->sra, m->watch_err, serreg_now());
-	exec_drain();
+	verdict_end(&v, false);
 }
 
 
 static void timer_h(void *arg)
 {
 	struct member *m = arg;
+	struct verdict v;
 
+	/* (a deadline of the engine's may fail the account) */
+	verdict_begin(&v, m);
 	sr_account_timer(m->sra, serreg_now());
-	exec_drain();
+	verdict_end(&v, false);
 }
 
 
@@ -486,6 +493,7 @@ static void servers_h(void *arg)
 	char list[SR_SERVERS_MAX * 56] = "";
 	unsigned i, n = serverset_count(m->servers);
 	size_t len = 0;
+	struct verdict v;
 
 	n = min(n, (unsigned)SR_SERVERS_MAX);
 
@@ -504,8 +512,9 @@ static void servers_h(void *arg)
 	info("serreg: %s: servers %s (ttl %u s)\n", serreg_aor(m->ua),
 	     n ? list : "none", serverset_ttl(m->servers));
 
+	verdict_begin(&v, m);
 	sr_account_servers(m->sra, n, keys, serreg_now());
-	exec_drain();
+	verdict_end(&v, false);
 }
 
 
