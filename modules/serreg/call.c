@@ -8,7 +8,7 @@
  * serreg_probe_timeout, a transport error, 408, 503) while the call has
  * had no provisional answer, or after it closed with a transport error,
  * 408 or 503, the call is placed again, once, through the fallback the
- * engine names (sr_engine_fallback) to the same user at that account's
+ * engine names (sr_account_fallback) to the same user at that account's
  * domain.  The first call is hung up before: libre's terminated session
  * CANCELs it after a 1xx and ACKs and BYEs a late 2xx, so no two calls
  * are ever up.  A call the far end answers (1xx, 2xx) or refuses (486,

@@ -323,6 +323,7 @@ bool sr_account_pinned(const struct sr_account *acc);
 enum sr_srv_state sr_account_server_state(const struct sr_account *acc,
 					  unsigned i, uint64_t *retry_at);
 struct sr_account *sr_engine_fallback(const struct sr_engine *eng);
+struct sr_account *sr_account_fallback(const struct sr_account *acc);
 struct sr_engine *sr_account_engine(const struct sr_account *acc);
 
 const char *sr_state_name(enum sr_state st);

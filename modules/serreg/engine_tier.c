@@ -583,6 +583,30 @@ struct sr_account *sr_engine_fallback(const struct sr_engine *eng)
 }
 
 
+/**
+ * The account a call through `acc` is placed again through when its
+ * first hop fails: the tier in use's registered account for a call
+ * through another active tier (the hot standby, a failback's target:
+ * a dial that picked its UA), else sr_engine_fallback().
+ *
+ * @param acc The account the call went through
+ *
+ * @return The account, NULL if there is none
+ */
+struct sr_account *sr_account_fallback(const struct sr_account *acc)
+{
+	const struct sr_engine *eng = acc ? acc->eng : NULL;
+
+	if (!eng || !eng->cur)
+		return NULL;
+
+	if (acc->tier != eng->cur)
+		return tier_registered_acc(eng->cur);
+
+	return sr_engine_fallback(eng);
+}
+
+
 /** The engine an account belongs to (the glue asks it for a fallback) */
 struct sr_engine *sr_account_engine(const struct sr_account *acc)
 {

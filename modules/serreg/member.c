@@ -165,7 +165,7 @@ static void verdict_begin(struct verdict *v, const struct member *m)
 		sr_account_state(m->sra) == SR_ACC_REGISTERED &&
 		sr_account_active(m->sra);
 	v->fallback = v->watched ?
-		sr_engine_fallback(sr_account_engine(m->sra)) : NULL;
+		sr_account_fallback(m->sra) : NULL;
 }
 
 

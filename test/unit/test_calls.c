@@ -84,6 +84,12 @@ SIM_TEST(test_calls_fallback_hot_standby, HOLD, BACKOFF_MAX)
 	TEST_ASSERT(s->accv[a1].sra == sr_engine_fallback(s->eng));
 	TEST_ASSERT(s->eng == sr_account_engine(s->accv[a0].sra));
 
+	/* a call through the tier in use goes again through the hot
+	   standby; one through the hot standby (a dial that picked its
+	   UA) through the tier in use */
+	TEST_ASSERT(s->accv[a1].sra == sr_account_fallback(s->accv[a0].sra));
+	TEST_ASSERT(s->accv[a0].sra == sr_account_fallback(s->accv[a1].sra));
+
 	/* the hot standby fails; tier 2, whose registrar is silent, takes
 	   its place and is the fallback while it registers */
 	sim_set(s, a2, 0, 0);
