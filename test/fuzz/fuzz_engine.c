@@ -828,6 +828,19 @@ static void op_call(struct world *w, struct slot *s, bool failed)
 			 (uint32_t)sr_engine_current_tier(w->eng)),
 	      "fallback tier %u, in use %d", fb ? sr_account_prio(fb) : 0,
 	      sr_engine_current_tier(w->eng));
+
+	/* a call's fallback is in another tier: the one in use for a
+	   call through another tier, a registered one */
+	fb = sr_account_fallback(s->sra);
+	CHECK(w, !fb || sr_account_prio(fb) != sr_account_prio(s->sra),
+	      "call fallback in its own tier %u", sr_account_prio(s->sra));
+	CHECK(w, !fb || sr_account_prio(s->sra) ==
+	      (uint32_t)sr_engine_current_tier(w->eng) ||
+	      (sr_account_prio(fb) ==
+	       (uint32_t)sr_engine_current_tier(w->eng) &&
+	       sr_account_state(fb) == SR_ACC_REGISTERED),
+	      "call through tier %u: fallback tier %u", sr_account_prio(s->sra),
+	      sr_account_prio(fb));
 }
 
 
